@@ -1,0 +1,142 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * The command line program: parse, start, wait for a signal, stop, flush.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import config from "../deno.json" with { type: "json" };
+import { serveTcp } from "../tcp.ts";
+import { serveUdp } from "../udp.ts";
+import { type CommandLine, parseCommandLine } from "./command_line.ts";
+import { type BindTarget, describeStartError, UsageError } from "./errors.ts";
+import { configureLogging, stopLogging } from "./logging.ts";
+import type { EchoServer } from "./server.ts";
+import { ShutdownSignal } from "./shutdown_signal.ts";
+import { USAGE } from "./usage.ts";
+
+/** The version, from deno.json. */
+export const VERSION: string = config.version;
+
+const logger = getLogger(["echolab"]);
+const encoder = new TextEncoder();
+
+/**
+ * Runs the program with the given arguments and returns its exit code: 0
+ * after a clean stop, 1 when a server cannot start, 2 for usage errors.
+ *
+ * @param args The arguments after `main.ts`.
+ * @returns The exit code.
+ *
+ * @example
+ * ```ts ignore
+ * import { runCli } from "./cli.ts";
+ *
+ * Deno.exit(await runCli(Deno.args));
+ * ```
+ */
+export async function runCli(args: readonly string[]): Promise<number> {
+  let commandLine: CommandLine;
+  try {
+    commandLine = parseCommandLine(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    Deno.stderr.writeSync(
+      encoder.encode(`echolab: ${error.message} (see --help)\n`),
+    );
+    return 2;
+  }
+  if (commandLine.action === "help") {
+    Deno.stdout.writeSync(encoder.encode(USAGE));
+    return 0;
+  }
+  if (commandLine.action === "version") {
+    Deno.stdout.writeSync(encoder.encode(`echolab ${VERSION}\n`));
+    return 0;
+  }
+  return await serve(commandLine);
+}
+
+async function serve(commandLine: CommandLine): Promise<number> {
+  // Signal listeners come first: until they exist, SIGTERM kills outright.
+  const sink = await configureLogging({
+    level: commandLine.logLevel,
+    format: commandLine.logFormat,
+  });
+  using signal = new ShutdownSignal((name) => {
+    logger.warn("Received {signal} again: exiting at once", { signal: name });
+    sink.flush();
+    Deno.exit(name === "SIGINT" ? 130 : 143);
+  });
+  const servers: EchoServer[] = [];
+  const started = startServers(commandLine, servers);
+  if (started !== undefined) {
+    logger.error(started);
+    await Promise.all(servers.map((server) => server.shutdown()));
+    await stopLogging();
+    return 1;
+  }
+  const stopped = await Promise.race([
+    signal.received,
+    Promise.race(servers.map((server) => server.finished)),
+  ]);
+  if (stopped !== undefined) {
+    logger.info("Received {signal}: shutting down", { signal: stopped });
+  }
+  await Promise.all(servers.map((server) => server.shutdown()));
+  await stopLogging();
+  return 0;
+}
+
+/** Starts the servers the mode asks for; returns an error line on failure. */
+function startServers(
+  commandLine: CommandLine,
+  servers: EchoServer[],
+): string | undefined {
+  const { mode, hostname } = commandLine;
+  const targets: BindTarget[] = [];
+  if (mode !== "udp") {
+    targets.push({
+      transport: "tcp",
+      hostname,
+      port: commandLine.tcpPort,
+      portFlag: mode === "all" ? "--tcp-port" : "--port",
+    });
+  }
+  if (mode !== "tcp") {
+    targets.push({
+      transport: "udp",
+      hostname,
+      port: commandLine.udpPort,
+      portFlag: mode === "all" ? "--udp-port" : "--port",
+    });
+  }
+  for (const target of targets) {
+    try {
+      servers.push(
+        target.transport === "tcp"
+          ? serveTcp({
+            hostname,
+            port: target.port,
+            timeout: commandLine.timeout,
+            lifetime: commandLine.lifetime,
+            maxLine: commandLine.maxLine,
+            maxConnections: commandLine.maxConnections,
+            prefix: commandLine.prefix,
+            raw: commandLine.raw,
+          })
+          : serveUdp({
+            hostname,
+            port: target.port,
+            bufferSize: commandLine.bufferSize,
+            prefix: commandLine.prefix,
+            raw: commandLine.raw,
+          }),
+      );
+    } catch (error) {
+      return describeStartError(error, target);
+    }
+  }
+  return undefined;
+}

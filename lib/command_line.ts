@@ -1,0 +1,410 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * Parsing and checking the command line of `main.ts`. Every mistake becomes
+ * a {@linkcode UsageError} with one line that names the flag.
+ *
+ * Uses `parseArgs` from `node:util` (built into Deno) where `@std/cli` is
+ * not reachable; only this file knows about it.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { UsageError } from "./errors.ts";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logging.ts";
+import { DEFAULT_MAX_LINE } from "./line_reader.ts";
+import { DEFAULT_PREFIX } from "./reply_formatter.ts";
+
+/** What to run: one server or both. */
+export type Mode = "tcp" | "udp" | "all";
+const MODES: readonly Mode[] = ["tcp", "udp", "all"];
+
+/** The checked command line. */
+export interface CommandLine {
+  /** `help` and `version` print and exit; `serve` runs servers. */
+  action: "serve" | "help" | "version";
+  /** Which servers to run. */
+  mode: Mode;
+  /** Address to bind. */
+  hostname: string;
+  /** TCP port (from `--port` in `tcp` mode, `--tcp-port` in `all`). */
+  tcpPort: number;
+  /** UDP port (from `--port` in `udp` mode, `--udp-port` in `all`). */
+  udpPort: number;
+  /** Idle timeout in seconds; 0 never. */
+  timeout: number;
+  /** Connection lifetime in seconds; 0 unlimited. */
+  lifetime: number;
+  /** Most bytes in one TCP line. */
+  maxLine: number;
+  /** Most TCP connections at once; 0 unlimited. */
+  maxConnections: number;
+  /** UDP bytes kept per datagram. */
+  bufferSize: number;
+  /** Text before each echoed line. */
+  prefix: string;
+  /** RFC 862 echo. */
+  raw: boolean;
+  /** Lowest log level written. */
+  logLevel: typeof LOG_LEVELS[number];
+  /** `text` or `json`. */
+  logFormat: LogFormat;
+}
+
+/** Defaults of every flag, as in the seed. */
+export const DEFAULTS: Readonly<CommandLine> = {
+  action: "serve",
+  mode: "tcp",
+  hostname: "127.0.0.1",
+  tcpPort: 8000,
+  udpPort: 6000,
+  timeout: 10,
+  lifetime: 0,
+  maxLine: DEFAULT_MAX_LINE,
+  maxConnections: 0,
+  bufferSize: 5,
+  prefix: DEFAULT_PREFIX,
+  raw: false,
+  logLevel: "info",
+  logFormat: "text",
+};
+
+/** The longest delay `setTimeout` can wait, in whole seconds (about 24 days). */
+const MAX_SECONDS = 2_147_483;
+const MAX_DATAGRAM_SIZE = 65_507;
+const MAX_LINE_LIMIT = 1 << 30;
+
+type Parsed = Partial<Omit<CommandLine, "action" | "mode">> & {
+  port?: number;
+};
+
+interface Flag {
+  /** `true` for switches that take no value. */
+  boolean?: boolean;
+  /** Modes the flag applies to. */
+  modes: readonly Mode[];
+  /** Checks the value and stores it. */
+  apply(value: string, into: Parsed, flag: string): void;
+}
+
+const TCP: readonly Mode[] = ["tcp", "all"];
+const UDP: readonly Mode[] = ["udp", "all"];
+const SINGLE: readonly Mode[] = ["tcp", "udp"];
+
+const FLAGS: Record<string, Flag> = {
+  "host": {
+    modes: MODES,
+    apply: (value, into, flag) => into.hostname = parseHost(value, flag),
+  },
+  "port": {
+    modes: SINGLE,
+    apply: (value, into, flag) => into.port = parsePort(value, flag),
+  },
+  "tcp-port": {
+    modes: ["all"],
+    apply: (value, into, flag) => into.tcpPort = parsePort(value, flag),
+  },
+  "udp-port": {
+    modes: ["all"],
+    apply: (value, into, flag) => into.udpPort = parsePort(value, flag),
+  },
+  "timeout": {
+    modes: TCP,
+    apply: (value, into, flag) => into.timeout = parseSeconds(value, flag),
+  },
+  "lifetime": {
+    modes: TCP,
+    apply: (value, into, flag) => into.lifetime = parseSeconds(value, flag),
+  },
+  "max-line": {
+    modes: TCP,
+    apply: (value, into, flag) =>
+      into.maxLine = parseCount(value, flag, 1, MAX_LINE_LIMIT),
+  },
+  "max-connections": {
+    modes: TCP,
+    apply: (value, into, flag) =>
+      into.maxConnections = parseCount(value, flag, 0, 1_000_000),
+  },
+  "buffer-size": {
+    modes: UDP,
+    apply: (value, into, flag) =>
+      into.bufferSize = parseCount(value, flag, 1, MAX_DATAGRAM_SIZE),
+  },
+  "prefix": {
+    modes: MODES,
+    apply: (value, into) => into.prefix = value,
+  },
+  "raw": {
+    boolean: true,
+    modes: MODES,
+    apply: (_value, into) => into.raw = true,
+  },
+  "log-level": {
+    modes: MODES,
+    apply: (value, into, flag) =>
+      into.logLevel = parseChoice(value, flag, LOG_LEVELS),
+  },
+  "log-format": {
+    modes: MODES,
+    apply: (value, into, flag) =>
+      into.logFormat = parseChoice(value, flag, LOG_FORMATS),
+  },
+};
+
+/**
+ * Parses the arguments after `main.ts`.
+ *
+ * @param args The arguments, e.g. `Deno.args`.
+ * @returns The checked options, with defaults filled in.
+ * @throws {UsageError} On any mistake, naming the flag.
+ *
+ * @example
+ * ```ts
+ * import { parseCommandLine } from "./command_line.ts";
+ * import { strictEqual, throws } from "node:assert/strict";
+ *
+ * const options = parseCommandLine(["udp", "--buffer-size", "512"]);
+ * strictEqual(options.udpPort, 6000);
+ * strictEqual(options.bufferSize, 512);
+ * throws(() => parseCommandLine(["tcp", "--port", "http"]), /--port/);
+ * ```
+ */
+export function parseCommandLine(args: readonly string[]): CommandLine {
+  if (args.includes("--help") || args.includes("-h")) {
+    return { ...DEFAULTS, action: "help" };
+  }
+  if (args.includes("--version") || args.includes("-V")) {
+    return { ...DEFAULTS, action: "version" };
+  }
+  const options = Object.fromEntries(
+    Object.entries(FLAGS).map((
+      [name, flag],
+    ) => [name, { type: flag.boolean ? "boolean" : "string" } as const]),
+  );
+  const { tokens } = parseArgs({
+    args: [...args],
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const positionals: string[] = [];
+  const seen: { name: string; flag: string; value: string }[] = [];
+  for (const token of tokens) {
+    if (token.kind === "positional") {
+      positionals.push(token.value);
+      continue;
+    }
+    if (token.kind === "option-terminator") continue;
+    const written = token.rawName;
+    const flag = FLAGS[token.name];
+    if (flag === undefined || !written.startsWith("--")) {
+      throw new UsageError(`Unknown flag ${written}`);
+    }
+    if (flag.boolean) {
+      if (token.inlineValue) {
+        throw new UsageError(`Flag ${written} takes no value`);
+      }
+      seen.push({ name: token.name, flag: written, value: "" });
+    } else {
+      if (token.value === undefined) {
+        throw new UsageError(`Missing value for ${written}`);
+      }
+      seen.push({ name: token.name, flag: written, value: token.value });
+    }
+  }
+  const mode = parseMode(positionals);
+  const parsed: Parsed = {};
+  for (const { name, flag, value } of seen) {
+    const definition = FLAGS[name]!;
+    if (!definition.modes.includes(mode)) {
+      throw new UsageError(
+        `Flag ${flag} does not apply to mode ${mode}: it is for ${
+          definition.modes.join(" and ")
+        }`,
+      );
+    }
+    definition.apply(value, parsed, flag);
+  }
+  const { port, ...rest } = parsed;
+  const result: CommandLine = { ...DEFAULTS, ...rest, mode };
+  if (port !== undefined) {
+    if (mode === "tcp") result.tcpPort = port;
+    else result.udpPort = port;
+  }
+  return result;
+}
+
+function parseMode(positionals: string[]): Mode {
+  const [mode, extra] = positionals;
+  if (mode === undefined) {
+    throw new UsageError("Missing mode: expected tcp, udp or all");
+  }
+  if (!MODES.includes(mode as Mode)) {
+    throw new UsageError(
+      `Unknown mode ${JSON.stringify(mode)}: expected tcp, udp or all`,
+    );
+  }
+  if (extra !== undefined) {
+    throw new UsageError(
+      `Unexpected argument ${JSON.stringify(extra)} after mode ${mode}`,
+    );
+  }
+  return mode as Mode;
+}
+
+/**
+ * Checks a port number.
+ *
+ * @param value The text given.
+ * @param flag The flag, for the message.
+ * @returns The port.
+ *
+ * @example
+ * ```ts
+ * import { parsePort } from "./command_line.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(parsePort("8000", "--port"), 8000);
+ * ```
+ */
+export function parsePort(value: string, flag: string): number {
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(port <= 65535)) {
+    throw new UsageError(
+      `Invalid ${flag} ${
+        JSON.stringify(value)
+      }: expected a whole number from 0 to 65535`,
+    );
+  }
+  return port;
+}
+
+/**
+ * Checks a duration in seconds (decimals allowed, 0 meaning off).
+ *
+ * @param value The text given.
+ * @param flag The flag, for the message.
+ * @returns The seconds.
+ *
+ * @example
+ * ```ts
+ * import { parseSeconds } from "./command_line.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(parseSeconds("0.5", "--timeout"), 0.5);
+ * ```
+ */
+export function parseSeconds(value: string, flag: string): number {
+  const seconds = /^\d{1,10}(\.\d{1,3})?$/.test(value) ? Number(value) : NaN;
+  if (!(seconds <= MAX_SECONDS)) {
+    throw new UsageError(
+      `Invalid ${flag} ${
+        JSON.stringify(value)
+      }: expected seconds from 0 to ${MAX_SECONDS} (decimals allowed, 0 = off)`,
+    );
+  }
+  return seconds;
+}
+
+/**
+ * Checks a whole number within bounds.
+ *
+ * @param value The text given.
+ * @param flag The flag, for the message.
+ * @param min Smallest value allowed.
+ * @param max Largest value allowed.
+ * @returns The number.
+ *
+ * @example
+ * ```ts
+ * import { parseCount } from "./command_line.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(parseCount("512", "--buffer-size", 1, 65507), 512);
+ * ```
+ */
+export function parseCount(
+  value: string,
+  flag: string,
+  min: number,
+  max: number,
+): number {
+  const count = /^\d{1,16}$/.test(value) ? Number(value) : NaN;
+  if (!(count >= min && count <= max)) {
+    throw new UsageError(
+      `Invalid ${flag} ${
+        JSON.stringify(value)
+      }: expected a whole number from ${min} to ${max}`,
+    );
+  }
+  return count;
+}
+
+function parseChoice<T extends string>(
+  value: string,
+  flag: string,
+  choices: readonly T[],
+): T {
+  if (!choices.includes(value as T)) {
+    throw new UsageError(
+      `Invalid ${flag} ${JSON.stringify(value)}: expected one of ${
+        choices.join(", ")
+      }`,
+    );
+  }
+  return value as T;
+}
+
+const IPV4 =
+  /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/**
+ * Checks a bind address: an IPv4 address, an IPv6 address (brackets
+ * optional), or a host name.
+ *
+ * @param value The text given.
+ * @param flag The flag, for the message.
+ * @returns The address without brackets.
+ *
+ * @example
+ * ```ts
+ * import { parseHost } from "./command_line.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(parseHost("[::1]", "--host"), "::1");
+ * strictEqual(parseHost("localhost", "--host"), "localhost");
+ * ```
+ */
+export function parseHost(value: string, flag: string): string {
+  const unbracketed = value.startsWith("[") && value.endsWith("]")
+    ? value.slice(1, -1)
+    : value;
+  if (unbracketed.includes(":")) {
+    if (isIpv6(unbracketed)) return unbracketed;
+  } else if (IPV4.test(unbracketed)) {
+    return unbracketed;
+  } else if (
+    unbracketed === value && !/^[\d.]+$/.test(value) && value.length <= 253 &&
+    value.split(".").every((label) => HOST_LABEL.test(label))
+  ) {
+    return value;
+  }
+  throw new UsageError(
+    `Invalid ${flag} ${
+      JSON.stringify(value)
+    }: expected an IPv4 address, an IPv6 address or a host name`,
+  );
+}
+
+function isIpv6(value: string): boolean {
+  if (!/^[0-9a-f:.]+$/i.test(value)) return false;
+  try {
+    new URL(`http://[${value}]/`);
+    return true;
+  } catch {
+    return false;
+  }
+}

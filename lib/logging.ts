@@ -1,0 +1,309 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * Log sinks and formats for the CLI. Libraries only call `getLogger`; this
+ * module is used by `main.ts` alone to decide where records go.
+ *
+ * @module
+ */
+
+import {
+  configure,
+  type LogLevel,
+  type LogRecord,
+  reset,
+  type Sink,
+} from "@logtape/logtape";
+
+/** Levels the CLI accepts for `--log-level`. */
+export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
+/** Formats the CLI accepts for `--log-format`. */
+export const LOG_FORMATS = ["text", "json"] as const;
+/** One of {@linkcode LOG_FORMATS}. */
+export type LogFormat = typeof LOG_FORMATS[number];
+
+/** A synchronous byte writer, such as `Deno.stderr`. */
+export interface SyncWriter {
+  /** Writes some of `bytes` and returns how many. */
+  writeSync(bytes: Uint8Array): number;
+}
+
+/** Options of {@linkcode BufferedSink}. */
+export interface BufferedSinkOptions {
+  /**
+   * Characters held before they are written out at once.
+   *
+   * @default {65536}
+   */
+  bufferSize?: number;
+  /**
+   * Milliseconds a record may wait in the buffer before it is written.
+   *
+   * @default {50}
+   */
+  flushInterval?: number;
+}
+
+const LEVEL_LABELS: Record<LogLevel, string> = {
+  trace: "TRACE",
+  debug: "DEBUG",
+  info: "INFO",
+  warning: "WARN",
+  error: "ERROR",
+  fatal: "FATAL",
+};
+
+// Control characters would let a client rewrite the terminal or forge lines.
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/g;
+
+function escapeControl(character: string): string {
+  switch (character) {
+    case "\n":
+      return "\\n";
+    case "\r":
+      return "\\r";
+    case "\t":
+      return "\\t";
+    default:
+      return `\\x${character.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  }
+}
+
+function renderValue(value: unknown): string {
+  if (typeof value === "string") {
+    return value.replace(CONTROL_CHARACTERS, escapeControl);
+  }
+  if (typeof value === "number" || typeof value === "boolean") {
+    return String(value);
+  }
+  return JSON.stringify(value) ?? String(value);
+}
+
+/**
+ * Formats a record as one line of text:
+ * `2026-11-25T02:05:53.123Z INFO  echolab.tcp: Receiving data: hello from 127.0.0.1:54321`.
+ * Control characters in values are escaped, so one record is always one line.
+ *
+ * @param record The record.
+ * @returns The line, ending in `\n`.
+ *
+ * @example
+ * ```ts
+ * import { formatTextRecord } from "./logging.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const line = formatTextRecord({
+ *   category: ["echolab", "tcp"], level: "info", timestamp: 0,
+ *   message: ["Receiving data: ", "a\x1b[2J", " from ", "127.0.0.1:1", ""],
+ *   rawMessage: "Receiving data: {line} from {peer}", properties: {},
+ * });
+ * strictEqual(line, "1970-01-01T00:00:00.000Z INFO  echolab.tcp: Receiving data: a\\x1b[2J from 127.0.0.1:1\n");
+ * ```
+ */
+export function formatTextRecord(record: LogRecord): string {
+  let message = "";
+  const parts = record.message;
+  for (let i = 0; i < parts.length; i++) {
+    message += i % 2 === 0 ? parts[i] as string : renderValue(parts[i]);
+  }
+  return `${new Date(record.timestamp).toISOString()} ${
+    LEVEL_LABELS[record.level].padEnd(5)
+  } ${record.category.join(".")}: ${message}\n`;
+}
+
+/**
+ * Formats a record as one JSON object on one line, with its properties as
+ * fields: `{"time":"…","level":"info","logger":"echolab.tcp","message":"…","peer":"…"}`.
+ *
+ * @param record The record.
+ * @returns The line, ending in `\n`.
+ *
+ * @example
+ * ```ts
+ * import { formatJsonRecord } from "./logging.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const line = formatJsonRecord({
+ *   category: ["echolab", "udp"], level: "warning", timestamp: 0,
+ *   message: ["Truncated datagram from ", "127.0.0.1:1", ""],
+ *   rawMessage: "Truncated datagram from {peer}", properties: { peer: "127.0.0.1:1" },
+ * });
+ * deepStrictEqual(JSON.parse(line), {
+ *   time: "1970-01-01T00:00:00.000Z", level: "warning", logger: "echolab.udp",
+ *   message: "Truncated datagram from 127.0.0.1:1", peer: "127.0.0.1:1",
+ * });
+ * ```
+ */
+export function formatJsonRecord(record: LogRecord): string {
+  let message = "";
+  const parts = record.message;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    message += i % 2 === 0 || typeof part === "string"
+      ? part as string
+      : renderValue(part);
+  }
+  return JSON.stringify({
+    time: new Date(record.timestamp).toISOString(),
+    level: record.level,
+    logger: record.category.join("."),
+    message,
+    ...record.properties,
+  }) + "\n";
+}
+
+/**
+ * A LogTape sink that collects formatted records and writes them in large
+ * blocks: when the buffer is full, and at the latest `flushInterval`
+ * milliseconds after the first record of a block. Writing is synchronous, so
+ * a slow reader slows the server down instead of records being dropped: no
+ * record is ever lost, none needs counting.
+ *
+ * @example
+ * ```ts
+ * import { BufferedSink, formatTextRecord } from "./logging.ts";
+ *
+ * using sink = new BufferedSink(Deno.stderr, formatTextRecord, { flushInterval: 10 });
+ * sink.write({
+ *   category: ["echolab"], level: "info", timestamp: Date.now(),
+ *   message: ["hello"], rawMessage: "hello", properties: {},
+ * });
+ * ```
+ */
+export class BufferedSink implements Disposable {
+  #writer: SyncWriter;
+  #format: (record: LogRecord) => string;
+  #bufferSize: number;
+  #flushInterval: number;
+  #pending = "";
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #encoder = new TextEncoder();
+
+  /**
+   * Creates the sink.
+   *
+   * @param writer Where the bytes go, e.g. `Deno.stderr`.
+   * @param format Turns a record into a line.
+   * @param options Buffer size and flush interval.
+   */
+  constructor(
+    writer: SyncWriter,
+    format: (record: LogRecord) => string,
+    options: BufferedSinkOptions = {},
+  ) {
+    this.#writer = writer;
+    this.#format = format;
+    this.#bufferSize = options.bufferSize ?? 65_536;
+    this.#flushInterval = options.flushInterval ?? 50;
+  }
+
+  /**
+   * Takes one record (the LogTape `Sink` function is `(record) => sink.write(record)`).
+   *
+   * @param record The record to write.
+   */
+  write(record: LogRecord): void {
+    this.#pending += this.#format(record);
+    if (this.#pending.length >= this.#bufferSize) {
+      this.flush();
+    } else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.flush();
+      }, this.#flushInterval);
+      Deno.unrefTimer(this.#timer);
+    }
+  }
+
+  /** Writes out everything held now. */
+  flush(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#pending.length === 0) return;
+    const bytes = this.#encoder.encode(this.#pending);
+    this.#pending = "";
+    let written = 0;
+    while (written < bytes.length) {
+      written += this.#writer.writeSync(bytes.subarray(written));
+    }
+  }
+
+  /** Flushes; the sink keeps working if more records come. */
+  [Symbol.dispose](): void {
+    this.flush();
+  }
+}
+
+/** Options of {@linkcode configureLogging}. */
+export interface LoggingOptions {
+  /** Lowest level written. */
+  level: typeof LOG_LEVELS[number];
+  /** `text` or `json`. */
+  format: LogFormat;
+  /**
+   * Where records go.
+   *
+   * @default {Deno.stderr}
+   */
+  writer?: SyncWriter;
+}
+
+/**
+ * Sends every `echolab` logger to a buffered sink. Call
+ * {@linkcode stopLogging} before exit to flush it.
+ *
+ * @param options Level, format and destination.
+ * @returns The sink, to flush it by hand before an immediate exit.
+ *
+ * @example
+ * ```ts ignore
+ * import { configureLogging, stopLogging } from "./logging.ts";
+ *
+ * await configureLogging({ level: "info", format: "json" });
+ * await stopLogging();
+ * ```
+ */
+export async function configureLogging(
+  options: LoggingOptions,
+): Promise<BufferedSink> {
+  const sink = new BufferedSink(
+    options.writer ?? Deno.stderr,
+    options.format === "json" ? formatJsonRecord : formatTextRecord,
+  );
+  const logTapeSink: Sink = (record) => sink.write(record);
+  await configure({
+    reset: true,
+    sinks: {
+      main: Object.assign(logTapeSink, {
+        [Symbol.dispose]: () => sink.flush(),
+      }),
+    },
+    loggers: [
+      { category: ["echolab"], lowestLevel: options.level, sinks: ["main"] },
+      {
+        category: ["logtape", "meta"],
+        lowestLevel: "warning",
+        sinks: ["main"],
+      },
+    ],
+  });
+  return sink;
+}
+
+/**
+ * Flushes and detaches the sinks set by {@linkcode configureLogging}.
+ *
+ * @returns Once every record is written.
+ *
+ * @example
+ * ```ts ignore
+ * import { stopLogging } from "./logging.ts";
+ *
+ * await stopLogging();
+ * ```
+ */
+export async function stopLogging(): Promise<void> {
+  await reset();
+}

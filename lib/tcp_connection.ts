@@ -1,0 +1,283 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * One accepted TCP connection of the echo server: read, split, answer.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { IdleTimer } from "./idle_timer.ts";
+import { LineReader } from "./line_reader.ts";
+import { ReplyFormatter } from "./reply_formatter.ts";
+import { writeAll } from "./write_all.ts";
+
+/** Why a TCP connection ended, as the close log line says it. */
+export type CloseReason =
+  | "client closed"
+  | "idle timeout"
+  | "lifetime"
+  | "reset"
+  | "line too long"
+  | "write stalled"
+  | "shutdown"
+  | "error";
+
+/** Settings of a connection, fixed by the server. */
+export interface TcpConnectionSettings {
+  /** Idle timeout in milliseconds; 0 disables it. */
+  timeout: number;
+  /** Absolute lifetime in milliseconds; 0 disables it. */
+  lifetime: number;
+  /** Most bytes in one line. */
+  maxLine: number;
+  /** Reply prefix as bytes. */
+  prefix: Uint8Array;
+  /** Echo bytes verbatim instead of lines. */
+  raw: boolean;
+}
+
+const MIN_READ_SIZE = 4096;
+const MAX_READ_SIZE = 65_536;
+const logger = getLogger(["echolab", "tcp"]);
+const decoder = new TextDecoder();
+
+/**
+ * Serves one accepted connection until it ends, then logs its close.
+ *
+ * @example
+ * ```ts ignore
+ * const connection = new TcpConnection(conn, settings);
+ * await connection.serve();
+ * ```
+ */
+export class TcpConnection {
+  /** The peer as `host:port`. */
+  readonly peer: string;
+  /** Complete lines received. */
+  lines = 0;
+  /** Bytes read from the peer. */
+  bytesIn = 0;
+  /** Bytes written to the peer. */
+  bytesOut = 0;
+  #conn: Deno.TcpConn;
+  #settings: TcpConnectionSettings;
+  #startedAt = performance.now();
+  #reason: CloseReason | undefined;
+  #closed = false;
+  #writing = false;
+  #idleTimer: IdleTimer | undefined;
+  #lifetimeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * Takes over an accepted connection.
+   *
+   * @param conn The connection; this object closes it.
+   * @param settings Limits and reply format.
+   * @param peer The peer's address as `host:port`.
+   */
+  constructor(
+    conn: Deno.TcpConn,
+    settings: TcpConnectionSettings,
+    peer: string,
+  ) {
+    this.#conn = conn;
+    this.#settings = settings;
+    this.peer = peer;
+  }
+
+  /**
+   * Reads and answers until the connection ends, then closes it.
+   *
+   * @returns Once the connection is closed and its close is logged.
+   */
+  async serve(): Promise<void> {
+    const settings = this.#settings;
+    logger.info("Accepted connection from {peer}", { peer: this.peer });
+    if (settings.timeout > 0) {
+      this.#idleTimer = new IdleTimer(
+        settings.timeout,
+        (stalled) => this.stop(stalled ? "write stalled" : "idle timeout"),
+      );
+    }
+    if (settings.lifetime > 0) {
+      this.#lifetimeTimer = setTimeout(
+        () => this.stop("lifetime"),
+        settings.lifetime,
+      );
+    }
+    try {
+      this.#conn.setNoDelay(true);
+      this.#reason = settings.raw
+        ? await this.#echoBytes()
+        : await this.#echoLines();
+    } catch (error) {
+      if (this.#reason === undefined) {
+        this.#reason = isResetError(error) ? "reset" : "error";
+        if (this.#reason === "error") {
+          logger.warn("Connection from {peer} failed: {error}", {
+            peer: this.peer,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
+      }
+    } finally {
+      this.#idleTimer?.clear();
+      clearTimeout(this.#lifetimeTimer);
+      this.#close();
+      logger.info(
+        "Closed connection from {peer}: {reason}, {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
+        {
+          peer: this.peer,
+          reason: this.#reason,
+          lines: this.lines,
+          bytesIn: this.bytesIn,
+          bytesOut: this.bytesOut,
+          duration: Math.round(performance.now() - this.#startedAt) / 1000,
+        },
+      );
+    }
+  }
+
+  /**
+   * Ends the connection for `reason`. A graceful stop lets a write in
+   * progress finish first (its lines were already received); otherwise the
+   * connection is closed at once.
+   *
+   * @param reason What the close log line will say.
+   * @param graceful Whether to let a write in progress finish.
+   */
+  stop(reason: CloseReason, graceful = false): void {
+    if (this.#reason !== undefined) {
+      if (!graceful) this.#close();
+      return;
+    }
+    this.#reason = reason;
+    if (!graceful || !this.#writing) this.#close();
+  }
+
+  async #echoLines(): Promise<CloseReason> {
+    const settings = this.#settings;
+    const reader = new LineReader({ maxLine: settings.maxLine });
+    const formatter = new ReplyFormatter(settings.prefix);
+    const peer = this.peer;
+    let logLines = false;
+    const onLine = (line: Uint8Array) => {
+      this.lines++;
+      formatter.append(line);
+      if (logLines) {
+        logger.info("Receiving data: {line} from {peer}", {
+          line: decoder.decode(line),
+          peer,
+        });
+      }
+    };
+    let buffer = new Uint8Array(MIN_READ_SIZE);
+    while (true) {
+      const read = await this.#conn.read(buffer);
+      if (this.#reason !== undefined) return this.#reason;
+      if (read === null) {
+        logLines = logger.isEnabledFor("info");
+        if (reader.flush(onLine)) await this.#write(formatter);
+        return "client closed";
+      }
+      this.bytesIn += read;
+      logLines = logger.isEnabledFor("info");
+      const fits = reader.push(buffer.subarray(0, read), onLine);
+      if (formatter.length > 0) {
+        this.#idleTimer?.touch();
+        await this.#write(formatter);
+        if (this.#reason !== undefined) return this.#reason;
+      }
+      if (!fits) {
+        logger.warn(
+          "Line from {peer} is longer than {maxLine} bytes: closing the connection (raise --max-line to allow it)",
+          { peer, maxLine: settings.maxLine },
+        );
+        return "line too long";
+      }
+      if (read === buffer.length && buffer.length < MAX_READ_SIZE) {
+        buffer = new Uint8Array(buffer.length * 2);
+      }
+    }
+  }
+
+  async #echoBytes(): Promise<CloseReason> {
+    let buffer = new Uint8Array(MIN_READ_SIZE);
+    const peer = this.peer;
+    while (true) {
+      const read = await this.#conn.read(buffer);
+      if (this.#reason !== undefined) return this.#reason;
+      if (read === null) return "client closed";
+      this.bytesIn += read;
+      this.#idleTimer?.touch();
+      if (logger.isEnabledFor("info")) {
+        logger.info("Receiving data: {data} from {peer}", {
+          data: decoder.decode(buffer.subarray(0, read)),
+          peer,
+        });
+      }
+      await this.#writeBytes(buffer.subarray(0, read));
+      if (this.#reason !== undefined) return this.#reason;
+      if (read === buffer.length && buffer.length < MAX_READ_SIZE) {
+        buffer = new Uint8Array(buffer.length * 2);
+      }
+    }
+  }
+
+  async #write(formatter: ReplyFormatter): Promise<void> {
+    try {
+      await this.#writeBytes(formatter.bytes());
+    } finally {
+      formatter.clear();
+    }
+  }
+
+  async #writeBytes(bytes: Uint8Array): Promise<void> {
+    const debug = logger.isEnabledFor("debug");
+    if (debug) {
+      logger.debug("Sending data.. {bytes} bytes to {peer}", {
+        bytes: bytes.length,
+        peer: this.peer,
+      });
+    }
+    this.#writing = true;
+    this.#idleTimer?.pause();
+    try {
+      await writeAll(this.#conn, bytes);
+    } finally {
+      this.#writing = false;
+      this.#idleTimer?.resume();
+    }
+    this.bytesOut += bytes.length;
+    if (debug) {
+      logger.debug("Complete Sending data.. {bytes} bytes to {peer}", {
+        bytes: bytes.length,
+        peer: this.peer,
+      });
+    }
+    if (this.#reason === "shutdown") this.#close();
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the runtime.
+    }
+  }
+}
+
+/**
+ * Tells whether an error means the peer went away abruptly.
+ *
+ * @param error What a read or write threw.
+ * @returns `true` for resets, broken pipes and aborted connections.
+ */
+export function isResetError(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.NotConnected;
+}

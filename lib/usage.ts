@@ -1,0 +1,65 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * The text of `--help`.
+ *
+ * @module
+ */
+
+/**
+ * Usage of `main.ts`: every flag, its default, and examples. README's flag
+ * table says the same.
+ *
+ * @example
+ * ```ts
+ * import { USAGE } from "./usage.ts";
+ * import { ok } from "node:assert/strict";
+ *
+ * ok(USAGE.includes("--buffer-size"));
+ * ```
+ */
+export const USAGE =
+  `echolab: TCP and UDP echo servers for learning and testing networks
+
+Usage:
+  deno run --allow-net=127.0.0.1:8000 --unstable-net main.ts tcp [flags]
+  deno run --allow-net=127.0.0.1 --unstable-net main.ts udp [flags]
+  deno run --allow-net=127.0.0.1 --unstable-net main.ts all [flags]
+
+Modes:
+  tcp   answer each line X with "received msg: X" (127.0.0.1:8000)
+  udp   answer each datagram, cut to --buffer-size bytes (127.0.0.1:6000)
+  all   both servers in one process (--tcp-port, --udp-port)
+
+Flags:
+  --host ADDRESS          address to bind, IPv4, IPv6 or name     [127.0.0.1]
+  --port PORT             port for tcp or udp; 0 picks a free one [8000 / 6000]
+  --tcp-port PORT         TCP port in mode all                    [8000]
+  --udp-port PORT         UDP port in mode all                    [6000]
+  --timeout SECONDS       TCP idle time allowed without a complete line;
+                          0 = never                               [10]
+  --lifetime SECONDS      TCP connection lifetime, whatever it does;
+                          0 = no limit                            [0]
+  --max-line BYTES        longest TCP line; a longer one closes
+                          its connection                          [65536]
+  --max-connections N     TCP connections at once, the next is
+                          closed at once; 0 = no limit            [0]
+  --buffer-size BYTES     UDP bytes kept per datagram, 1-65507    [5]
+  --prefix TEXT           text before each echoed line  ["received msg: "]
+  --raw                   RFC 862 echo: bytes back unchanged, no prefix
+  --log-level LEVEL       debug, info, warning or error           [info]
+  --log-format FORMAT     text or json (one object per line)      [text]
+  -h, --help              print this help and exit
+  -V, --version           print the version and exit
+
+Seconds may have decimals (0.5). Logs go to stderr. SIGINT or SIGTERM stops
+gracefully (exit 0); a second signal stops at once.
+
+The UDP server needs --allow-net for its clients' host (Deno checks every
+reply's destination), so grant the host, not just the port.
+
+Examples:
+  deno task tcp                      # then: nc 127.0.0.1 8000
+  deno task udp                      # then: nc -u 127.0.0.1 6000
+  deno run --allow-net=127.0.0.1 --unstable-net main.ts udp --buffer-size 1024
+  deno run --allow-net=[::1]:9000 --unstable-net main.ts tcp --host ::1 --port 9000
+`;

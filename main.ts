@@ -1,0 +1,13 @@
+#!/usr/bin/env -S deno run --allow-net=127.0.0.1 --unstable-net
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * echolab's command line: `main.ts <tcp|udp|all> [flags]`; see `--help`.
+ *
+ * @module
+ */
+
+import { runCli } from "./lib/cli.ts";
+
+if (import.meta.main) {
+  Deno.exit(await runCli(Deno.args));
+}
