@@ -120,12 +120,12 @@ const logger = getLogger(["echolab", "tcp"]);
  * console.log(`listening on port ${server.addr.port}`);
  * ```
  */
-export function serveTcp(options: TcpServerOptions = {}): EchoServer {
+export function serveTcp(options: TcpServerOptions = {}): EchoServer<"tcp"> {
   return new TcpServer(options);
 }
 
-class TcpServer implements EchoServer {
-  readonly addr: Deno.NetAddr;
+class TcpServer implements EchoServer<"tcp"> {
+  readonly addr: Deno.NetAddr & { transport: "tcp" };
   readonly finished: Promise<void>;
   #listener: Deno.TcpListener;
   #settings: TcpConnectionSettings;
@@ -154,7 +154,7 @@ class TcpServer implements EchoServer {
       hostname: options.hostname ?? DEFAULT_HOSTNAME,
       port: options.port ?? DEFAULT_TCP_PORT,
     });
-    this.addr = this.#listener.addr;
+    this.addr = this.#listener.addr as Deno.NetAddr & { transport: "tcp" };
     const { promise, resolve } = Promise.withResolvers<void>();
     this.finished = promise;
     this.#resolveFinished = resolve;

@@ -99,12 +99,12 @@ const decoder = new TextDecoder();
  * console.log(`listening on port ${server.addr.port}`);
  * ```
  */
-export function serveUdp(options: UdpServerOptions = {}): EchoServer {
+export function serveUdp(options: UdpServerOptions = {}): EchoServer<"udp"> {
   return new UdpServer(options);
 }
 
-class UdpServer implements EchoServer {
-  readonly addr: Deno.NetAddr;
+class UdpServer implements EchoServer<"udp"> {
+  readonly addr: Deno.NetAddr & { transport: "udp" };
   readonly finished: Promise<void>;
   #socket: Deno.DatagramConn;
   #bufferSize: number;
@@ -135,7 +135,7 @@ class UdpServer implements EchoServer {
       hostname: options.hostname ?? "127.0.0.1",
       port: options.port ?? DEFAULT_UDP_PORT,
     });
-    this.addr = this.#socket.addr as Deno.NetAddr;
+    this.addr = this.#socket.addr as Deno.NetAddr & { transport: "udp" };
     logger.info("Starting udp server on {address}", {
       address: formatAddress(this.addr),
     });

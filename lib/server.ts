@@ -16,9 +16,10 @@
  * console.log(server.addr.port);
  * ```
  */
-export interface EchoServer extends AsyncDisposable {
+export interface EchoServer<Transport extends "tcp" | "udp" = "tcp" | "udp">
+  extends AsyncDisposable {
   /** The address the server is bound to (the real port when 0 was asked). */
-  readonly addr: Deno.NetAddr;
+  readonly addr: Deno.NetAddr & { transport: Transport };
   /** Settles once the server has stopped and closed every resource. */
   readonly finished: Promise<void>;
   /**
