@@ -162,12 +162,18 @@ export function formatJsonRecord(record: LogRecord): string {
  * @example
  * ```ts
  * import { BufferedSink, formatTextRecord } from "./logging.ts";
+ * import { strictEqual } from "node:assert/strict";
  *
- * using sink = new BufferedSink(Deno.stderr, formatTextRecord, { flushInterval: 10 });
+ * const written: Uint8Array[] = [];
+ * const writer = { writeSync: (bytes: Uint8Array) => written.push(bytes.slice()) && bytes.length };
+ * const sink = new BufferedSink(writer, formatTextRecord);
  * sink.write({
- *   category: ["echolab"], level: "info", timestamp: Date.now(),
+ *   category: ["echolab"], level: "info", timestamp: 0,
  *   message: ["hello"], rawMessage: "hello", properties: {},
  * });
+ * strictEqual(written.length, 0); // held until the buffer fills or time passes
+ * sink.flush();
+ * strictEqual(new TextDecoder().decode(written[0]), "1970-01-01T00:00:00.000Z INFO  echolab: hello\n");
  * ```
  */
 export class BufferedSink implements Disposable {

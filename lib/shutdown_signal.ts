@@ -9,9 +9,16 @@
 export const SHUTDOWN_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
 
 /**
+ * Copies of the first signal that arrive this soon after it are ignored:
+ * wrappers such as `timeout` or a task runner deliver the same signal twice
+ * (to the process and to its group), which must not skip the graceful stop.
+ */
+export const REPEAT_GRACE_MS = 250;
+
+/**
  * Listens for SIGINT and SIGTERM. The first one settles
- * {@linkcode ShutdownSignal.received}; any later one calls `onRepeat` (the
- * CLI exits at once there). Install it before binding: a listener added
+ * {@linkcode ShutdownSignal.received}; any later one (after
+ * {@linkcode REPEAT_GRACE_MS}) calls `onRepeat` (the CLI exits at once there). Install it before binding: a listener added
  * later leaves a moment where the default action kills the process.
  *
  * Listening turns off Deno's default exit on these signals, so the owner must
@@ -39,14 +46,14 @@ export class ShutdownSignal implements Disposable {
   constructor(onRepeat: (signal: Deno.Signal) => void) {
     const { promise, resolve } = Promise.withResolvers<Deno.Signal>();
     this.received = promise;
-    let seen = false;
+    let firstAt: number | undefined;
     for (const signal of SHUTDOWN_SIGNALS) {
       const handler = () => {
-        if (seen) {
-          onRepeat(signal);
-        } else {
-          seen = true;
+        if (firstAt === undefined) {
+          firstAt = performance.now();
           resolve(signal);
+        } else if (performance.now() - firstAt >= REPEAT_GRACE_MS) {
+          onRepeat(signal);
         }
       };
       Deno.addSignalListener(signal, handler);

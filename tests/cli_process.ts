@@ -1,0 +1,138 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * Runs the real `main.ts` as a subprocess with real `--allow-net` flags.
+ *
+ * @module
+ */
+
+import { decoder } from "./net_client.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** Deno flags for a run: the permission under test and unstable net. */
+function denoArgs(allowNet: string | undefined, args: readonly string[]) {
+  return [
+    "run",
+    "--quiet",
+    ...(allowNet === undefined ? [] : [`--allow-net=${allowNet}`]),
+    "--unstable-net",
+    "--no-prompt",
+    MAIN,
+    ...args,
+  ];
+}
+
+/** Output of a finished run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `main.ts` to completion (for --help and errors). */
+export async function runMain(
+  args: readonly string[],
+  allowNet: string | undefined = "127.0.0.1",
+): Promise<CliResult> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: denoArgs(allowNet, args),
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).output();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** A running `main.ts` whose stderr (the log) is read line by line. */
+export class MainProcess implements AsyncDisposable {
+  readonly lines: string[] = [];
+  readonly status: Promise<Deno.CommandStatus>;
+  #child: Deno.ChildProcess;
+  #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  #stderrDone: Promise<void>;
+  #stdout: Promise<string>;
+
+  constructor(args: readonly string[], allowNet = "127.0.0.1") {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: denoArgs(allowNet, args),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    this.status = this.#child.status;
+    this.#stderrDone = this.#readLines(this.#child.stderr);
+    this.#stdout = new Response(this.#child.stdout).text();
+  }
+
+  async #readLines(stream: ReadableStream<Uint8Array>) {
+    const textDecoder = new TextDecoder();
+    let rest = "";
+    for await (const chunk of stream) {
+      rest += textDecoder.decode(chunk, { stream: true });
+      let newline;
+      while ((newline = rest.indexOf("\n")) !== -1) {
+        const line = rest.slice(0, newline);
+        rest = rest.slice(newline + 1);
+        this.lines.push(line);
+        for (const waiter of [...this.#waiters]) {
+          if (waiter.pattern.test(line)) {
+            this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+            waiter.resolve(line);
+          }
+        }
+      }
+    }
+    if (rest !== "") this.lines.push(rest);
+  }
+
+  /** Resolves with the first stderr line matching `pattern`. */
+  waitFor(pattern: RegExp): Promise<string> {
+    const found = this.lines.find((line) => pattern.test(line));
+    if (found !== undefined) return Promise.resolve(found);
+    const { promise, resolve, reject } = Promise.withResolvers<string>();
+    this.#waiters.push({ pattern, resolve });
+    this.#stderrDone.then(() =>
+      reject(
+        new Error(`stderr ended without ${pattern}:\n${this.lines.join("\n")}`),
+      )
+    );
+    return promise;
+  }
+
+  /** Waits for the start line of `transport` and returns the bound port. */
+  async port(transport: "tcp" | "udp"): Promise<number> {
+    const pattern = new RegExp(
+      `Starting ${transport} server on (?:\\[[^\\]]+\\]|[^:\\s"]+):(\\d+)`,
+    );
+    const line = await this.waitFor(pattern);
+    return Number(line.match(pattern)![1]);
+  }
+
+  /** Sends a signal. */
+  kill(signal: Deno.Signal): void {
+    this.#child.kill(signal);
+  }
+
+  /** Waits for the exit and the end of its output. */
+  async finished(): Promise<{ code: number; stdout: string }> {
+    const [status, stdout] = await Promise.all([
+      this.status,
+      this.#stdout,
+      this.#stderrDone,
+    ]);
+    return { code: status.code, stdout };
+  }
+
+  async [Symbol.asyncDispose]() {
+    try {
+      this.#child.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await this.finished();
+  }
+}

@@ -1,0 +1,383 @@
+// Copyright 2026 the echolab authors. MIT license.
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { describeStartError } from "../lib/errors.ts";
+import { USAGE } from "../lib/usage.ts";
+import { MainProcess, runMain } from "./cli_process.ts";
+import {
+  decoder,
+  encoder,
+  exchange,
+  readText,
+  readToEnd,
+  udpClient,
+  writeAll,
+} from "./net_client.ts";
+
+const REPLY = "received msg: ";
+
+Deno.test("cli: --help prints every flag and exits 0", async () => {
+  const { code, stdout, stderr } = await runMain(["--help"]);
+  strictEqual(code, 0);
+  strictEqual(stderr, "");
+  strictEqual(stdout, USAGE);
+  const readme = await Deno.readTextFile(
+    new URL("../README.md", import.meta.url),
+  );
+  const flags = [...new Set(USAGE.match(/--[a-z][a-z-]+/g))];
+  for (const flag of flags) {
+    ok(readme.includes(`\`${flag}`), `README lacks ${flag}`);
+  }
+  for (const flag of ["--timeout", "--buffer-size", "--raw", "--log-format"]) {
+    ok(flags.includes(flag));
+  }
+});
+
+Deno.test("cli: --version prints the version from deno.json", async () => {
+  const { version } = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  );
+  const { code, stdout } = await runMain(["--version"]);
+  strictEqual(code, 0);
+  strictEqual(stdout, `echolab ${version}\n`);
+});
+
+const USAGE_ERRORS: [string[], string][] = [
+  [[], "Missing mode: expected tcp, udp or all"],
+  [["http"], 'Unknown mode "http": expected tcp, udp or all'],
+  [["tcp", "extra"], 'Unexpected argument "extra" after mode tcp'],
+  [["tcp", "--bogus"], "Unknown flag --bogus"],
+  [["tcp", "-x"], "Unknown flag -x"],
+  [["tcp", "--port"], "Missing value for --port"],
+  [
+    ["tcp", "--port", "abc"],
+    'Invalid --port "abc": expected a whole number from 0 to 65535',
+  ],
+  [
+    ["tcp", "--port", "65536"],
+    'Invalid --port "65536": expected a whole number from 0 to 65535',
+  ],
+  [
+    ["tcp", "--port=-1"],
+    'Invalid --port "-1": expected a whole number from 0 to 65535',
+  ],
+  [
+    ["tcp", "--port", ""],
+    'Invalid --port "": expected a whole number from 0 to 65535',
+  ],
+  [
+    ["all", "--tcp-port", "1e3"],
+    'Invalid --tcp-port "1e3": expected a whole number from 0 to 65535',
+  ],
+  [
+    ["all", "--udp-port", "x"],
+    'Invalid --udp-port "x": expected a whole number from 0 to 65535',
+  ],
+  [
+    ["tcp", "--timeout", "-1"],
+    'Invalid --timeout "-1": expected seconds from 0 to 2147483 (decimals allowed, 0 = off)',
+  ],
+  [
+    ["tcp", "--timeout", "soon"],
+    'Invalid --timeout "soon": expected seconds from 0 to 2147483 (decimals allowed, 0 = off)',
+  ],
+  [
+    ["tcp", "--lifetime", "99999999"],
+    'Invalid --lifetime "99999999": expected seconds from 0 to 2147483 (decimals allowed, 0 = off)',
+  ],
+  [
+    ["tcp", "--max-line", "0"],
+    'Invalid --max-line "0": expected a whole number from 1 to 1073741824',
+  ],
+  [
+    ["tcp", "--max-connections", "-5"],
+    'Invalid --max-connections "-5": expected a whole number from 0 to 1000000',
+  ],
+  [
+    ["udp", "--buffer-size", "65508"],
+    'Invalid --buffer-size "65508": expected a whole number from 1 to 65507',
+  ],
+  [
+    ["udp", "--buffer-size", "1.5"],
+    'Invalid --buffer-size "1.5": expected a whole number from 1 to 65507',
+  ],
+  [
+    ["tcp", "--log-level", "loud"],
+    'Invalid --log-level "loud": expected one of debug, info, warning, error',
+  ],
+  [
+    ["tcp", "--log-format", "xml"],
+    'Invalid --log-format "xml": expected one of text, json',
+  ],
+  [
+    ["tcp", "--host", "300.1.1.1"],
+    'Invalid --host "300.1.1.1": expected an IPv4 address, an IPv6 address or a host name',
+  ],
+  [
+    ["tcp", "--host", "::g"],
+    'Invalid --host "::g": expected an IPv4 address, an IPv6 address or a host name',
+  ],
+  [
+    ["tcp", "--host", "bad host"],
+    'Invalid --host "bad host": expected an IPv4 address, an IPv6 address or a host name',
+  ],
+  [["tcp", "--raw=yes"], "Flag --raw takes no value"],
+  [
+    ["udp", "--timeout", "5"],
+    "Flag --timeout does not apply to mode udp: it is for tcp and all",
+  ],
+  [
+    ["tcp", "--buffer-size", "5"],
+    "Flag --buffer-size does not apply to mode tcp: it is for udp and all",
+  ],
+  [
+    ["all", "--port", "1"],
+    "Flag --port does not apply to mode all: it is for tcp and udp",
+  ],
+];
+
+Deno.test("cli: every usage error exits 2 with one line naming the fix", async () => {
+  for (const [args, message] of USAGE_ERRORS) {
+    const { code, stdout, stderr } = await runMain(args);
+    strictEqual(code, 2, args.join(" "));
+    strictEqual(stdout, "");
+    strictEqual(stderr, `echolab: ${message} (see --help)\n`, args.join(" "));
+  }
+});
+
+Deno.test("cli: a port in use fails at start with one line and exit 1", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = taken.addr.port;
+  const { code, stdout, stderr } = await runMain([
+    "tcp",
+    "--port",
+    String(port),
+  ]);
+  strictEqual(code, 1);
+  strictEqual(stdout, "");
+  const lines = stderr.trimEnd().split("\n");
+  strictEqual(lines.length, 1, stderr);
+  match(
+    lines[0]!,
+    new RegExp(
+      `ERROR echolab: Cannot start the tcp server on 127\\.0\\.0\\.1:${port}: the address is already in use; stop the other program or choose another --port$`,
+    ),
+  );
+});
+
+Deno.test("cli: a missing permission names the exact --allow-net to add", async () => {
+  const { code, stderr } = await runMain(
+    ["tcp", "--port", "8123"],
+    "127.0.0.1:1",
+  );
+  strictEqual(code, 1);
+  match(
+    stderr,
+    /no network permission; re-run with --allow-net=127\.0\.0\.1:8123\n$/,
+  );
+  strictEqual(stderr.trimEnd().split("\n").length, 1);
+  const udp = await runMain(["udp", "--port", "0"], "127.0.0.1:1");
+  strictEqual(udp.code, 1);
+  match(udp.stderr, /re-run with --allow-net=127\.0\.0\.1\n$/);
+});
+
+Deno.test("cli: ports below 1024 refused by the OS get a higher port suggested", () => {
+  strictEqual(
+    describeStartError(new Deno.errors.PermissionDenied("Permission denied"), {
+      transport: "tcp",
+      hostname: "127.0.0.1",
+      port: 80,
+      portFlag: "--port",
+    }),
+    "Cannot start the tcp server on 127.0.0.1:80: the operating system does not let this user bind ports below 1024; choose a port from 1024 up, e.g. --port 8080",
+  );
+});
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  Deno.test(`cli: ${signal} closes connections and exits 0`, async () => {
+    await using server = new MainProcess(["tcp", "--port", "0"]);
+    const port = await server.port("tcp");
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(conn, encoder.encode("hello\n"));
+    strictEqual(await readText(conn, 20), `${REPLY}hello\n`);
+    server.kill(signal);
+    strictEqual((await readToEnd(conn)).length, 0);
+    const { code } = await server.finished();
+    strictEqual(code, 0);
+    match(
+      server.lines.join("\n"),
+      new RegExp(`Received ${signal}: shutting down`),
+    );
+    match(
+      server.lines.join("\n"),
+      /Closed connection from 127\.0\.0\.1:\d+: shutdown, 1 lines/,
+    );
+    match(server.lines.at(-1)!, /Stopped tcp server on 127\.0\.0\.1:\d+$/);
+  });
+}
+
+Deno.test("cli: the same signal delivered twice at once still stops gracefully", async () => {
+  await using server = new MainProcess(["tcp", "--port", "0"]);
+  await server.port("tcp");
+  // What `timeout` and task runners do: the process and its group both get it.
+  server.kill("SIGTERM");
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+  match(server.lines.join("\n"), /Stopped tcp server/);
+});
+
+Deno.test("cli: udp answers like the seed and stops on SIGTERM", async () => {
+  await using server = new MainProcess(["udp", "--port", "0"]);
+  const port = await server.port("udp");
+  const client = udpClient();
+  try {
+    const reply = await exchange(client, {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port,
+    }, "hello world\n");
+    strictEqual(decoder.decode(reply), "received msg: hello\n");
+  } finally {
+    client.close();
+  }
+  await server.waitFor(/Receiving data: hello from/);
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+  match(
+    server.lines.join("\n"),
+    /WARN {2}echolab\.udp: Truncated datagram from 127\.0\.0\.1:\d+ from 12 to 5 bytes/,
+  );
+});
+
+Deno.test("cli: all runs both servers in one process", async () => {
+  await using server = new MainProcess([
+    "all",
+    "--tcp-port",
+    "0",
+    "--udp-port",
+    "0",
+    "--buffer-size",
+    "64",
+  ]);
+  const tcpPort = await server.port("tcp");
+  const udpPort = await server.port("udp");
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port: tcpPort });
+  await writeAll(conn, encoder.encode("over tcp\n"));
+  strictEqual(await readText(conn, 23), `${REPLY}over tcp\n`);
+  const client = udpClient();
+  try {
+    const reply = await exchange(client, {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: udpPort,
+    }, "over udp");
+    strictEqual(decoder.decode(reply), `${REPLY}over udp\n`);
+  } finally {
+    client.close();
+  }
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+  ok(server.lines.some((line) => /Stopped udp server/.test(line)));
+  ok(server.lines.some((line) => /Stopped tcp server/.test(line)));
+});
+
+Deno.test("cli: with --log-format json every line is one JSON object", async () => {
+  await using server = new MainProcess([
+    "tcp",
+    "--port",
+    "0",
+    "--log-format",
+    "json",
+    "--log-level",
+    "debug",
+  ]);
+  const port = await server.port("tcp");
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(conn, encoder.encode("json \x1b[31m\n"));
+  await readText(conn, 25);
+  await conn.closeWrite();
+  await readToEnd(conn);
+  await server.waitFor(/Closed connection/);
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+  const records = server.lines.map((line) => JSON.parse(line));
+  deepStrictEqual(
+    records.map((record) => record.message.replace(/\d+/g, "N")),
+    [
+      "Starting tcp server on N.N.N.N:N",
+      "Accepted connection from N.N.N.N:N",
+      "Receiving data: json \x1b[Nm from N.N.N.N:N",
+      "Sending data.. N bytes to N.N.N.N:N",
+      "Complete Sending data.. N bytes to N.N.N.N:N",
+      "Closed connection from N.N.N.N:N: client closed, N lines, N bytes in, N bytes out, N s",
+      "Received SIGTERM: shutting down",
+      "Stopped tcp server on N.N.N.N:N",
+    ].map((message, i) =>
+      i === 5 ? records[5].message.replace(/\d+/g, "N") : message
+    ),
+  );
+  strictEqual(records[2].line, "json \x1b[31m");
+  strictEqual(records[2].level, "info");
+  strictEqual(records[2].logger, "echolab.tcp");
+  match(records[2].time, /^\d{4}-\d\d-\d\dT/);
+});
+
+Deno.test("cli: text logs escape control characters so one record stays one line", async () => {
+  await using server = new MainProcess(["tcp", "--port", "0"]);
+  const port = await server.port("tcp");
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(conn, encoder.encode("fake\rINFO forged\x1b[2J\n"));
+  await readText(conn, 35);
+  const line = await server.waitFor(/Receiving data/);
+  match(
+    line,
+    /Receiving data: fake\\rINFO forged\\x1b\[2J from 127\.0\.0\.1:\d+$/,
+  );
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});
+
+Deno.test("cli: serves IPv6 with --host ::1 and the matching grant", async () => {
+  await using server = new MainProcess(
+    ["tcp", "--host", "::1", "--port", "0"],
+    "[::1]",
+  );
+  const port = await server.port("tcp");
+  using conn = await Deno.connect({ hostname: "::1", port });
+  await writeAll(conn, encoder.encode("v6\n"));
+  strictEqual(await readText(conn, 17), `${REPLY}v6\n`);
+  match(server.lines[0]!, /Starting tcp server on \[::1\]:\d+$/);
+  server.kill("SIGINT");
+  strictEqual((await server.finished()).code, 0);
+});
+
+Deno.test("cli: a second signal exits at once while a write is stuck", async () => {
+  await using server = new MainProcess([
+    "tcp",
+    "--port",
+    "0",
+    "--timeout",
+    "0",
+  ]);
+  const port = await server.port("tcp");
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  // Send lines and never read: the server's reply write blocks.
+  const chunk = encoder.encode("x".repeat(1000) + "\n").slice();
+  const flood = (async () => {
+    try {
+      for (let i = 0; i < 100_000; i++) await writeAll(conn, chunk);
+    } catch {
+      // The server went away.
+    }
+  })();
+  await server.waitFor(/Receiving data/);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  server.kill("SIGTERM");
+  await server.waitFor(/Received SIGTERM/);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  server.kill("SIGTERM");
+  const { code } = await server.finished();
+  strictEqual(code, 143);
+  match(server.lines.join("\n"), /Received SIGTERM again: exiting at once/);
+  conn.close();
+  await flood;
+});
