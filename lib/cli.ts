@@ -11,7 +11,7 @@ import { serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import { type CommandLine, parseCommandLine } from "./command_line.ts";
 import { type BindTarget, describeStartError, UsageError } from "./errors.ts";
-import { configureLogging, stopLogging } from "./logging.ts";
+import { type BufferedSink, configureLogging, stopLogging } from "./logging.ts";
 import type { EchoServer } from "./server.ts";
 import { ShutdownSignal } from "./shutdown_signal.ts";
 import { USAGE } from "./usage.ts";
@@ -60,14 +60,15 @@ export async function runCli(args: readonly string[]): Promise<number> {
 
 async function serve(commandLine: CommandLine): Promise<number> {
   // Signal listeners come first: until they exist, SIGTERM kills outright.
-  const sink = await configureLogging({
-    level: commandLine.logLevel,
-    format: commandLine.logFormat,
-  });
+  let sink: BufferedSink | undefined;
   using signal = new ShutdownSignal((name) => {
     logger.warn("Received {signal} again: exiting at once", { signal: name });
-    sink.flush();
+    sink?.flush();
     Deno.exit(name === "SIGINT" ? 130 : 143);
+  });
+  sink = await configureLogging({
+    level: commandLine.logLevel,
+    format: commandLine.logFormat,
   });
   const servers: EchoServer[] = [];
   const started = startServers(commandLine, servers);

@@ -180,6 +180,52 @@ Deno.test("cli: a missing permission names the exact --allow-net to add", async 
   match(udp.stderr, /re-run with --allow-net=127\.0\.0\.1\n$/);
 });
 
+Deno.test("cli: an address this machine does not have fails at start with exit 1", async () => {
+  // 192.0.2.0/24 is TEST-NET-1: never assigned to a real interface.
+  const { code, stderr } = await runMain(
+    ["tcp", "--host", "192.0.2.1", "--port", "8000"],
+    "192.0.2.1:8000",
+  );
+  strictEqual(code, 1);
+  match(
+    stderr,
+    /ERROR echolab: Cannot start the tcp server on 192\.0\.2\.1:8000: this machine has no such address; choose one of its own with --host \(e\.g\. 127\.0\.0\.1\)\n$/,
+  );
+  strictEqual(stderr.trimEnd().split("\n").length, 1);
+});
+
+Deno.test("cli: a udp reply without send permission is logged once per host and serving goes on", async () => {
+  // A free port, so the grant can name it alone.
+  const probe = udpClient();
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  await using server = new MainProcess(
+    ["udp", "--port", String(port)],
+    `127.0.0.1:${port}`,
+  );
+  await server.port("udp");
+  const client = udpClient();
+  try {
+    const to = { transport: "udp" as const, hostname: "127.0.0.1", port };
+    for (const text of ["one", "two", "three"]) {
+      await client.send(encoder.encode(text), to);
+      await server.waitFor(
+        new RegExp(`Receiving data: ${text.slice(0, 5)} from`),
+      );
+    }
+  } finally {
+    client.close();
+  }
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+  const refused = server.lines.filter((line) => line.includes("Cannot answer"));
+  strictEqual(refused.length, 1, server.lines.join("\n"));
+  match(
+    refused[0]!,
+    /WARN {2}echolab\.udp: Cannot answer 127\.0\.0\.1:\d+: no permission to send to it; re-run with --allow-net=127\.0\.0\.1 \(or a range such as 127\.0\.0\.0\/8\)$/,
+  );
+});
+
 Deno.test("cli: ports below 1024 refused by the OS get a higher port suggested", () => {
   strictEqual(
     describeStartError(new Deno.errors.PermissionDenied("Permission denied"), {
