@@ -19,11 +19,15 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import type { AccessList } from "./lib/access_list.ts";
 import { formatAddress } from "./lib/address.ts";
 import { errorMessage } from "./lib/errors.ts";
 import { DEFAULT_MAX_LINE } from "./lib/line_reader.ts";
 import { DEFAULT_PREFIX } from "./lib/reply_formatter.ts";
 import type { EchoServer } from "./lib/server.ts";
+import { ServerStats, type StatsSnapshot } from "./lib/server_stats.ts";
+import { ThrottledReporter } from "./lib/throttled_reporter.ts";
+import { warnIfReachable } from "./lib/exposure.ts";
 import {
   isResetError,
   TcpConnection,
@@ -31,6 +35,8 @@ import {
 } from "./lib/tcp_connection.ts";
 
 export type { EchoServer } from "./lib/server.ts";
+export type { StatsSnapshot } from "./lib/server_stats.ts";
+export { AccessList } from "./lib/access_list.ts";
 export type { CloseReason } from "./lib/tcp_connection.ts";
 
 /** Options of {@linkcode serveTcp}. */
@@ -72,6 +78,20 @@ export interface TcpServerOptions {
    * @default {0}
    */
   maxConnections?: number;
+  /**
+   * Connections served at once from one IP address (xinetd's `per_source`);
+   * the next one is closed at once. 0 means no limit.
+   *
+   * @default {0}
+   */
+  maxPerSource?: number;
+  /**
+   * Source networks served; others are closed at once. `undefined` serves
+   * everyone who can reach the address.
+   *
+   * @default {undefined}
+   */
+  allow?: AccessList;
   /**
    * Text before each echoed line.
    *
@@ -129,7 +149,12 @@ class TcpServer implements EchoServer<"tcp"> {
   readonly finished: Promise<void>;
   #listener: Deno.TcpListener;
   #settings: TcpConnectionSettings;
+  #stats = new ServerStats();
+  #refusals = new ThrottledReporter();
+  #allow: AccessList | undefined;
   #maxConnections: number;
+  #maxPerSource: number;
+  #perSource = new Map<string, number>();
   #shutdownGrace: number;
   #connections = new Map<TcpConnection, Promise<void>>();
   #closing = false;
@@ -145,9 +170,12 @@ class TcpServer implements EchoServer<"tcp"> {
       maxLine: options.maxLine ?? DEFAULT_MAX_LINE,
       prefix: new TextEncoder().encode(options.prefix ?? DEFAULT_PREFIX),
       raw: options.raw ?? false,
+      stats: this.#stats,
     };
     this.#settings = settings;
+    this.#allow = options.allow;
     this.#maxConnections = options.maxConnections ?? 0;
+    this.#maxPerSource = options.maxPerSource ?? 0;
     this.#shutdownGrace = options.shutdownGrace ?? 2000;
     this.#listener = Deno.listen({
       transport: "tcp",
@@ -161,6 +189,7 @@ class TcpServer implements EchoServer<"tcp"> {
     logger.info("Starting tcp server on {address}", {
       address: formatAddress(this.addr),
     });
+    warnIfReachable(logger, this.addr, this.#allow);
     this.#acceptLoop = this.#accept().then(() => {
       // The listener failed on its own: stop the rest too.
       if (!this.#closing) this.shutdown();
@@ -170,6 +199,10 @@ class TcpServer implements EchoServer<"tcp"> {
   shutdown(): Promise<void> {
     this.#shutdown ??= this.#stop();
     return this.#shutdown;
+  }
+
+  stats(): StatsSnapshot {
+    return this.#stats.snapshot();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -204,22 +237,56 @@ class TcpServer implements EchoServer<"tcp"> {
   }
 
   #admit(conn: Deno.TcpConn): void {
+    const source = conn.remoteAddr.hostname;
     const peer = formatAddress(conn.remoteAddr);
-    if (
-      this.#maxConnections > 0 && this.#connections.size >= this.#maxConnections
+    const fromSource = this.#perSource.get(source) ?? 0;
+    if (this.#allow !== undefined && !this.#allow.allows(source)) {
+      this.#refuse(
+        conn,
+        "not allowed",
+        "Refused connection from {peer}: not allowed (not in --allow)",
+        { peer },
+      );
+    } else if (
+      this.#maxConnections > 0 &&
+      this.#connections.size >= this.#maxConnections
     ) {
-      logger.info(
+      this.#refuse(
+        conn,
+        "too many connections",
         "Refused connection from {peer}: too many connections ({limit} open, see --max-connections)",
         { peer, limit: this.#maxConnections },
       );
-      conn.close();
-      return;
+    } else if (this.#maxPerSource > 0 && fromSource >= this.#maxPerSource) {
+      this.#refuse(
+        conn,
+        "too many per source",
+        "Refused connection from {peer}: too many per source ({limit} open from {source}, see --max-per-source)",
+        { peer, source, limit: this.#maxPerSource },
+      );
+    } else {
+      this.#perSource.set(source, fromSource + 1);
+      this.#stats.opened();
+      const connection = new TcpConnection(conn, this.#settings, peer);
+      const served = connection.serve().finally(() => {
+        this.#connections.delete(connection);
+        const left = this.#perSource.get(source)! - 1;
+        if (left === 0) this.#perSource.delete(source);
+        else this.#perSource.set(source, left);
+      });
+      this.#connections.set(connection, served);
     }
-    const connection = new TcpConnection(conn, this.#settings, peer);
-    const served = connection.serve().finally(() => {
-      this.#connections.delete(connection);
-    });
-    this.#connections.set(connection, served);
+  }
+
+  #refuse(
+    conn: Deno.TcpConn,
+    reason: string,
+    template: string,
+    properties: Record<string, unknown>,
+  ): void {
+    this.#stats.countDrop(reason);
+    this.#refusals.info(logger, reason, template, properties);
+    conn.close();
   }
 
   #sleep(milliseconds: number): Promise<void> {

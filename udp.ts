@@ -27,13 +27,20 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import type { AccessList } from "./lib/access_list.ts";
 import { formatAddress } from "./lib/address.ts";
+import { warnIfReachable } from "./lib/exposure.ts";
 import { errorMessage, netGrant } from "./lib/errors.ts";
 import { LineReader } from "./lib/line_reader.ts";
 import { DEFAULT_PREFIX, ReplyFormatter } from "./lib/reply_formatter.ts";
+import { loopRisk } from "./lib/loop_guard.ts";
 import type { EchoServer } from "./lib/server.ts";
+import { ServerStats, type StatsSnapshot } from "./lib/server_stats.ts";
+import { SourceRateLimiter } from "./lib/source_rate_limiter.ts";
+import { ThrottledReporter } from "./lib/throttled_reporter.ts";
 
 export type { EchoServer } from "./lib/server.ts";
+export type { StatsSnapshot } from "./lib/server_stats.ts";
 
 /** Options of {@linkcode serveUdp}. */
 export interface UdpServerOptions {
@@ -68,6 +75,29 @@ export interface UdpServerOptions {
    * @default {false}
    */
   raw?: boolean;
+  /**
+   * Source networks answered; datagrams from others are dropped and counted.
+   * `undefined` answers everyone who can reach the address.
+   *
+   * @default {undefined}
+   */
+  allow?: AccessList;
+  /**
+   * Datagrams answered per second per source IP (a token bucket holding
+   * this many, refilled at this rate); the excess is dropped and counted.
+   * 0 means no limit.
+   *
+   * @default {0}
+   */
+  rate?: number;
+  /**
+   * Refuse datagrams from ports of services that answer UDP (echo, chargen,
+   * DNS, NTP, …) and from the server's own address, so that two servers can
+   * never bounce datagrams at each other forever.
+   *
+   * @default {true}
+   */
+  loopGuard?: boolean;
 }
 
 /** Default UDP port, as in the seed. */
@@ -110,6 +140,11 @@ class UdpServer implements EchoServer<"udp"> {
   #bufferSize: number;
   #prefix: string;
   #raw: boolean;
+  #allow: AccessList | undefined;
+  #limiter: SourceRateLimiter | undefined;
+  #loopGuard: boolean;
+  #stats = new ServerStats();
+  #drops = new ThrottledReporter();
   #closing = false;
   #closed = false;
   #receiving = false;
@@ -130,6 +165,11 @@ class UdpServer implements EchoServer<"udp"> {
     this.#bufferSize = bufferSize;
     this.#prefix = options.prefix ?? DEFAULT_PREFIX;
     this.#raw = options.raw ?? false;
+    this.#allow = options.allow;
+    this.#limiter = options.rate
+      ? new SourceRateLimiter(options.rate)
+      : undefined;
+    this.#loopGuard = options.loopGuard ?? true;
     this.#socket = Deno.listenDatagram({
       transport: "udp",
       hostname: options.hostname ?? "127.0.0.1",
@@ -139,6 +179,7 @@ class UdpServer implements EchoServer<"udp"> {
     logger.info("Starting udp server on {address}", {
       address: formatAddress(this.addr),
     });
+    warnIfReachable(logger, this.addr, this.#allow);
     this.#loop = this.#serve();
     this.finished = this.#loop.then(() => this.shutdown());
   }
@@ -152,14 +193,21 @@ class UdpServer implements EchoServer<"udp"> {
     return this.shutdown();
   }
 
+  stats(): StatsSnapshot {
+    return this.#stats.snapshot();
+  }
+
   async #serve(): Promise<void> {
     const buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
     const bufferSize = this.#bufferSize;
     const reader = new LineReader({ maxLine: bufferSize });
     const formatter = new ReplyFormatter(this.#prefix);
+    const stats = this.#stats;
     let peer = "";
     let logLines = false;
+    let lines = 0;
     const onLine = (line: Uint8Array) => {
+      lines++;
       formatter.append(line);
       if (logLines) {
         logger.info("Receiving data: {line} from {peer}", {
@@ -211,24 +259,70 @@ class UdpServer implements EchoServer<"udp"> {
         if (kept.length === 0) onLine(kept);
         else if (reader.push(kept, onLine)) reader.flush(onLine);
         reply = formatter.bytes();
+        stats.lines_in += lines;
       }
-      await this.#send(reply, address, peer);
+      if (await this.#send(reply, address, peer)) {
+        stats.datagrams_out++;
+        stats.bytes_out += reply.length;
+        stats.lines_out += lines;
+      }
       formatter.clear();
+      lines = 0;
     }
     this.#close();
+  }
+
+  /** Checks `--allow`, the loop guard and `--udp-rate`, in that order. */
+  #admit(address: Deno.NetAddr): boolean {
+    const source = address.hostname;
+    if (this.#allow !== undefined && !this.#allow.allows(source)) {
+      return this.#drop(
+        "not allowed",
+        "Dropped datagram from {peer}: not allowed (not in --allow)",
+        { peer: formatAddress(address) },
+      );
+    }
+    if (this.#loopGuard) {
+      const risk = loopRisk(address, this.addr);
+      if (risk !== undefined) {
+        return this.#drop(
+          "loop guard",
+          "Dropped datagram from {peer}: loop guard, {risk} (see --no-loop-guard)",
+          { peer: formatAddress(address), risk },
+        );
+      }
+    }
+    if (this.#limiter !== undefined && !this.#limiter.allow(source)) {
+      return this.#drop(
+        "rate limit",
+        "Dropped datagram from {peer}: rate limit, over {rate} per second (see --udp-rate)",
+        { peer: formatAddress(address), rate: this.#limiter.rate },
+      );
+    }
+    return true;
+  }
+
+  #drop(
+    reason: string,
+    template: string,
+    properties: Record<string, unknown>,
+  ): false {
+    this.#stats.countDrop(reason);
+    this.#drops.info(logger, reason, template, properties);
+    return false;
   }
 
   async #send(
     reply: Uint8Array,
     address: Deno.NetAddr,
     peer: string,
-  ): Promise<void> {
+  ): Promise<boolean> {
     if (reply.length > MAX_DATAGRAM_SIZE) {
       logger.warn(
         "Cannot answer {peer}: the reply of {size} bytes is over the UDP limit of {limit} bytes (use a shorter --prefix or fewer lines per datagram)",
         { peer, size: reply.length, limit: MAX_DATAGRAM_SIZE },
       );
-      return;
+      return false;
     }
     const debug = logger.isEnabledFor("debug");
     if (debug) {
@@ -248,7 +342,7 @@ class UdpServer implements EchoServer<"udp"> {
           error: errorMessage(error),
         });
       }
-      return;
+      return false;
     }
     if (debug) {
       logger.debug("Complete Sending data.. {bytes} bytes to {peer}", {
@@ -256,6 +350,7 @@ class UdpServer implements EchoServer<"udp"> {
         peer,
       });
     }
+    return true;
   }
 
   #reportRefusedHost(address: Deno.NetAddr, peer: string): void {

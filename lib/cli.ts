@@ -11,7 +11,7 @@ import { serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import { type CommandLine, parseCommandLine } from "./command_line.ts";
 import { type BindTarget, describeStartError, UsageError } from "./errors.ts";
-import { type BufferedSink, configureLogging, stopLogging } from "./logging.ts";
+import { configureLogging, flushLogging, stopLogging } from "./logging.ts";
 import type { EchoServer } from "./server.ts";
 import { ShutdownSignal } from "./shutdown_signal.ts";
 import { USAGE } from "./usage.ts";
@@ -60,13 +60,12 @@ export async function runCli(args: readonly string[]): Promise<number> {
 
 async function serve(commandLine: CommandLine): Promise<number> {
   // Signal listeners come first: until they exist, SIGTERM kills outright.
-  let sink: BufferedSink | undefined;
   using signal = new ShutdownSignal((name) => {
     logger.warn("Received {signal} again: exiting at once", { signal: name });
-    sink?.flush();
+    flushLogging();
     Deno.exit(name === "SIGINT" ? 130 : 143);
   });
-  sink = await configureLogging({
+  await configureLogging({
     level: commandLine.logLevel,
     format: commandLine.logFormat,
   });
@@ -124,6 +123,8 @@ function startServers(
             lifetime: commandLine.lifetime,
             maxLine: commandLine.maxLine,
             maxConnections: commandLine.maxConnections,
+            maxPerSource: commandLine.maxPerSource,
+            allow: commandLine.allow,
             prefix: commandLine.prefix,
             raw: commandLine.raw,
           })
@@ -131,6 +132,9 @@ function startServers(
             hostname,
             port: target.port,
             bufferSize: commandLine.bufferSize,
+            allow: commandLine.allow,
+            rate: commandLine.udpRate,
+            loopGuard: commandLine.loopGuard,
             prefix: commandLine.prefix,
             raw: commandLine.raw,
           }),

@@ -10,7 +10,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { UsageError } from "./errors.ts";
+import { AccessList } from "./access_list.ts";
+import { errorMessage, UsageError } from "./errors.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logging.ts";
 import { DEFAULT_MAX_LINE } from "./line_reader.ts";
 import { DEFAULT_PREFIX } from "./reply_formatter.ts";
@@ -39,6 +40,14 @@ export interface CommandLine {
   maxLine: number;
   /** Most TCP connections at once; 0 unlimited. */
   maxConnections: number;
+  /** Most TCP connections at once from one IP; 0 unlimited. */
+  maxPerSource: number;
+  /** Source networks served; `undefined` serves all. */
+  allow: AccessList | undefined;
+  /** UDP datagrams answered per second per source IP; 0 unlimited. */
+  udpRate: number;
+  /** Whether the UDP reflection-loop guard is on. */
+  loopGuard: boolean;
   /** UDP bytes kept per datagram. */
   bufferSize: number;
   /** Text before each echoed line. */
@@ -62,6 +71,10 @@ export const DEFAULTS: Readonly<CommandLine> = {
   lifetime: 0,
   maxLine: DEFAULT_MAX_LINE,
   maxConnections: 0,
+  maxPerSource: 0,
+  allow: undefined,
+  udpRate: 0,
+  loopGuard: true,
   bufferSize: 5,
   prefix: DEFAULT_PREFIX,
   raw: false,
@@ -125,6 +138,25 @@ const FLAGS: Record<string, Flag> = {
     modes: TCP,
     apply: (value, into, flag) =>
       into.maxConnections = parseCount(value, flag, 0, 1_000_000),
+  },
+  "max-per-source": {
+    modes: TCP,
+    apply: (value, into, flag) =>
+      into.maxPerSource = parseCount(value, flag, 0, 1_000_000),
+  },
+  "allow": {
+    modes: MODES,
+    apply: (value, into, flag) => into.allow = parseAllow(value, flag),
+  },
+  "udp-rate": {
+    modes: UDP,
+    apply: (value, into, flag) =>
+      into.udpRate = parseCount(value, flag, 0, 1_000_000_000),
+  },
+  "no-loop-guard": {
+    boolean: true,
+    modes: UDP,
+    apply: (_value, into) => into.loopGuard = false,
   },
   "buffer-size": {
     modes: UDP,
@@ -355,6 +387,14 @@ function parseChoice<T extends string>(
     );
   }
   return value as T;
+}
+
+function parseAllow(value: string, flag: string): AccessList {
+  try {
+    return AccessList.parse(value);
+  } catch (error) {
+    throw new UsageError(`Invalid ${flag}: ${errorMessage(error)}`);
+  }
 }
 
 const IPV4 =

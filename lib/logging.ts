@@ -274,7 +274,7 @@ export interface LoggingOptions {
 export async function configureLogging(
   options: LoggingOptions,
 ): Promise<BufferedSink> {
-  const sink = new BufferedSink(
+  const sink = activeSink = new BufferedSink(
     options.writer ?? Deno.stderr,
     options.format === "json" ? formatJsonRecord : formatTextRecord,
   );
@@ -298,6 +298,23 @@ export async function configureLogging(
   return sink;
 }
 
+let activeSink: BufferedSink | undefined;
+
+/**
+ * Writes out what the sink set by {@linkcode configureLogging} holds, at
+ * once and synchronously (before `Deno.exit`).
+ *
+ * @example
+ * ```ts
+ * import { flushLogging } from "./logging.ts";
+ *
+ * flushLogging(); // nothing configured: nothing to do
+ * ```
+ */
+export function flushLogging(): void {
+  activeSink?.flush();
+}
+
 /**
  * Flushes and detaches the sinks set by {@linkcode configureLogging}.
  *
@@ -312,4 +329,5 @@ export async function configureLogging(
  */
 export async function stopLogging(): Promise<void> {
   await reset();
+  activeSink = undefined;
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { StatsSnapshot } from "./server_stats.ts";
+
 /**
  * A running echo server.
  *
@@ -29,4 +31,10 @@ export interface EchoServer<Transport extends "tcp" | "udp" = "tcp" | "udp">
    * @returns The same promise as {@linkcode EchoServer.finished}.
    */
   shutdown(): Promise<void>;
+  /**
+   * The server's counters now.
+   *
+   * @returns A copy, safe to keep.
+   */
+  stats(): StatsSnapshot;
 }

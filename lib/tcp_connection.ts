@@ -9,6 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import { IdleTimer } from "./idle_timer.ts";
 import { LineReader } from "./line_reader.ts";
 import { ReplyFormatter } from "./reply_formatter.ts";
+import type { ServerStats } from "./server_stats.ts";
 import { writeAll } from "./write_all.ts";
 
 /** Why a TCP connection ended, as the close log line says it. */
@@ -34,6 +35,8 @@ export interface TcpConnectionSettings {
   prefix: Uint8Array;
   /** Echo bytes verbatim instead of lines. */
   raw: boolean;
+  /** The server's counters, updated as the connection goes. */
+  stats: ServerStats;
 }
 
 const MIN_READ_SIZE = 4096;
@@ -65,6 +68,7 @@ export class TcpConnection {
   #reason: CloseReason | undefined;
   #closed = false;
   #writing = false;
+  #batchLines = 0;
   #idleTimer: IdleTimer | undefined;
   #lifetimeTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -124,6 +128,7 @@ export class TcpConnection {
       this.#idleTimer?.clear();
       clearTimeout(this.#lifetimeTimer);
       this.#close();
+      settings.stats.closed(this.#reason!);
       logger.info(
         "Closed connection from {peer}: {reason}, {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
         {
@@ -161,8 +166,10 @@ export class TcpConnection {
     const formatter = new ReplyFormatter(settings.prefix);
     const peer = this.peer;
     let logLines = false;
+    const stats = settings.stats;
     const onLine = (line: Uint8Array) => {
       this.lines++;
+      this.#batchLines++;
       formatter.append(line);
       if (logLines) {
         logger.info("Receiving data: {line} from {peer}", {
@@ -177,12 +184,17 @@ export class TcpConnection {
       if (this.#reason !== undefined) return this.#reason;
       if (read === null) {
         logLines = logger.isEnabledFor("info");
-        if (reader.flush(onLine)) await this.#write(formatter);
+        if (reader.flush(onLine)) {
+          stats.lines_in++;
+          await this.#write(formatter);
+        }
         return "client closed";
       }
       this.bytesIn += read;
+      stats.bytes_in += read;
       logLines = logger.isEnabledFor("info");
       const fits = reader.push(buffer.subarray(0, read), onLine);
+      stats.lines_in += this.#batchLines;
       if (formatter.length > 0) {
         this.#idleTimer?.touch();
         await this.#write(formatter);
@@ -209,6 +221,7 @@ export class TcpConnection {
       if (this.#reason !== undefined) return this.#reason;
       if (read === null) return "client closed";
       this.bytesIn += read;
+      this.#settings.stats.bytes_in += read;
       this.#idleTimer?.touch();
       if (logger.isEnabledFor("info")) {
         logger.info("Receiving data: {data} from {peer}", {
@@ -227,8 +240,10 @@ export class TcpConnection {
   async #write(formatter: ReplyFormatter): Promise<void> {
     try {
       await this.#writeBytes(formatter.bytes());
+      this.#settings.stats.lines_out += this.#batchLines;
     } finally {
       formatter.clear();
+      this.#batchLines = 0;
     }
   }
 
@@ -249,6 +264,7 @@ export class TcpConnection {
       this.#idleTimer?.resume();
     }
     this.bytesOut += bytes.length;
+    this.#settings.stats.bytes_out += bytes.length;
     if (debug) {
       logger.debug("Complete Sending data.. {bytes} bytes to {peer}", {
         bytes: bytes.length,

@@ -43,7 +43,16 @@ Flags:
                           its connection                          [65536]
   --max-connections N     TCP connections at once, the next is
                           closed at once; 0 = no limit            [0]
+  --max-per-source N      TCP connections at once from one IP, the
+                          next is closed at once; 0 = no limit    [0]
+  --allow CIDR[,CIDR...]  serve only these source networks, e.g.
+                          127.0.0.0/8,::1/128; others: TCP closed,
+                          UDP dropped                             [everyone]
   --buffer-size BYTES     UDP bytes kept per datagram, 1-65507    [5]
+  --udp-rate N            UDP datagrams answered per second per
+                          source IP, excess dropped; 0 = no limit [0]
+  --no-loop-guard         answer UDP from service ports (7, 19, 53,
+                          123, ...) and from the server itself too
   --prefix TEXT           text before each echoed line  ["received msg: "]
   --raw                   RFC 862 echo: bytes back unchanged, no prefix
   --log-level LEVEL       debug, info, warning or error           [info]

@@ -1,0 +1,115 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * Counters kept by both servers.
+ *
+ * @module
+ */
+
+/** A copy of a server's counters at one moment. */
+export interface StatsSnapshot {
+  /** TCP connections accepted and served (refused ones are drops). */
+  connections_total: number;
+  /** TCP connections open now. */
+  connections_open: number;
+  /** Most TCP connections open at once. */
+  connections_peak: number;
+  /** Complete lines received. */
+  lines_in: number;
+  /** Lines answered. */
+  lines_out: number;
+  /** UDP datagrams received. */
+  datagrams_in: number;
+  /** UDP datagrams answered. */
+  datagrams_out: number;
+  /** Bytes received. */
+  bytes_in: number;
+  /** Bytes sent. */
+  bytes_out: number;
+  /** UDP datagrams cut to the buffer size. */
+  truncated: number;
+  /** TCP connections closed, by reason. */
+  closes: Record<string, number>;
+  /** Connections refused and datagrams dropped, by reason. */
+  drops: Record<string, number>;
+}
+
+/**
+ * The live counters of one server; fields are incremented in place on the
+ * hot path, and {@linkcode ServerStats.snapshot} copies them.
+ *
+ * @example
+ * ```ts
+ * import { ServerStats } from "./server_stats.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const stats = new ServerStats();
+ * stats.lines_in += 2;
+ * stats.countDrop("rate limit");
+ * strictEqual(stats.snapshot().lines_in, 2);
+ * strictEqual(stats.snapshot().drops["rate limit"], 1);
+ * ```
+ */
+export class ServerStats implements StatsSnapshot {
+  connections_total = 0;
+  connections_open = 0;
+  connections_peak = 0;
+  lines_in = 0;
+  lines_out = 0;
+  datagrams_in = 0;
+  datagrams_out = 0;
+  bytes_in = 0;
+  bytes_out = 0;
+  truncated = 0;
+  closes: Record<string, number> = {};
+  drops: Record<string, number> = {};
+
+  /** Counts a connection accepted for serving. */
+  opened(): void {
+    this.connections_total++;
+    this.connections_open++;
+    if (this.connections_open > this.connections_peak) {
+      this.connections_peak = this.connections_open;
+    }
+  }
+
+  /**
+   * Counts a connection closed.
+   *
+   * @param reason Why it closed.
+   */
+  closed(reason: string): void {
+    this.connections_open--;
+    this.closes[reason] = (this.closes[reason] ?? 0) + 1;
+  }
+
+  /**
+   * Counts a refused connection or a dropped datagram.
+   *
+   * @param reason Why.
+   */
+  countDrop(reason: string): void {
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+  }
+
+  /**
+   * Copies the counters.
+   *
+   * @returns A plain object, safe to keep and to print as JSON.
+   */
+  snapshot(): StatsSnapshot {
+    return {
+      connections_total: this.connections_total,
+      connections_open: this.connections_open,
+      connections_peak: this.connections_peak,
+      lines_in: this.lines_in,
+      lines_out: this.lines_out,
+      datagrams_in: this.datagrams_in,
+      datagrams_out: this.datagrams_out,
+      bytes_in: this.bytes_in,
+      bytes_out: this.bytes_out,
+      truncated: this.truncated,
+      closes: { ...this.closes },
+      drops: { ...this.drops },
+    };
+  }
+}
