@@ -222,12 +222,13 @@ class TcpServer implements EchoServer<"tcp"> {
         backoff = backoff === 0
           ? ACCEPT_BACKOFF_MIN
           : Math.min(backoff * 2, ACCEPT_BACKOFF_MAX);
-        if (backoff === ACCEPT_BACKOFF_MIN) {
-          logger.error(
-            "Cannot accept connections: {error}; retrying with backoff up to {max} ms",
-            { error: errorMessage(error), max: ACCEPT_BACKOFF_MAX },
-          );
-        }
+        this.#refusals.log(
+          logger,
+          "error",
+          "accept error",
+          "Cannot accept connections: {error}; retrying with backoff up to {max} ms",
+          { error: errorMessage(error), max: ACCEPT_BACKOFF_MAX },
+        );
         await this.#sleep(backoff);
         continue;
       }
@@ -285,7 +286,7 @@ class TcpServer implements EchoServer<"tcp"> {
     properties: Record<string, unknown>,
   ): void {
     this.#stats.countDrop(reason);
-    this.#refusals.info(logger, reason, template, properties);
+    this.#refusals.log(logger, "info", reason, template, properties);
     conn.close();
   }
 

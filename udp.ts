@@ -233,12 +233,16 @@ class UdpServer implements EchoServer<"udp"> {
       } finally {
         this.#receiving = false;
       }
-      peer = formatAddress(address);
       const size = datagram.length;
+      stats.datagrams_in++;
+      stats.bytes_in += size;
+      if (!this.#admit(address)) continue;
+      peer = formatAddress(address);
       const kept = size > bufferSize
         ? datagram.subarray(0, bufferSize)
         : datagram;
       if (size > bufferSize) {
+        stats.truncated++;
         logger.warn(
           "Truncated datagram from {peer} from {size} to {kept} bytes (raise --buffer-size to keep more)",
           { peer, size, kept: bufferSize },
@@ -308,7 +312,7 @@ class UdpServer implements EchoServer<"udp"> {
     properties: Record<string, unknown>,
   ): false {
     this.#stats.countDrop(reason);
-    this.#drops.info(logger, reason, template, properties);
+    this.#drops.log(logger, "info", reason, template, properties);
     return false;
   }
 

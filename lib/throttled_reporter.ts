@@ -64,27 +64,30 @@ export class ThrottledReporter {
   }
 
   /**
-   * Logs `template` at info level for `reason`, at most once per interval;
-   * when reports were held back, the line says how many.
+   * Logs `template` for `reason`, at most once per interval; when reports
+   * were held back, the line says how many.
    *
    * @param logger Where the line goes.
+   * @param level The level of the line.
    * @param reason The kind of event.
    * @param template A constant LogTape message template.
    * @param properties The template's values.
    */
-  info(
+  log(
     logger: Logger,
+    level: "info" | "warning" | "error",
     reason: string,
     template: string,
     properties: Record<string, unknown>,
   ): void {
     this.report(reason, (suppressed) => {
-      if (suppressed === 0) logger.info(template, properties);
-      else {
-        logger.info(`${template} ({suppressed} more since the last report)`, {
-          ...properties,
-          suppressed,
-        });
+      if (suppressed === 0) {
+        logger[level === "warning" ? "warn" : level](template, properties);
+      } else {
+        logger[level === "warning" ? "warn" : level](
+          `${template} ({suppressed} more since the last report)`,
+          { ...properties, suppressed },
+        );
       }
     });
   }

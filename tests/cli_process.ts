@@ -55,9 +55,28 @@ export class MainProcess implements AsyncDisposable {
   #stderrDone: Promise<void>;
   #stdout: Promise<string>;
 
-  constructor(args: readonly string[], allowNet = "127.0.0.1") {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: denoArgs(allowNet, args),
+  /**
+   * Starts `main.ts`; with `fileLimit`, under `ulimit -n fileLimit` (through
+   * bash) to run out of file descriptors on purpose.
+   */
+  constructor(
+    args: readonly string[],
+    allowNet = "127.0.0.1",
+    fileLimit?: number,
+  ) {
+    const command = fileLimit === undefined
+      ? { program: Deno.execPath(), args: denoArgs(allowNet, args) }
+      : {
+        program: "bash",
+        args: [
+          "-c",
+          `ulimit -n ${fileLimit} && exec "$0" "$@"`,
+          Deno.execPath(),
+          ...denoArgs(allowNet, args),
+        ],
+      };
+    this.#child = new Deno.Command(command.program, {
+      args: command.args,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -122,6 +122,66 @@ const USAGE_ERRORS: [string[], string][] = [
   ],
   [["tcp", "--raw=yes"], "Flag --raw takes no value"],
   [
+    ["tcp", "--timeout", ""],
+    'Invalid --timeout "": expected seconds from 0 to 2147483 (decimals allowed, 0 = off)',
+  ],
+  [
+    ["tcp", "--max-line", "99999999999999999999"],
+    'Invalid --max-line "99999999999999999999": expected a whole number from 1 to 1073741824',
+  ],
+  [
+    ["tcp", "--host", ""],
+    'Invalid --host "": expected an IPv4 address, an IPv6 address or a host name',
+  ],
+  [
+    ["tcp", "--host", "[::1"],
+    'Invalid --host "[::1": expected an IPv4 address, an IPv6 address or a host name',
+  ],
+  [
+    ["tcp", "--max-per-source", "-1"],
+    'Invalid --max-per-source "-1": expected a whole number from 0 to 1000000',
+  ],
+  [
+    ["tcp", "--max-per-source", "many"],
+    'Invalid --max-per-source "many": expected a whole number from 0 to 1000000',
+  ],
+  [
+    ["udp", "--udp-rate", "fast"],
+    'Invalid --udp-rate "fast": expected a whole number from 0 to 1000000000',
+  ],
+  [
+    ["udp", "--udp-rate", "10000000000"],
+    'Invalid --udp-rate "10000000000": expected a whole number from 0 to 1000000000',
+  ],
+  [
+    ["tcp", "--allow", ""],
+    'Invalid --allow: "" is not an IPv4 or IPv6 range such as 127.0.0.0/8 or ::1/128',
+  ],
+  [
+    ["tcp", "--allow", "10.0.0.0/33"],
+    'Invalid --allow: "10.0.0.0/33" is not an IPv4 or IPv6 range such as 127.0.0.0/8 or ::1/128',
+  ],
+  [
+    ["udp", "--allow", "127.0.0.0/8,fe80::/129"],
+    'Invalid --allow: "fe80::/129" is not an IPv4 or IPv6 range such as 127.0.0.0/8 or ::1/128',
+  ],
+  [
+    ["tcp", "--allow", "127.1/8"],
+    'Invalid --allow: "127.1/8" is not an IPv4 or IPv6 range such as 127.0.0.0/8 or ::1/128',
+  ],
+  [
+    ["tcp", "--allow", "::1/128,localhost"],
+    'Invalid --allow: "localhost" is not an IPv4 or IPv6 range such as 127.0.0.0/8 or ::1/128',
+  ],
+  [
+    ["tcp", "--no-loop-guard"],
+    "Flag --no-loop-guard does not apply to mode tcp: it is for udp and all",
+  ],
+  [
+    ["udp", "--max-per-source", "3"],
+    "Flag --max-per-source does not apply to mode udp: it is for tcp and all",
+  ],
+  [
     ["udp", "--timeout", "5"],
     "Flag --timeout does not apply to mode udp: it is for tcp and all",
   ],
@@ -136,11 +196,16 @@ const USAGE_ERRORS: [string[], string][] = [
 ];
 
 Deno.test("cli: every usage error exits 2 with one line naming the fix", async () => {
-  for (const [args, message] of USAGE_ERRORS) {
-    const { code, stdout, stderr } = await runMain(args);
-    strictEqual(code, 2, args.join(" "));
-    strictEqual(stdout, "");
-    strictEqual(stderr, `echolab: ${message} (see --help)\n`, args.join(" "));
+  // A few at a time: each is a whole Deno process.
+  for (let start = 0; start < USAGE_ERRORS.length; start += 6) {
+    const batch = USAGE_ERRORS.slice(start, start + 6);
+    const results = await Promise.all(batch.map(([args]) => runMain(args)));
+    batch.forEach(([args, message], i) => {
+      const { code, stdout, stderr } = results[i]!;
+      strictEqual(code, 2, args.join(" "));
+      strictEqual(stdout, "");
+      strictEqual(stderr, `echolab: ${message} (see --help)\n`, args.join(" "));
+    });
   }
 });
 
@@ -226,6 +291,48 @@ Deno.test("cli: a udp reply without send permission is logged once per host and 
   );
 });
 
+Deno.test("cli: binding beyond loopback warns that the server is reachable", async () => {
+  await using server = new MainProcess(
+    ["tcp", "--host", "0.0.0.0", "--port", "0", "--allow", "127.0.0.0/8"],
+    "0.0.0.0",
+  );
+  const port = await server.port("tcp");
+  match(
+    await server.waitFor(/reachable/),
+    new RegExp(
+      `WARN {2}echolab\\.tcp: The server on 0\\.0\\.0\\.0:${port} is reachable from the network: only 127\\.0\\.0\\.0/8 may use it \\(restrict with --allow, or bind --host 127\\.0\\.0\\.1\\)$`,
+    ),
+  );
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(conn, encoder.encode("lan\n"));
+  strictEqual(await readText(conn, 18), `${REPLY}lan\n`);
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});
+
+Deno.test("cli: running out of file descriptors backs off and keeps accepting", async () => {
+  await using server = new MainProcess(["tcp", "--port", "0"], "127.0.0.1", 40);
+  const port = await server.port("tcp");
+  const conns: Deno.Conn[] = [];
+  try {
+    // More connections than the server has descriptors left for.
+    for (let i = 0; i < 40; i++) {
+      conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    }
+    match(
+      await server.waitFor(/Cannot accept/),
+      /ERROR echolab\.tcp: Cannot accept connections: Too many open files \(os error 24\); retrying with backoff up to 1000 ms$/,
+    );
+  } finally {
+    for (const conn of conns) conn.close();
+  }
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(conn, encoder.encode("back\n"));
+  strictEqual(await readText(conn, 19), `${REPLY}back\n`);
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});
+
 Deno.test("cli: ports below 1024 refused by the OS get a higher port suggested", () => {
   strictEqual(
     describeStartError(new Deno.errors.PermissionDenied("Permission denied"), {
@@ -258,6 +365,8 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       /Closed connection from 127\.0\.0\.1:\d+: shutdown, 1 lines/,
     );
     match(server.lines.at(-1)!, /Stopped tcp server on 127\.0\.0\.1:\d+$/);
+    // Loopback is the default, and nothing warns about it.
+    strictEqual(server.lines.some((line) => line.includes("reachable")), false);
   });
 }
 

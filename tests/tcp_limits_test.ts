@@ -1,0 +1,210 @@
+// Copyright 2026 the echolab authors. MIT license.
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { AccessList } from "../lib/access_list.ts";
+import { serveTcp } from "../tcp.ts";
+import { captureLogs } from "./log_capture.ts";
+import {
+  decoder,
+  delay,
+  encoder,
+  readText,
+  readToEnd,
+  writeAll,
+} from "./net_client.ts";
+
+const REPLY = "received msg: ";
+const MB = 1024 * 1024;
+
+async function ping(conn: Deno.Conn, text: string) {
+  await writeAll(conn, encoder.encode(`${text}\n`));
+  return await readText(conn, REPLY.length + text.length + 1);
+}
+
+Deno.test("tcp limits: --max-per-source closes the next connection from the same IP", async () => {
+  await using logs = await captureLogs();
+  await using server = serveTcp({ port: 0, maxPerSource: 2 });
+  using first = await Deno.connect(server.addr);
+  using second = await Deno.connect(server.addr);
+  strictEqual(await ping(first, "a"), `${REPLY}a\n`);
+  strictEqual(await ping(second, "b"), `${REPLY}b\n`);
+  using third = await Deno.connect(server.addr);
+  strictEqual((await readToEnd(third)).length, 0);
+  match(
+    await logs.waitFor(/^Refused/),
+    /^Refused connection from 127\.0\.0\.1:\d+: too many per source \(2 open from 127\.0\.0\.1, see --max-per-source\)$/,
+  );
+  const stats = server.stats();
+  strictEqual(stats.connections_total, 2);
+  deepStrictEqual(stats.drops, { "too many per source": 1 });
+});
+
+Deno.test("tcp limits: --allow closes connections from other networks at once", async () => {
+  await using logs = await captureLogs();
+  await using refusing = serveTcp({
+    port: 0,
+    allow: AccessList.parse("10.0.0.0/8,fd00::/8"),
+  });
+  using conn = await Deno.connect(refusing.addr);
+  strictEqual((await readToEnd(conn)).length, 0);
+  match(await logs.waitFor(/^Refused/), /: not allowed \(not in --allow\)$/);
+  strictEqual(refusing.stats().connections_total, 0);
+  deepStrictEqual(refusing.stats().drops, { "not allowed": 1 });
+  await using serving = serveTcp({
+    port: 0,
+    allow: AccessList.parse("127.0.0.0/8"),
+  });
+  using allowed = await Deno.connect(serving.addr);
+  strictEqual(await ping(allowed, "in"), `${REPLY}in\n`);
+});
+
+Deno.test("tcp limits: refusals are logged once a second, with the count held back", async () => {
+  await using logs = await captureLogs();
+  await using server = serveTcp({ port: 0, maxConnections: 1 });
+  using holder = await Deno.connect(server.addr);
+  strictEqual(await ping(holder, "hold"), `${REPLY}hold\n`);
+  for (let i = 0; i < 5; i++) {
+    using refused = await Deno.connect(server.addr);
+    await readToEnd(refused);
+  }
+  await delay(1100);
+  using last = await Deno.connect(server.addr);
+  await readToEnd(last);
+  const refusals = logs.messages().filter((m) => m.startsWith("Refused"));
+  strictEqual(refusals.length, 2, refusals.join("\n"));
+  match(
+    refusals[1]!,
+    /too many connections \(1 open, see --max-connections\) \(4 more since the last report\)$/,
+  );
+  deepStrictEqual(server.stats().drops, { "too many connections": 6 });
+});
+
+Deno.test("tcp limits: a client that sends 10,000 lines and never reads is closed for a stalled write", async () => {
+  await using logs = await captureLogs();
+  await using server = serveTcp({ port: 0, timeout: 0.5 });
+  using other = await Deno.connect(server.addr);
+  const rssBefore = Deno.memoryUsage().rss;
+  const greedy = await Deno.connect(server.addr);
+  const line = encoder.encode("z".repeat(1023) + "\n");
+  const batch = new Uint8Array(line.length * 1000);
+  for (let i = 0; i < 1000; i++) batch.set(line, i * line.length);
+  const flooding = (async () => {
+    try {
+      for (let i = 0; i < 10; i++) await writeAll(greedy, batch);
+    } catch {
+      // The server closed the connection.
+    }
+  })();
+  let answered = 0;
+  while (!logs.messages().some((m) => m.includes("write stalled"))) {
+    strictEqual(
+      await ping(other, `still ${answered}`),
+      `${REPLY}still ${answered}\n`,
+    );
+    answered++;
+    await delay(50);
+  }
+  match(
+    await logs.waitFor(/write stalled/),
+    /^Closed connection from 127\.0\.0\.1:\d+: write stalled, \d+ lines/,
+  );
+  greedy.close();
+  await flooding;
+  ok(answered > 5);
+  ok(Deno.memoryUsage().rss - rssBefore < 32 * MB, "RSS grew by 32 MB or more");
+  strictEqual(await ping(other, "after"), `${REPLY}after\n`);
+});
+
+Deno.test("tcp limits: a 64 MiB stream without a newline is cut at --max-line, memory stays bounded", async () => {
+  await using logs = await captureLogs();
+  await using server = serveTcp({ port: 0, maxLine: 4 * MB });
+  using other = await Deno.connect(server.addr);
+  const rssBefore = Deno.memoryUsage().rss;
+  const endless = await Deno.connect(server.addr);
+  const chunk = new Uint8Array(MB).fill(120);
+  let sent = 0;
+  const streaming = (async () => {
+    try {
+      for (let i = 0; i < 64; i++) {
+        await writeAll(endless, chunk);
+        sent += chunk.length;
+      }
+    } catch {
+      // Closed for its long line.
+    }
+  })();
+  let answered = 0;
+  while (!logs.messages().some((m) => m.includes("line too long"))) {
+    strictEqual(
+      await ping(other, `ping ${answered}`),
+      `${REPLY}ping ${answered}\n`,
+    );
+    answered++;
+    await delay(5);
+  }
+  await streaming;
+  endless.close();
+  ok(sent < 64 * MB, `all ${sent} bytes were taken`);
+  ok(Deno.memoryUsage().rss - rssBefore < 32 * MB, "RSS grew by 32 MB or more");
+  match(await logs.waitFor(/line too long/), /: line too long, 0 lines/);
+  strictEqual(await ping(other, "after"), `${REPLY}after\n`);
+});
+
+Deno.test("tcp limits: 1,000 connections that close at once leave the server serving", async () => {
+  await using server = serveTcp({ port: 0 });
+  for (let round = 0; round < 10; round++) {
+    const conns = await Promise.all(
+      Array.from({ length: 100 }, () => Deno.connect(server.addr)),
+    );
+    for (const conn of conns) conn.close();
+  }
+  while (
+    server.stats().connections_open > 0 ||
+    server.stats().connections_total < 1000
+  ) {
+    await delay(10);
+  }
+  using conn = await Deno.connect(server.addr);
+  strictEqual(await ping(conn, "alive"), `${REPLY}alive\n`);
+  const stats = server.stats();
+  strictEqual(stats.connections_total, 1001);
+  strictEqual(
+    (stats.closes["client closed"] ?? 0) + (stats.closes["reset"] ?? 0),
+    1000,
+  );
+});
+
+Deno.test("tcp limits: half-close, then the client keeps reading until the end", async () => {
+  await using server = serveTcp({ port: 0 });
+  using conn = await Deno.connect(server.addr);
+  await writeAll(conn, encoder.encode("a\nb\n"));
+  await conn.closeWrite();
+  strictEqual(decoder.decode(await readToEnd(conn)), `${REPLY}a\n${REPLY}b\n`);
+  strictEqual(await conn.read(new Uint8Array(8)), null);
+});
+
+Deno.test("tcp limits: counters add up exactly", async () => {
+  await using server = serveTcp({ port: 0, maxLine: 4 });
+  using conn = await Deno.connect(server.addr);
+  await writeAll(conn, encoder.encode("ab\ncd\n"));
+  await readText(conn, 34);
+  using long = await Deno.connect(server.addr);
+  await writeAll(long, encoder.encode("toolong\n"));
+  await readToEnd(long);
+  await conn.closeWrite();
+  await readToEnd(conn);
+  while (server.stats().connections_open > 0) await delay(5);
+  deepStrictEqual(server.stats(), {
+    connections_total: 2,
+    connections_open: 0,
+    connections_peak: 2,
+    lines_in: 2,
+    lines_out: 2,
+    datagrams_in: 0,
+    datagrams_out: 0,
+    bytes_in: 14,
+    bytes_out: 34,
+    truncated: 0,
+    closes: { "client closed": 1, "line too long": 1 },
+    drops: {},
+  });
+});
