@@ -131,6 +131,18 @@ export class MainProcess implements AsyncDisposable {
     return Number(line.match(pattern)![1]);
   }
 
+  /**
+   * The process's resident memory now, in bytes, from Linux's
+   * `/proc/PID/status` (read with `cat`: Deno grants `/proc` only to -A).
+   */
+  async rss(): Promise<number> {
+    const { stdout } = await new Deno.Command("cat", {
+      args: [`/proc/${this.#child.pid}/status`],
+    }).output();
+    const status = decoder.decode(stdout);
+    return Number(status.match(/^VmRSS:\s+(\d+) kB$/m)![1]) * 1024;
+  }
+
   /** Sends a signal. */
   kill(signal: Deno.Signal): void {
     this.#child.kill(signal);

@@ -1,0 +1,110 @@
+// Copyright 2026 the echolab authors. MIT license.
+// Memory under abuse, measured on the server process alone (/proc/PID).
+import { match, ok, strictEqual } from "node:assert/strict";
+import { MainProcess } from "./cli_process.ts";
+import { delay, encoder, readText, writeAll } from "./net_client.ts";
+
+const REPLY = "received msg: ";
+const MB = 1024 * 1024;
+
+async function ping(conn: Deno.Conn, text: string) {
+  await writeAll(conn, encoder.encode(`${text}\n`));
+  return await readText(conn, REPLY.length + text.length + 1);
+}
+
+/** Writes `chunk` `times` times, stopping quietly when the server closes. */
+async function flood(conn: Deno.Conn, chunk: Uint8Array, times: number) {
+  let sent = 0;
+  try {
+    for (let i = 0; i < times; i++) {
+      await writeAll(conn, chunk);
+      sent += chunk.length;
+    }
+  } catch {
+    // Closed by the server: the point of the test.
+  }
+  return sent;
+}
+
+Deno.test("memory: a client that sends 10,000 lines and never reads is closed for a stalled write", async () => {
+  await using server = new MainProcess([
+    "tcp",
+    "--port",
+    "0",
+    "--timeout",
+    "0.5",
+  ]);
+  const port = await server.port("tcp");
+  using other = await Deno.connect({ hostname: "127.0.0.1", port });
+  strictEqual(await ping(other, "warm"), `${REPLY}warm\n`);
+  const rssBefore = await server.rss();
+  const greedy = await Deno.connect({ hostname: "127.0.0.1", port });
+  const line = encoder.encode("z".repeat(1023) + "\n");
+  const batch = new Uint8Array(line.length * 1000);
+  for (let i = 0; i < 1000; i++) batch.set(line, i * line.length);
+  const flooding = flood(greedy, batch, 10);
+  let answered = 0;
+  let peak = rssBefore;
+  while (!server.lines.some((l) => l.includes("write stalled"))) {
+    strictEqual(
+      await ping(other, `still ${answered}`),
+      `${REPLY}still ${answered}\n`,
+    );
+    answered++;
+    peak = Math.max(peak, await server.rss());
+    await delay(50);
+  }
+  greedy.close();
+  await flooding;
+  ok(answered > 5, `only ${answered} answers while flooded`);
+  ok(
+    peak - rssBefore < 32 * MB,
+    `server RSS grew by ${(peak - rssBefore) / MB} MB`,
+  );
+  strictEqual(await ping(other, "after"), `${REPLY}after\n`);
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});
+
+Deno.test("memory: a 64 MiB stream without a newline is cut at --max-line, others answered throughout", async () => {
+  await using server = new MainProcess([
+    "tcp",
+    "--port",
+    "0",
+    "--max-line",
+    String(8 * MB),
+  ]);
+  const port = await server.port("tcp");
+  using other = await Deno.connect({ hostname: "127.0.0.1", port });
+  strictEqual(await ping(other, "warm"), `${REPLY}warm\n`);
+  const rssBefore = await server.rss();
+  const endless = await Deno.connect({ hostname: "127.0.0.1", port });
+  const streaming = flood(endless, new Uint8Array(MB).fill(120), 64);
+  let answered = 0;
+  let peak = rssBefore;
+  while (!server.lines.some((l) => l.includes("longer than"))) {
+    strictEqual(
+      await ping(other, `ping ${answered}`),
+      `${REPLY}ping ${answered}\n`,
+    );
+    answered++;
+    peak = Math.max(peak, await server.rss());
+    await delay(2);
+  }
+  const sent = await streaming;
+  endless.close();
+  peak = Math.max(peak, await server.rss());
+  ok(sent < 64 * MB, `all ${sent} bytes were taken`);
+  ok(answered > 0);
+  ok(
+    peak - rssBefore < 32 * MB,
+    `server RSS grew by ${(peak - rssBefore) / MB} MB`,
+  );
+  match(
+    server.lines.find((l) => l.includes("longer than"))!,
+    /WARN {2}echolab\.tcp: Line from 127\.0\.0\.1:\d+ is longer than 8388608 bytes/,
+  );
+  strictEqual(await ping(other, "after"), `${REPLY}after\n`);
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});
