@@ -27,6 +27,7 @@ import { DEFAULT_PREFIX } from "./lib/reply_formatter.ts";
 import type { EchoServer } from "./lib/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/server_stats.ts";
 import { ThrottledReporter } from "./lib/throttled_reporter.ts";
+import { Tracer } from "./lib/tracer.ts";
 import { warnIfReachable } from "./lib/exposure.ts";
 import {
   isResetError,
@@ -105,6 +106,19 @@ export interface TcpServerOptions {
    */
   raw?: boolean;
   /**
+   * Log every network event (accept, read, write, FIN, reset, timeout,
+   * close) to the `echolab.trace` logger.
+   *
+   * @default {false}
+   */
+  trace?: boolean;
+  /**
+   * Serve TLS with this certificate and key (PEM text) instead of plain TCP.
+   *
+   * @default {undefined}
+   */
+  tls?: { cert: string; key: string };
+  /**
    * Milliseconds a graceful {@linkcode EchoServer.shutdown} waits for
    * pending writes before closing connections by force.
    *
@@ -147,7 +161,7 @@ export function serveTcp(options: TcpServerOptions = {}): EchoServer<"tcp"> {
 class TcpServer implements EchoServer<"tcp"> {
   readonly addr: Deno.NetAddr & { transport: "tcp" };
   readonly finished: Promise<void>;
-  #listener: Deno.TcpListener;
+  #listener: Deno.Listener<Deno.TcpConn | Deno.TlsConn, Deno.NetAddr>;
   #settings: TcpConnectionSettings;
   #stats = new ServerStats();
   #refusals = new ThrottledReporter();
@@ -171,23 +185,27 @@ class TcpServer implements EchoServer<"tcp"> {
       prefix: new TextEncoder().encode(options.prefix ?? DEFAULT_PREFIX),
       raw: options.raw ?? false,
       stats: this.#stats,
+      tracer: options.trace ? new Tracer("tcp") : undefined,
     };
     this.#settings = settings;
     this.#allow = options.allow;
     this.#maxConnections = options.maxConnections ?? 0;
     this.#maxPerSource = options.maxPerSource ?? 0;
     this.#shutdownGrace = options.shutdownGrace ?? 2000;
-    this.#listener = Deno.listen({
-      transport: "tcp",
+    const address = {
       hostname: options.hostname ?? DEFAULT_HOSTNAME,
       port: options.port ?? DEFAULT_TCP_PORT,
-    });
+    };
+    this.#listener = options.tls === undefined
+      ? Deno.listen({ transport: "tcp", ...address })
+      : Deno.listenTls({ ...address, ...options.tls });
     this.addr = this.#listener.addr as Deno.NetAddr & { transport: "tcp" };
     const { promise, resolve } = Promise.withResolvers<void>();
     this.finished = promise;
     this.#resolveFinished = resolve;
-    logger.info("Starting tcp server on {address}", {
+    logger.info("Starting tcp server on {address}{tls}", {
       address: formatAddress(this.addr),
+      tls: options.tls === undefined ? "" : " (TLS)",
     });
     warnIfReachable(logger, this.addr, this.#allow);
     this.#acceptLoop = this.#accept().then(() => {
@@ -212,7 +230,7 @@ class TcpServer implements EchoServer<"tcp"> {
   async #accept(): Promise<void> {
     let backoff = 0;
     while (!this.#closing) {
-      let conn: Deno.TcpConn;
+      let conn: Deno.TcpConn | Deno.TlsConn;
       try {
         conn = await this.#listener.accept();
       } catch (error) {
@@ -237,7 +255,7 @@ class TcpServer implements EchoServer<"tcp"> {
     }
   }
 
-  #admit(conn: Deno.TcpConn): void {
+  #admit(conn: Deno.TcpConn | Deno.TlsConn): void {
     const source = conn.remoteAddr.hostname;
     const peer = formatAddress(conn.remoteAddr);
     const fromSource = this.#perSource.get(source) ?? 0;
@@ -280,7 +298,7 @@ class TcpServer implements EchoServer<"tcp"> {
   }
 
   #refuse(
-    conn: Deno.TcpConn,
+    conn: Deno.TcpConn | Deno.TlsConn,
     reason: string,
     template: string,
     properties: Record<string, unknown>,

@@ -38,6 +38,7 @@ import type { EchoServer } from "./lib/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/server_stats.ts";
 import { SourceRateLimiter } from "./lib/source_rate_limiter.ts";
 import { ThrottledReporter } from "./lib/throttled_reporter.ts";
+import { Tracer } from "./lib/tracer.ts";
 
 export type { EchoServer } from "./lib/server.ts";
 export type { StatsSnapshot } from "./lib/server_stats.ts";
@@ -98,6 +99,13 @@ export interface UdpServerOptions {
    * @default {true}
    */
   loopGuard?: boolean;
+  /**
+   * Log every datagram (source, size, kept) and every reply (size) to the
+   * `echolab.trace` logger.
+   *
+   * @default {false}
+   */
+  trace?: boolean;
 }
 
 /** Default UDP port, as in the seed. */
@@ -143,6 +151,7 @@ class UdpServer implements EchoServer<"udp"> {
   #allow: AccessList | undefined;
   #limiter: SourceRateLimiter | undefined;
   #loopGuard: boolean;
+  #tracer: Tracer | undefined;
   #stats = new ServerStats();
   #drops = new ThrottledReporter();
   #closing = false;
@@ -170,6 +179,7 @@ class UdpServer implements EchoServer<"udp"> {
       ? new SourceRateLimiter(options.rate)
       : undefined;
     this.#loopGuard = options.loopGuard ?? true;
+    this.#tracer = options.trace ? new Tracer("udp") : undefined;
     this.#socket = Deno.listenDatagram({
       transport: "udp",
       hostname: options.hostname ?? "127.0.0.1",
@@ -236,6 +246,11 @@ class UdpServer implements EchoServer<"udp"> {
       const size = datagram.length;
       stats.datagrams_in++;
       stats.bytes_in += size;
+      this.#tracer?.event("datagram from {peer}: {size} bytes, kept {kept}", {
+        peer: formatAddress(address),
+        size,
+        kept: Math.min(size, bufferSize),
+      });
       if (!this.#admit(address)) continue;
       peer = formatAddress(address);
       const kept = size > bufferSize
@@ -348,6 +363,10 @@ class UdpServer implements EchoServer<"udp"> {
       }
       return false;
     }
+    this.#tracer?.event("reply to {peer}: {size} bytes", {
+      peer,
+      size: reply.length,
+    });
     if (debug) {
       logger.debug("Complete Sending data.. {bytes} bytes to {peer}", {
         bytes: reply.length,

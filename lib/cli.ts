@@ -11,6 +11,10 @@ import { serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import { type CommandLine, parseCommandLine } from "./command_line.ts";
 import { type BindTarget, describeStartError, UsageError } from "./errors.ts";
+import { FlagFileError, readFlagFile } from "./flag_file.ts";
+import { formatAddress } from "./address.ts";
+import { logStats } from "./stats_report.ts";
+import { send } from "./send_command.ts";
 import { configureLogging, flushLogging, stopLogging } from "./logging.ts";
 import type { EchoServer } from "./server.ts";
 import { ShutdownSignal } from "./shutdown_signal.ts";
@@ -55,6 +59,7 @@ export async function runCli(args: readonly string[]): Promise<number> {
     Deno.stdout.writeSync(encoder.encode(`echolab ${VERSION}\n`));
     return 0;
   }
+  if (commandLine.mode === "send") return await send(commandLine);
   return await serve(commandLine);
 }
 
@@ -68,31 +73,65 @@ async function serve(commandLine: CommandLine): Promise<number> {
   await configureLogging({
     level: commandLine.logLevel,
     format: commandLine.logFormat,
+    trace: commandLine.trace,
   });
-  const servers: EchoServer[] = [];
-  const started = startServers(commandLine, servers);
+  let tls: { cert: string; key: string } | undefined;
+  if (commandLine.tlsCert !== undefined && commandLine.tlsKey !== undefined) {
+    try {
+      tls = {
+        cert: await readFlagFile("--tls-cert", commandLine.tlsCert),
+        key: await readFlagFile("--tls-key", commandLine.tlsKey),
+      };
+    } catch (error) {
+      if (!(error instanceof FlagFileError)) throw error;
+      logger.error(error.message);
+      await stopLogging();
+      return 1;
+    }
+  }
+  const servers: [transport: "tcp" | "udp", server: EchoServer][] = [];
+  const started = startServers(commandLine, tls, servers);
   if (started !== undefined) {
     logger.error(started);
-    await Promise.all(servers.map((server) => server.shutdown()));
+    await Promise.all(servers.map(([, server]) => server.shutdown()));
     await stopLogging();
     return 1;
   }
-  const stopped = await Promise.race([
-    signal.received,
-    Promise.race(servers.map((server) => server.finished)),
-  ]);
-  if (stopped !== undefined) {
-    logger.info("Received {signal}: shutting down", { signal: stopped });
+  const printStats = () => {
+    for (const [transport, server] of servers) {
+      logStats(transport, formatAddress(server.addr), server.stats());
+    }
+  };
+  const statsSignal = listenForStatsSignal(printStats);
+  try {
+    const stopped = await Promise.race([
+      signal.received,
+      Promise.race(servers.map(([, server]) => server.finished)),
+    ]);
+    if (stopped !== undefined) {
+      logger.info("Received {signal}: shutting down", { signal: stopped });
+    }
+    await Promise.all(servers.map(([, server]) => server.shutdown()));
+  } finally {
+    statsSignal?.();
   }
-  await Promise.all(servers.map((server) => server.shutdown()));
+  printStats();
   await stopLogging();
   return 0;
+}
+
+/** SIGUSR1 prints the counters while running (Linux and macOS). */
+function listenForStatsSignal(handler: () => void): (() => void) | undefined {
+  if (Deno.build.os === "windows") return undefined;
+  Deno.addSignalListener("SIGUSR1", handler);
+  return () => Deno.removeSignalListener("SIGUSR1", handler);
 }
 
 /** Starts the servers the mode asks for; returns an error line on failure. */
 function startServers(
   commandLine: CommandLine,
-  servers: EchoServer[],
+  tls: { cert: string; key: string } | undefined,
+  servers: [transport: "tcp" | "udp", server: EchoServer][],
 ): string | undefined {
   const { mode, hostname } = commandLine;
   const targets: BindTarget[] = [];
@@ -114,7 +153,8 @@ function startServers(
   }
   for (const target of targets) {
     try {
-      servers.push(
+      servers.push([
+        target.transport,
         target.transport === "tcp"
           ? serveTcp({
             hostname,
@@ -127,6 +167,8 @@ function startServers(
             allow: commandLine.allow,
             prefix: commandLine.prefix,
             raw: commandLine.raw,
+            trace: commandLine.trace,
+            tls,
           })
           : serveUdp({
             hostname,
@@ -137,8 +179,9 @@ function startServers(
             loopGuard: commandLine.loopGuard,
             prefix: commandLine.prefix,
             raw: commandLine.raw,
+            trace: commandLine.trace,
           }),
-      );
+      ]);
     } catch (error) {
       return describeStartError(error, target);
     }

@@ -16,9 +16,10 @@ import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logging.ts";
 import { DEFAULT_MAX_LINE } from "./line_reader.ts";
 import { DEFAULT_PREFIX } from "./reply_formatter.ts";
 
-/** What to run: one server or both. */
-export type Mode = "tcp" | "udp" | "all";
-const MODES: readonly Mode[] = ["tcp", "udp", "all"];
+/** What to run: one server, both, or the client. */
+export type Mode = "tcp" | "udp" | "all" | "send";
+const MODES: readonly Mode[] = ["tcp", "udp", "all", "send"];
+const SERVERS: readonly Mode[] = ["tcp", "udp", "all"];
 
 /** The checked command line. */
 export interface CommandLine {
@@ -58,6 +59,26 @@ export interface CommandLine {
   logLevel: typeof LOG_LEVELS[number];
   /** `text` or `json`. */
   logFormat: LogFormat;
+  /** Log every network event. */
+  trace: boolean;
+  /** TLS certificate file for the TCP server. */
+  tlsCert: string | undefined;
+  /** TLS key file for the TCP server. */
+  tlsKey: string | undefined;
+  /** `send`: the messages; none means stdin's lines. */
+  messages: string[];
+  /** `send`: over UDP instead of TCP. */
+  udp: boolean;
+  /** `send`: times the message list is sent. */
+  count: number;
+  /** `send`: seconds between sends. */
+  interval: number;
+  /** `send`: seconds to wait for each UDP reply. */
+  wait: number;
+  /** `send`: talk TLS. */
+  tls: boolean;
+  /** `send`: CA certificate file to trust. */
+  ca: string | undefined;
 }
 
 /** Defaults of every flag, as in the seed. */
@@ -80,6 +101,16 @@ export const DEFAULTS: Readonly<CommandLine> = {
   raw: false,
   logLevel: "info",
   logFormat: "text",
+  trace: false,
+  tlsCert: undefined,
+  tlsKey: undefined,
+  messages: [],
+  udp: false,
+  count: 1,
+  interval: 0,
+  wait: 1,
+  tls: false,
+  ca: undefined,
 };
 
 /** The longest delay `setTimeout` can wait, in whole seconds (about 24 days). */
@@ -87,7 +118,7 @@ const MAX_SECONDS = 2_147_483;
 const MAX_DATAGRAM_SIZE = 65_507;
 const MAX_LINE_LIMIT = 1 << 30;
 
-type Parsed = Partial<Omit<CommandLine, "action" | "mode">> & {
+type Parsed = Partial<Omit<CommandLine, "action" | "mode" | "messages">> & {
   port?: number;
 };
 
@@ -102,9 +133,50 @@ interface Flag {
 
 const TCP: readonly Mode[] = ["tcp", "all"];
 const UDP: readonly Mode[] = ["udp", "all"];
-const SINGLE: readonly Mode[] = ["tcp", "udp"];
+const SINGLE: readonly Mode[] = ["tcp", "udp", "send"];
+const SEND: readonly Mode[] = ["send"];
 
 const FLAGS: Record<string, Flag> = {
+  "trace": {
+    boolean: true,
+    modes: SERVERS,
+    apply: (_value, into) => into.trace = true,
+  },
+  "tls-cert": {
+    modes: TCP,
+    apply: (value, into, flag) => into.tlsCert = parseFile(value, flag),
+  },
+  "tls-key": {
+    modes: TCP,
+    apply: (value, into, flag) => into.tlsKey = parseFile(value, flag),
+  },
+  "udp": {
+    boolean: true,
+    modes: SEND,
+    apply: (_value, into) => into.udp = true,
+  },
+  "count": {
+    modes: SEND,
+    apply: (value, into, flag) =>
+      into.count = parseCount(value, flag, 1, 1_000_000),
+  },
+  "interval": {
+    modes: SEND,
+    apply: (value, into, flag) => into.interval = parseSeconds(value, flag),
+  },
+  "wait": {
+    modes: SEND,
+    apply: (value, into, flag) => into.wait = parseSeconds(value, flag),
+  },
+  "tls": {
+    boolean: true,
+    modes: SEND,
+    apply: (_value, into) => into.tls = true,
+  },
+  "ca": {
+    modes: SEND,
+    apply: (value, into, flag) => into.ca = parseFile(value, flag),
+  },
   "host": {
     modes: MODES,
     apply: (value, into, flag) => into.hostname = parseHost(value, flag),
@@ -145,7 +217,7 @@ const FLAGS: Record<string, Flag> = {
       into.maxPerSource = parseCount(value, flag, 0, 1_000_000),
   },
   "allow": {
-    modes: MODES,
+    modes: SERVERS,
     apply: (value, into, flag) => into.allow = parseAllow(value, flag),
   },
   "udp-rate": {
@@ -164,21 +236,21 @@ const FLAGS: Record<string, Flag> = {
       into.bufferSize = parseCount(value, flag, 1, MAX_DATAGRAM_SIZE),
   },
   "prefix": {
-    modes: MODES,
+    modes: SERVERS,
     apply: (value, into) => into.prefix = value,
   },
   "raw": {
     boolean: true,
-    modes: MODES,
+    modes: SERVERS,
     apply: (_value, into) => into.raw = true,
   },
   "log-level": {
-    modes: MODES,
+    modes: SERVERS,
     apply: (value, into, flag) =>
       into.logLevel = parseChoice(value, flag, LOG_LEVELS),
   },
   "log-format": {
-    modes: MODES,
+    modes: SERVERS,
     apply: (value, into, flag) =>
       into.logFormat = parseChoice(value, flag, LOG_FORMATS),
   },
@@ -246,44 +318,71 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
       seen.push({ name: token.name, flag: written, value: token.value });
     }
   }
-  const mode = parseMode(positionals);
+  const [mode, messages] = parseMode(positionals);
   const parsed: Parsed = {};
   for (const { name, flag, value } of seen) {
     const definition = FLAGS[name]!;
     if (!definition.modes.includes(mode)) {
       throw new UsageError(
         `Flag ${flag} does not apply to mode ${mode}: it is for ${
-          definition.modes.join(" and ")
+          listing(definition.modes)
         }`,
       );
     }
     definition.apply(value, parsed, flag);
   }
   const { port, ...rest } = parsed;
-  const result: CommandLine = { ...DEFAULTS, ...rest, mode };
+  const result: CommandLine = { ...DEFAULTS, ...rest, mode, messages };
   if (port !== undefined) {
-    if (mode === "tcp") result.tcpPort = port;
-    else result.udpPort = port;
+    if (mode === "tcp" || (mode === "send" && !result.udp)) {
+      result.tcpPort = port;
+    } else result.udpPort = port;
+  }
+  if ((result.tlsCert === undefined) !== (result.tlsKey === undefined)) {
+    throw new UsageError(
+      "Flags --tls-cert and --tls-key go together: give both files, or neither",
+    );
+  }
+  if (mode === "send" && result.udp && (result.tls || result.ca)) {
+    throw new UsageError(
+      `Flag ${result.tls ? "--tls" : "--ca"} is for TCP: drop --udp or drop it`,
+    );
+  }
+  if (result.ca !== undefined && !result.tls) {
+    throw new UsageError("Flag --ca needs --tls");
   }
   return result;
 }
 
-function parseMode(positionals: string[]): Mode {
-  const [mode, extra] = positionals;
+function parseMode(positionals: string[]): [Mode, string[]] {
+  const [mode, ...rest] = positionals;
   if (mode === undefined) {
-    throw new UsageError("Missing mode: expected tcp, udp or all");
+    throw new UsageError("Missing mode: expected tcp, udp, all or send");
   }
   if (!MODES.includes(mode as Mode)) {
     throw new UsageError(
-      `Unknown mode ${JSON.stringify(mode)}: expected tcp, udp or all`,
+      `Unknown mode ${JSON.stringify(mode)}: expected tcp, udp, all or send`,
     );
   }
-  if (extra !== undefined) {
+  if (mode !== "send" && rest.length > 0) {
     throw new UsageError(
-      `Unexpected argument ${JSON.stringify(extra)} after mode ${mode}`,
+      `Unexpected argument ${JSON.stringify(rest[0])} after mode ${mode}`,
     );
   }
-  return mode as Mode;
+  return [mode as Mode, rest];
+}
+
+function listing(items: readonly string[]): string {
+  return items.length === 1
+    ? items[0]!
+    : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
+}
+
+function parseFile(value: string, flag: string): string {
+  if (value === "") {
+    throw new UsageError(`Invalid ${flag} "": expected a file path`);
+  }
+  return value;
 }
 
 /**

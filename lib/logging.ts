@@ -254,6 +254,12 @@ export interface LoggingOptions {
    * @default {Deno.stderr}
    */
   writer?: SyncWriter;
+  /**
+   * Show `--trace` events (the `echolab.trace` logger), whatever `level` says.
+   *
+   * @default {false}
+   */
+  trace?: boolean;
 }
 
 /**
@@ -288,6 +294,19 @@ export async function configureLogging(
     },
     loggers: [
       { category: ["echolab"], lowestLevel: options.level, sinks: ["main"] },
+      // Asked for explicitly, so shown whatever --log-level says.
+      {
+        category: ["echolab", "trace"],
+        lowestLevel: options.trace ? "info" : null,
+        sinks: ["main"],
+        parentSinks: "override",
+      },
+      {
+        category: ["echolab", "stats"],
+        lowestLevel: "info",
+        sinks: ["main"],
+        parentSinks: "override",
+      },
       {
         category: ["logtape", "meta"],
         lowestLevel: "warning",

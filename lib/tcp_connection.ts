@@ -10,6 +10,8 @@ import { IdleTimer } from "./idle_timer.ts";
 import { LineReader } from "./line_reader.ts";
 import { ReplyFormatter } from "./reply_formatter.ts";
 import type { ServerStats } from "./server_stats.ts";
+import type { Tracer } from "./tracer.ts";
+import { formatAddress } from "./address.ts";
 import { writeAll } from "./write_all.ts";
 
 /** Why a TCP connection ended, as the close log line says it. */
@@ -37,6 +39,8 @@ export interface TcpConnectionSettings {
   raw: boolean;
   /** The server's counters, updated as the connection goes. */
   stats: ServerStats;
+  /** Logs every network event when `--trace` is on. */
+  tracer?: Tracer;
 }
 
 const MIN_READ_SIZE = 4096;
@@ -62,7 +66,7 @@ export class TcpConnection {
   bytesIn = 0;
   /** Bytes written to the peer. */
   bytesOut = 0;
-  #conn: Deno.TcpConn;
+  #conn: Deno.TcpConn | Deno.TlsConn;
   #settings: TcpConnectionSettings;
   #startedAt = performance.now();
   #reason: CloseReason | undefined;
@@ -80,7 +84,7 @@ export class TcpConnection {
    * @param peer The peer's address as `host:port`.
    */
   constructor(
-    conn: Deno.TcpConn,
+    conn: Deno.TcpConn | Deno.TlsConn,
     settings: TcpConnectionSettings,
     peer: string,
   ) {
@@ -96,7 +100,12 @@ export class TcpConnection {
    */
   async serve(): Promise<void> {
     const settings = this.#settings;
+    const tracer = settings.tracer;
     logger.info("Accepted connection from {peer}", { peer: this.peer });
+    tracer?.event("accepted {peer} on {local}", {
+      peer: this.peer,
+      local: formatAddress(this.#conn.localAddr),
+    });
     if (settings.timeout > 0) {
       this.#idleTimer = new IdleTimer(
         settings.timeout,
@@ -110,13 +119,18 @@ export class TcpConnection {
       );
     }
     try {
-      this.#conn.setNoDelay(true);
+      if ("setNoDelay" in this.#conn) this.#conn.setNoDelay(true);
       this.#reason = settings.raw
         ? await this.#echoBytes()
         : await this.#echoLines();
     } catch (error) {
       if (this.#reason === undefined) {
         this.#reason = isResetError(error) ? "reset" : "error";
+        if (this.#reason === "reset") {
+          tracer?.event("RST from {peer}: the connection was reset", {
+            peer: this.peer,
+          });
+        }
         if (this.#reason === "error") {
           logger.warn("Connection from {peer} failed: {error}", {
             peer: this.peer,
@@ -129,6 +143,20 @@ export class TcpConnection {
       clearTimeout(this.#lifetimeTimer);
       this.#close();
       settings.stats.closed(this.#reason!);
+      tracer?.event(
+        "closed {peer}: {who} closed first ({reason}), {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
+        {
+          peer: this.peer,
+          who: this.#reason === "client closed" || this.#reason === "reset"
+            ? "client"
+            : "server",
+          reason: this.#reason,
+          lines: this.lines,
+          bytesIn: this.bytesIn,
+          bytesOut: this.bytesOut,
+          duration: Math.round(performance.now() - this.#startedAt) / 1000,
+        },
+      );
       logger.info(
         "Closed connection from {peer}: {reason}, {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
         {
@@ -157,6 +185,12 @@ export class TcpConnection {
       return;
     }
     this.#reason = reason;
+    if (reason !== "shutdown") {
+      this.#settings.tracer?.event("timeout for {peer}: {reason}", {
+        peer: this.peer,
+        reason,
+      });
+    }
     if (!graceful || !this.#writing) this.#close();
   }
 
@@ -182,6 +216,7 @@ export class TcpConnection {
     while (true) {
       const read = await this.#conn.read(buffer);
       if (this.#reason !== undefined) return this.#reason;
+      this.#traceRead(read);
       if (read === null) {
         logLines = logger.isEnabledFor("info");
         if (reader.flush(onLine)) {
@@ -219,6 +254,7 @@ export class TcpConnection {
     while (true) {
       const read = await this.#conn.read(buffer);
       if (this.#reason !== undefined) return this.#reason;
+      this.#traceRead(read);
       if (read === null) return "client closed";
       this.bytesIn += read;
       this.#settings.stats.bytes_in += read;
@@ -234,6 +270,21 @@ export class TcpConnection {
       if (read === buffer.length && buffer.length < MAX_READ_SIZE) {
         buffer = new Uint8Array(buffer.length * 2);
       }
+    }
+  }
+
+  #traceRead(read: number | null): void {
+    const tracer = this.#settings.tracer;
+    if (tracer === undefined) return;
+    if (read === null) {
+      tracer.event("FIN from {peer}: end of stream, the client half-closed", {
+        peer: this.peer,
+      });
+    } else {
+      tracer.event("read {bytes} bytes from {peer}", {
+        bytes: read,
+        peer: this.peer,
+      });
     }
   }
 
@@ -265,6 +316,10 @@ export class TcpConnection {
     }
     this.bytesOut += bytes.length;
     this.#settings.stats.bytes_out += bytes.length;
+    this.#settings.tracer?.event("wrote {bytes} bytes to {peer}", {
+      bytes: bytes.length,
+      peer: this.peer,
+    });
     if (debug) {
       logger.debug("Complete Sending data.. {bytes} bytes to {peer}", {
         bytes: bytes.length,

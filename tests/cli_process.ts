@@ -22,6 +22,25 @@ function denoArgs(allowNet: string | undefined, args: readonly string[]) {
   ];
 }
 
+/** A port nobody listens on right now (bound and released at once). */
+export function freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return listener.addr.port;
+}
+
+/** Waits until a TCP server accepts on `port` (for servers started quiet). */
+export async function waitForTcp(port: number): Promise<void> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch (error) {
+      if (attempt >= 200) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+}
+
 /** Output of a finished run. */
 export interface CliResult {
   code: number;

@@ -1,5 +1,5 @@
 // Copyright 2026 the echolab authors. MIT license.
-import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { AccessList } from "../lib/access_list.ts";
 import { serveTcp } from "../tcp.ts";
 import { captureLogs } from "./log_capture.ts";
@@ -13,7 +13,6 @@ import {
 } from "./net_client.ts";
 
 const REPLY = "received msg: ";
-const MB = 1024 * 1024;
 
 async function ping(conn: Deno.Conn, text: string) {
   await writeAll(conn, encoder.encode(`${text}\n`));

@@ -1,0 +1,271 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * The built-in client (`main.ts send`): sends lines over TCP or datagrams
+ * over UDP, times each reply, and counts what never came back.
+ *
+ * @module
+ */
+
+import { LineReader } from "./line_reader.ts";
+import { writeAll } from "./write_all.ts";
+
+/** Options of {@linkcode sendMessages}. */
+export interface ClientOptions {
+  /** `tcp` sends lines on one connection; `udp` one datagram per message. */
+  transport: "tcp" | "udp";
+  /** The server's address. */
+  hostname: string;
+  /** The server's port. */
+  port: number;
+  /**
+   * Seconds to pause between two sends.
+   *
+   * @default {0}
+   */
+  interval?: number;
+  /**
+   * Seconds to wait for each UDP reply before calling it lost.
+   *
+   * @default {1}
+   */
+  wait?: number;
+  /**
+   * Talk TLS (TCP only).
+   *
+   * @default {false}
+   */
+  tls?: boolean;
+  /**
+   * PEM certificates to trust for TLS, e.g. a self-signed server's.
+   *
+   * @default {undefined}
+   */
+  caCerts?: string[];
+}
+
+/** One message and what came back for it. */
+export interface ReplyEvent {
+  /** The message sent (a line, without its newline). */
+  message: string;
+  /** The reply, without its final newline; `undefined` when lost. */
+  reply: Uint8Array | undefined;
+  /** Round-trip time in milliseconds; `undefined` when lost. */
+  rtt: number | undefined;
+}
+
+/** Totals of a client run. */
+export interface ClientSummary {
+  /** Lines (TCP) or datagrams (UDP) sent. */
+  sent: number;
+  /** Of those, answered. */
+  answered: number;
+  /** Of those, never answered. */
+  lost: number;
+  /** Bytes sent. */
+  bytesOut: number;
+  /** Bytes received. */
+  bytesIn: number;
+  /** Round-trip times of the answered ones, in milliseconds. */
+  rtts: number[];
+  /** TCP connect time in milliseconds (TLS: including the handshake). */
+  connectTime?: number;
+}
+
+const encoder = new TextEncoder();
+
+function delay(seconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+}
+
+/**
+ * Sends messages to an echo server and reports each reply as it comes.
+ *
+ * Over TCP it connects once, sends each message as a line, half-closes after
+ * the last one and waits for every reply; over UDP it sends each message as
+ * a datagram and waits `wait` seconds for its reply.
+ *
+ * @param messages The messages; an async iterable (such as stdin's lines) is
+ * sent as it comes.
+ * @param options Where and how to send.
+ * @param onReply Called for each message, answered or lost, in order.
+ * @returns The totals.
+ *
+ * @example
+ * ```ts
+ * import { sendMessages } from "./client.ts";
+ * import { serveTcp } from "../tcp.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * await using server = serveTcp({ port: 0 });
+ * const summary = await sendMessages(["hello"], {
+ *   transport: "tcp", hostname: "127.0.0.1", port: server.addr.port,
+ * }, (event) => console.log(new TextDecoder().decode(event.reply)));
+ * strictEqual(summary.answered, 1);
+ * ```
+ */
+export function sendMessages(
+  messages: Iterable<string> | AsyncIterable<string>,
+  options: ClientOptions,
+  onReply: (event: ReplyEvent) => void,
+): Promise<ClientSummary> {
+  return options.transport === "tcp"
+    ? sendOverTcp(messages, options, onReply)
+    : sendOverUdp(messages, options, onReply);
+}
+
+async function sendOverTcp(
+  messages: Iterable<string> | AsyncIterable<string>,
+  options: ClientOptions,
+  onReply: (event: ReplyEvent) => void,
+): Promise<ClientSummary> {
+  const summary: ClientSummary = {
+    sent: 0,
+    answered: 0,
+    lost: 0,
+    bytesOut: 0,
+    bytesIn: 0,
+    rtts: [],
+  };
+  const started = performance.now();
+  const address = { hostname: options.hostname, port: options.port };
+  const conn = options.tls
+    ? await Deno.connectTls({ ...address, caCerts: options.caCerts })
+    : await Deno.connect(address);
+  try {
+    if ("handshake" in conn) await conn.handshake();
+    else conn.setNoDelay(true);
+    summary.connectTime = performance.now() - started;
+    const pending: { message: string; sentAt: number }[] = [];
+    const answer = (line: Uint8Array) => {
+      const sentAt = pending.shift();
+      if (sentAt === undefined) return;
+      const rtt = performance.now() - sentAt.sentAt;
+      summary.answered++;
+      summary.rtts.push(rtt);
+      onReply({ message: sentAt.message, reply: line, rtt });
+    };
+    const reading = (async () => {
+      const reader = new LineReader({ maxLine: 1 << 30 });
+      const buffer = new Uint8Array(65_536);
+      try {
+        while (true) {
+          const read = await conn.read(buffer);
+          if (read === null) break;
+          summary.bytesIn += read;
+          reader.push(buffer.subarray(0, read), answer);
+        }
+      } catch {
+        // A reset ends the replies; what is still pending is lost.
+      }
+      reader.flush(answer);
+    })();
+    let first = true;
+    try {
+      for await (const message of messages) {
+        for (const line of message.split("\n")) {
+          if (!first && options.interval) await delay(options.interval);
+          first = false;
+          const bytes = encoder.encode(`${line}\n`);
+          pending.push({ message: line, sentAt: performance.now() });
+          await writeAll(conn, bytes);
+          summary.sent++;
+          summary.bytesOut += bytes.length;
+        }
+      }
+      await conn.closeWrite();
+    } catch {
+      // The server closed: the replies read so far still count.
+    }
+    await reading;
+    for (const { message } of pending.splice(0)) {
+      summary.lost++;
+      onReply({ message, reply: undefined, rtt: undefined });
+    }
+  } finally {
+    conn.close();
+  }
+  return summary;
+}
+
+/** The address a UDP client binds: the loopback of the target's family, or any. */
+function clientBindAddress(hostname: string): string {
+  if (hostname.includes(":")) return hostname === "::1" ? "::1" : "::";
+  return hostname === "localhost" || hostname.startsWith("127.")
+    ? "127.0.0.1"
+    : "0.0.0.0";
+}
+
+async function sendOverUdp(
+  messages: Iterable<string> | AsyncIterable<string>,
+  options: ClientOptions,
+  onReply: (event: ReplyEvent) => void,
+): Promise<ClientSummary> {
+  const summary: ClientSummary = {
+    sent: 0,
+    answered: 0,
+    lost: 0,
+    bytesOut: 0,
+    bytesIn: 0,
+    rtts: [],
+  };
+  const wait = (options.wait ?? 1) * 1000;
+  const server = {
+    transport: "udp" as const,
+    hostname: options.hostname === "localhost" ? "127.0.0.1" : options.hostname,
+    port: options.port,
+  };
+  const socket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: clientBindAddress(options.hostname),
+    port: 0,
+  });
+  // One receive is always pending; each send waits for the next datagram.
+  let waiting: ((reply: Uint8Array) => void) | undefined;
+  const receiving = (async () => {
+    const buffer = new Uint8Array(65_536);
+    try {
+      while (true) {
+        const [data] = await socket.receive(buffer);
+        summary.bytesIn += data.length;
+        // A reply after its wait ran out belongs to no one: it was counted lost.
+        waiting?.(data.slice());
+      }
+    } catch {
+      // The socket was closed: done.
+    }
+  })();
+  try {
+    let first = true;
+    for await (const message of messages) {
+      if (!first && options.interval) await delay(options.interval);
+      first = false;
+      const bytes = encoder.encode(message);
+      const { promise, resolve } = Promise.withResolvers<
+        Uint8Array | undefined
+      >();
+      waiting = resolve;
+      const timer = setTimeout(() => resolve(undefined), wait);
+      const sentAt = performance.now();
+      await socket.send(bytes, server);
+      summary.sent++;
+      summary.bytesOut += bytes.length;
+      const reply = await promise;
+      clearTimeout(timer);
+      waiting = undefined;
+      if (reply === undefined) {
+        summary.lost++;
+        onReply({ message, reply: undefined, rtt: undefined });
+      } else {
+        const rtt = performance.now() - sentAt;
+        summary.answered++;
+        summary.rtts.push(rtt);
+        const end = reply.at(-1) === 10 ? reply.length - 1 : reply.length;
+        onReply({ message, reply: reply.subarray(0, end), rtt });
+      }
+    }
+  } finally {
+    socket.close();
+    await receiving;
+  }
+  return summary;
+}

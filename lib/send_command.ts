@@ -1,0 +1,166 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * `main.ts send`: the built-in client on the command line, like `nc` with a
+ * stopwatch.
+ *
+ * @module
+ */
+
+import { formatAddress } from "./address.ts";
+import { type ClientSummary, sendMessages } from "./client.ts";
+import type { CommandLine } from "./command_line.ts";
+import { errorMessage, netGrant } from "./errors.ts";
+import { FlagFileError, readFlagFile } from "./flag_file.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function print(text: string): void {
+  const bytes = encoder.encode(`${text}\n`);
+  let written = 0;
+  while (written < bytes.length) {
+    written += Deno.stdout.writeSync(bytes.subarray(written));
+  }
+}
+
+function fail(text: string): number {
+  Deno.stderr.writeSync(encoder.encode(`echolab: ${text}\n`));
+  return 1;
+}
+
+function* repeat(messages: string[], count: number): Generator<string> {
+  for (let round = 0; round < count; round++) yield* messages;
+}
+
+async function* stdinLines(): AsyncGenerator<string> {
+  let rest = "";
+  for await (
+    const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())
+  ) {
+    rest += text;
+    let newline;
+    while ((newline = rest.indexOf("\n")) !== -1) {
+      yield rest.slice(0, newline).replace(/\r$/, "");
+      rest = rest.slice(newline + 1);
+    }
+  }
+  if (rest !== "") yield rest;
+}
+
+function milliseconds(value: number): string {
+  return value.toFixed(3);
+}
+
+/**
+ * Runs the client as the command line asks and prints each reply, each loss,
+ * and a summary.
+ *
+ * @param commandLine The checked command line, mode `send`.
+ * @returns The exit code: 0 when everything was answered, 1 when something
+ * was lost or the server could not be reached.
+ *
+ * @example
+ * ```ts ignore
+ * import { parseCommandLine } from "./command_line.ts";
+ * import { send } from "./send_command.ts";
+ *
+ * Deno.exit(await send(parseCommandLine(["send", "hello"])));
+ * ```
+ */
+export async function send(commandLine: CommandLine): Promise<number> {
+  const transport = commandLine.udp ? "udp" : "tcp";
+  const hostname = commandLine.hostname;
+  const port = commandLine.udp ? commandLine.udpPort : commandLine.tcpPort;
+  const address = formatAddress({ hostname, port });
+  let caCerts: string[] | undefined;
+  if (commandLine.ca !== undefined) {
+    try {
+      caCerts = [await readFlagFile("--ca", commandLine.ca)];
+    } catch (error) {
+      if (error instanceof FlagFileError) return fail(error.message);
+      throw error;
+    }
+  }
+  const messages = commandLine.messages.length > 0
+    ? repeat(commandLine.messages, commandLine.count)
+    : stdinLines();
+  let summary: ClientSummary;
+  try {
+    summary = await sendMessages(messages, {
+      transport,
+      hostname,
+      port,
+      interval: commandLine.interval,
+      wait: commandLine.wait,
+      tls: commandLine.tls,
+      caCerts,
+    }, (event) => {
+      if (event.reply === undefined) {
+        print(
+          transport === "udp"
+            ? `no reply to ${
+              JSON.stringify(event.message)
+            } within ${commandLine.wait} s: lost`
+            : `no reply to ${
+              JSON.stringify(event.message)
+            }: lost (the connection ended first)`,
+        );
+      } else {
+        print(
+          `${decoder.decode(event.reply)}  time=${milliseconds(event.rtt!)} ms`,
+        );
+      }
+    });
+  } catch (error) {
+    if (error instanceof Deno.errors.ConnectionRefused) {
+      return fail(
+        `nothing is listening on ${address}: start it with deno task ${transport}`,
+      );
+    }
+    if (error instanceof Deno.errors.NotCapable) {
+      // A UDP client binds port 0 on the host, which needs the host grant.
+      const grant = netGrant({ transport, hostname, port, portFlag: "--port" });
+      return fail(
+        `Cannot reach ${address}: no network permission; re-run with --allow-net=${grant}`,
+      );
+    }
+    const hint = commandLine.tls
+      ? " (a self-signed server needs --ca with its certificate)"
+      : "";
+    return fail(`Cannot talk to ${address}: ${errorMessage(error)}${hint}`);
+  }
+  printSummary(summary, address, transport, commandLine.tls);
+  return summary.lost > 0 ? 1 : 0;
+}
+
+function printSummary(
+  summary: ClientSummary,
+  address: string,
+  transport: "tcp" | "udp",
+  tls: boolean,
+): void {
+  const unit = transport === "tcp" ? "lines" : "datagrams";
+  print(`--- ${address} ${transport}${tls ? " (TLS)" : ""} ---`);
+  const loss = summary.sent === 0
+    ? ""
+    : ` (${(summary.lost / summary.sent * 100).toFixed(1)}% loss${
+      transport === "udp" && summary.lost > 0 ? ": UDP does not retransmit" : ""
+    })`;
+  print(
+    `${summary.sent} ${unit} sent, ${summary.answered} answered, ${summary.lost} lost${loss}; ${summary.bytesOut} bytes sent, ${summary.bytesIn} bytes received`,
+  );
+  const rtts = summary.rtts;
+  const parts: string[] = [];
+  if (rtts.length > 0) {
+    const average = rtts.reduce((sum, rtt) => sum + rtt, 0) / rtts.length;
+    parts.push(
+      `rtt min/avg/max = ${milliseconds(Math.min(...rtts))}/${
+        milliseconds(average)
+      }/${milliseconds(Math.max(...rtts))} ms`,
+    );
+  }
+  if (summary.connectTime !== undefined) {
+    parts.push(`connect ${milliseconds(summary.connectTime)} ms`);
+  }
+  if (parts.length > 0) print(parts.join(", "));
+}
