@@ -9,12 +9,17 @@ import { decoder } from "./net_client.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-/** Deno flags for a run: the permission under test and unstable net. */
-function denoArgs(allowNet: string | undefined, args: readonly string[]) {
+/** Deno flags for a run: the permissions under test and unstable net. */
+function denoArgs(
+  allowNet: string | undefined,
+  args: readonly string[],
+  permissions: readonly string[] = [],
+) {
   return [
     "run",
     "--quiet",
     ...(allowNet === undefined ? [] : [`--allow-net=${allowNet}`]),
+    ...permissions,
     "--unstable-net",
     "--no-prompt",
     MAIN,
@@ -52,12 +57,22 @@ export interface CliResult {
 export async function runMain(
   args: readonly string[],
   allowNet: string | undefined = "127.0.0.1",
+  permissions: readonly string[] = [],
+  stdin?: string,
 ): Promise<CliResult> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: denoArgs(allowNet, args),
-    stdin: "null",
+  const child = new Deno.Command(Deno.execPath(), {
+    args: denoArgs(allowNet, args, permissions),
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
     env: { NO_COLOR: "1" },
-  }).output();
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const output = await child.output();
   return {
     code: output.code,
     stdout: decoder.decode(output.stdout),
@@ -82,16 +97,20 @@ export class MainProcess implements AsyncDisposable {
     args: readonly string[],
     allowNet = "127.0.0.1",
     fileLimit?: number,
+    permissions: readonly string[] = [],
   ) {
     const command = fileLimit === undefined
-      ? { program: Deno.execPath(), args: denoArgs(allowNet, args) }
+      ? {
+        program: Deno.execPath(),
+        args: denoArgs(allowNet, args, permissions),
+      }
       : {
         program: "bash",
         args: [
           "-c",
           `ulimit -n ${fileLimit} && exec "$0" "$@"`,
           Deno.execPath(),
-          ...denoArgs(allowNet, args),
+          ...denoArgs(allowNet, args, permissions),
         ],
       };
     this.#child = new Deno.Command(command.program, {

@@ -2,7 +2,7 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { describeStartError } from "../lib/errors.ts";
 import { USAGE } from "../lib/usage.ts";
-import { MainProcess, runMain } from "./cli_process.ts";
+import { freePort, MainProcess, runMain, waitForTcp } from "./cli_process.ts";
 import {
   decoder,
   encoder,
@@ -172,6 +172,40 @@ const USAGE_ERRORS: [string[], string][] = [
   [
     ["tcp", "--allow", "::1/128,localhost"],
     'Invalid --allow: "localhost" is not an IPv4 or IPv6 range such as 127.0.0.0/8 or ::1/128',
+  ],
+  [
+    ["send", "--count", "0", "x"],
+    'Invalid --count "0": expected a whole number from 1 to 1000000',
+  ],
+  [
+    ["send", "--interval", "-1", "x"],
+    'Invalid --interval "-1": expected seconds from 0 to 2147483 (decimals allowed, 0 = off)',
+  ],
+  [
+    ["send", "--wait", "later", "x"],
+    'Invalid --wait "later": expected seconds from 0 to 2147483 (decimals allowed, 0 = off)',
+  ],
+  [
+    ["send", "--udp", "--tls", "x"],
+    "Flag --tls is for TCP: drop --udp or drop it",
+  ],
+  [["send", "--ca", "ca.pem", "x"], "Flag --ca needs --tls"],
+  [
+    ["send", "--raw", "x"],
+    "Flag --raw does not apply to mode send: it is for tcp, udp and all",
+  ],
+  [["tcp", "--udp"], "Flag --udp does not apply to mode tcp: it is for send"],
+  [
+    ["tcp", "--tls-cert", "cert.pem"],
+    "Flags --tls-cert and --tls-key go together: give both files, or neither",
+  ],
+  [
+    ["udp", "--tls-key", "key.pem"],
+    "Flag --tls-key does not apply to mode udp: it is for tcp and all",
+  ],
+  [
+    ["tcp", "--tls-cert", "", "--tls-key", "k"],
+    'Invalid --tls-cert "": expected a file path',
   ],
   [
     ["tcp", "--no-loop-guard"],
@@ -546,4 +580,28 @@ Deno.test("cli: a second signal exits at once while a write is stuck", async () 
   match(server.lines.join("\n"), /Received SIGTERM again: exiting at once/);
   conn.close();
   await flood;
+});
+
+Deno.test("cli: SIGUSR1 prints the counters while running, whatever the log level", async () => {
+  const port = freePort();
+  await using server = new MainProcess([
+    "tcp",
+    "--port",
+    String(port),
+    "--log-level",
+    "error",
+  ]);
+  await waitForTcp(port);
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(conn, encoder.encode("count me\n"));
+  await readText(conn, 23);
+  server.kill("SIGUSR1");
+  match(
+    await server.waitFor(/Stats of/),
+    new RegExp(
+      `INFO {2}echolab\\.stats: Stats of the tcp server on 127\\.0\\.0\\.1:${port}: connections_total=2 connections_open=1 connections_peak=[12] lines_in=1 lines_out=1 .*closes: client closed=1; drops: none$`,
+    ),
+  );
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
 });

@@ -1,0 +1,188 @@
+// Copyright 2026 the echolab authors. MIT license.
+import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
+import { type ReplyEvent, sendMessages } from "../lib/client.ts";
+import { AccessList } from "../lib/access_list.ts";
+import { serveTcp } from "../tcp.ts";
+import { serveUdp } from "../udp.ts";
+import { freePort, runMain } from "./cli_process.ts";
+import { decoder } from "./net_client.ts";
+
+const TIME = "time=\\d+\\.\\d{3} ms";
+
+function lines(text: string): string[] {
+  return text.trimEnd().split("\n");
+}
+
+Deno.test("client: sendMessages answers every line over TCP and counts exactly", async () => {
+  await using server = serveTcp({ port: 0 });
+  const events: ReplyEvent[] = [];
+  const summary = await sendMessages(["one", "two\nthree"], {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+  }, (event) => events.push(event));
+  deepStrictEqual(
+    events.map((e) => [e.message, decoder.decode(e.reply)]),
+    [["one", "received msg: one"], ["two", "received msg: two"], [
+      "three",
+      "received msg: three",
+    ]],
+  );
+  strictEqual(summary.sent, 3);
+  strictEqual(summary.answered, 3);
+  strictEqual(summary.lost, 0);
+  strictEqual(summary.bytesOut, 14);
+  strictEqual(summary.bytesIn, 18 + 18 + 20);
+  strictEqual(summary.rtts.length, 3);
+  strictEqual(typeof summary.connectTime, "number");
+});
+
+Deno.test("client: lines the server never answers are counted lost", async () => {
+  await using server = serveTcp({ port: 0, maxLine: 3 });
+  const events: ReplyEvent[] = [];
+  const summary = await sendMessages(["ok", "too long", "never"], {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+  }, (event) => events.push(event));
+  deepStrictEqual(events.map((e) => e.reply === undefined), [
+    false,
+    true,
+    true,
+  ]);
+  strictEqual(summary.answered, 1);
+  strictEqual(summary.lost, 2);
+});
+
+Deno.test("client: send over TCP prints each reply and a summary, exit 0", async () => {
+  await using server = serveTcp({ port: 0 });
+  const port = server.addr.port;
+  const { code, stdout, stderr } = await runMain(
+    ["send", "--port", String(port), "--count", "2", "hello", "world"],
+    `127.0.0.1:${port}`,
+  );
+  strictEqual(code, 0, stderr);
+  strictEqual(stderr, "");
+  const out = lines(stdout);
+  strictEqual(out.length, 7);
+  for (const [i, word] of ["hello", "world", "hello", "world"].entries()) {
+    match(out[i]!, new RegExp(`^received msg: ${word} {2}${TIME}$`));
+  }
+  strictEqual(out[4], `--- 127.0.0.1:${port} tcp ---`);
+  strictEqual(
+    out[5],
+    "4 lines sent, 4 answered, 0 lost (0.0% loss); 24 bytes sent, 80 bytes received",
+  );
+  match(
+    out[6]!,
+    /^rtt min\/avg\/max = [\d.]+\/[\d.]+\/[\d.]+ ms, connect [\d.]+ ms$/,
+  );
+});
+
+Deno.test("client: send without messages reads stdin lines, like nc", async () => {
+  await using server = serveTcp({ port: 0 });
+  const port = server.addr.port;
+  const { code, stdout } = await runMain(
+    ["send", "--port", String(port)],
+    `127.0.0.1:${port}`,
+    [],
+    "from\r\nstdin\nno newline",
+  );
+  strictEqual(code, 0);
+  const out = lines(stdout);
+  match(out[0]!, new RegExp(`^received msg: from {2}${TIME}$`));
+  match(out[1]!, new RegExp(`^received msg: stdin {2}${TIME}$`));
+  match(out[2]!, new RegExp(`^received msg: no newline {2}${TIME}$`));
+  strictEqual(
+    out[4],
+    "3 lines sent, 3 answered, 0 lost (0.0% loss); 22 bytes sent, 64 bytes received",
+  );
+});
+
+Deno.test("client: send --udp shows the seed's truncation and the round trip", async () => {
+  await using server = serveUdp({ port: 0 });
+  const port = server.addr.port;
+  const { code, stdout } = await runMain(
+    [
+      "send",
+      "--udp",
+      "--port",
+      String(port),
+      "--interval",
+      "0.05",
+      "hello world",
+      "hi",
+    ],
+    "127.0.0.1",
+  );
+  strictEqual(code, 0);
+  const out = lines(stdout);
+  match(out[0]!, new RegExp(`^received msg: hello {2}${TIME}$`));
+  match(out[1]!, new RegExp(`^received msg: hi {2}${TIME}$`));
+  strictEqual(out[2], `--- 127.0.0.1:${port} udp ---`);
+  strictEqual(
+    out[3],
+    "2 datagrams sent, 2 answered, 0 lost (0.0% loss); 13 bytes sent, 37 bytes received",
+  );
+});
+
+Deno.test("client: lost UDP datagrams are shown and counted, exit 1", async () => {
+  // The server drops everything from loopback: nothing comes back.
+  await using server = serveUdp({
+    port: 0,
+    allow: AccessList.parse("10.0.0.0/8"),
+  });
+  const port = server.addr.port;
+  const { code, stdout } = await runMain(
+    [
+      "send",
+      "--udp",
+      "--port",
+      String(port),
+      "--wait",
+      "0.2",
+      "--count",
+      "2",
+      "x",
+    ],
+    "127.0.0.1",
+  );
+  strictEqual(code, 1);
+  deepStrictEqual(lines(stdout), [
+    'no reply to "x" within 0.2 s: lost',
+    'no reply to "x" within 0.2 s: lost',
+    `--- 127.0.0.1:${port} udp ---`,
+    "2 datagrams sent, 0 answered, 2 lost (100.0% loss: UDP does not retransmit); 2 bytes sent, 0 bytes received",
+  ]);
+  strictEqual(server.stats().drops["not allowed"], 2);
+});
+
+Deno.test("client: nothing listening says how to start it, exit 1", async () => {
+  const port = freePort();
+  const { code, stdout, stderr } = await runMain(
+    ["send", "--port", String(port), "hello"],
+    `127.0.0.1:${port}`,
+  );
+  strictEqual(code, 1);
+  strictEqual(stdout, "");
+  strictEqual(
+    stderr,
+    `echolab: nothing is listening on 127.0.0.1:${port}: start it with deno task tcp\n`,
+  );
+});
+
+Deno.test("client: a missing grant gets the exact --allow-net, TCP and UDP", async () => {
+  const tcp = await runMain(["send", "--port", "8123", "x"], "127.0.0.1:1");
+  strictEqual(tcp.code, 1);
+  strictEqual(
+    tcp.stderr,
+    "echolab: Cannot reach 127.0.0.1:8123: no network permission; re-run with --allow-net=127.0.0.1:8123\n",
+  );
+  // A UDP client binds port 0 on the host: that needs the host grant.
+  const udp = await runMain(["send", "--udp", "x"], "127.0.0.1:6000");
+  strictEqual(udp.code, 1);
+  strictEqual(
+    udp.stderr,
+    "echolab: Cannot reach 127.0.0.1:6000: no network permission; re-run with --allow-net=127.0.0.1\n",
+  );
+});

@@ -1,0 +1,163 @@
+// Copyright 2026 the echolab authors. MIT license.
+import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
+import { serveTcp } from "../tcp.ts";
+import { MainProcess, runMain } from "./cli_process.ts";
+import {
+  decoder,
+  encoder,
+  readBytes,
+  readText,
+  readToEnd,
+  writeAll,
+} from "./net_client.ts";
+import { makeCertificate } from "./tls_certificate.ts";
+
+const REPLY = "received msg: ";
+
+Deno.test("tls: echoes lines over TLS with the same behaviour", async () => {
+  await using certificate = await makeCertificate();
+  await using server = serveTcp({
+    port: 0,
+    tls: { cert: certificate.cert, key: certificate.key },
+  });
+  using conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+    caCerts: [certificate.cert],
+  });
+  await writeAll(conn, encoder.encode("secret\r\nlast"));
+  strictEqual(await readText(conn, 21), `${REPLY}secret\n`);
+  await conn.closeWrite();
+  strictEqual(decoder.decode(await readToEnd(conn)), `${REPLY}last\n`);
+});
+
+Deno.test("tls: raw mode echoes bytes verbatim over TLS", async () => {
+  await using certificate = await makeCertificate();
+  await using server = serveTcp({
+    port: 0,
+    raw: true,
+    tls: { cert: certificate.cert, key: certificate.key },
+  });
+  using conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+    caCerts: [certificate.cert],
+  });
+  const payload = new Uint8Array(50_000).map((_, i) => (i * 13) & 0xff);
+  const [, echoed] = await Promise.all([
+    writeAll(conn, payload),
+    readBytes(conn, payload.length),
+  ]);
+  deepStrictEqual(echoed, payload);
+});
+
+Deno.test("tls: the CLI serves TLS and send --tls --ca talks to it", async () => {
+  await using certificate = await makeCertificate();
+  await using server = new MainProcess(
+    [
+      "tcp",
+      "--port",
+      "0",
+      "--tls-cert",
+      certificate.certFile,
+      "--tls-key",
+      certificate.keyFile,
+    ],
+    "127.0.0.1",
+    undefined,
+    [`--allow-read=${certificate.certFile},${certificate.keyFile}`],
+  );
+  const port = await server.port("tcp");
+  match(server.lines[0]!, /Starting tcp server on 127\.0\.0\.1:\d+ \(TLS\)$/);
+  const client = await runMain(
+    [
+      "send",
+      "--port",
+      String(port),
+      "--tls",
+      "--ca",
+      certificate.certFile,
+      "hello",
+      "tls",
+    ],
+    `127.0.0.1:${port}`,
+    [`--allow-read=${certificate.certFile}`],
+  );
+  strictEqual(client.code, 0, client.stderr);
+  const lines = client.stdout.trimEnd().split("\n");
+  match(lines[0]!, /^received msg: hello {2}time=\d+\.\d{3} ms$/);
+  match(lines[1]!, /^received msg: tls {2}time=\d+\.\d{3} ms$/);
+  strictEqual(lines[2], `--- 127.0.0.1:${port} tcp (TLS) ---`);
+  match(
+    lines[3]!,
+    /^2 lines sent, 2 answered, 0 lost \(0\.0% loss\); 10 bytes sent, 38 bytes received$/,
+  );
+  // Without --ca the self-signed certificate is refused, in one line.
+  const untrusted = await runMain(
+    ["send", "--port", String(port), "--tls", "hello"],
+    `127.0.0.1:${port}`,
+  );
+  strictEqual(untrusted.code, 1);
+  match(
+    untrusted.stderr,
+    /^echolab: Cannot talk to 127\.0\.0\.1:\d+: .*\(a self-signed server needs --ca with its certificate\)\n$/,
+  );
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});
+
+Deno.test("tls: a certificate the server may not read names the --allow-read to add", async () => {
+  await using certificate = await makeCertificate();
+  const { code, stderr } = await runMain(
+    [
+      "tcp",
+      "--port",
+      "0",
+      "--tls-cert",
+      certificate.certFile,
+      "--tls-key",
+      certificate.keyFile,
+    ],
+    "127.0.0.1",
+    [],
+  );
+  strictEqual(code, 1);
+  match(
+    stderr,
+    new RegExp(
+      `ERROR echolab: Cannot read --tls-cert ${certificate.certFile}: no read permission; re-run with --allow-read=${certificate.certFile}\\n$`,
+    ),
+  );
+  strictEqual(stderr.trimEnd().split("\n").length, 1);
+});
+
+Deno.test("tls: all serves TLS on its TCP side and plain UDP", async () => {
+  await using certificate = await makeCertificate();
+  await using server = new MainProcess(
+    [
+      "all",
+      "--tcp-port",
+      "0",
+      "--udp-port",
+      "0",
+      "--tls-cert",
+      certificate.certFile,
+      "--tls-key",
+      certificate.keyFile,
+    ],
+    "127.0.0.1",
+    undefined,
+    [`--allow-read=${certificate.certFile},${certificate.keyFile}`],
+  );
+  const port = await server.port("tcp");
+  await server.port("udp");
+  using conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port,
+    caCerts: [certificate.cert],
+  });
+  await writeAll(conn, encoder.encode("both\n"));
+  strictEqual(await readText(conn, 19), `${REPLY}both\n`);
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});
