@@ -22,3 +22,4 @@ export * from "./tcp.ts";
 export * from "./udp.ts";
 export * from "./lib/line_reader.ts";
 export * from "./lib/reply_formatter.ts";
+export * from "./lib/client.ts";
