@@ -5,7 +5,6 @@ import { serveUdp } from "../udp.ts";
 import { MainProcess } from "./cli_process.ts";
 import { captureLogs, type LogCapture } from "./log_capture.ts";
 import {
-  delay,
   encoder,
   exchange,
   readText,
