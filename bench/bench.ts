@@ -1,0 +1,508 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * `deno task bench`: echolab side by side with a plain Node server and, when
+ * `go` is installed, the seed's Go servers, one after another on the same
+ * ports and load, in the same run. Prints one table (a row per scenario, a
+ * column per server, echolab's ratio to each peer); `--json FILE` writes the
+ * same data; `--smoke` runs one short round of each (CI).
+ *
+ * @module
+ */
+
+import type { LoadResult, LoadTask } from "./load.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const WORK = "/tmp/echolab-bench";
+const decoder = new TextDecoder();
+
+interface Settings {
+  rounds: number;
+  duration: number;
+  idleConnections: number;
+  json: string | undefined;
+}
+
+function parseSettings(args: string[]): Settings {
+  const smoke = args.includes("--smoke");
+  const jsonIndex = args.indexOf("--json");
+  return {
+    rounds: smoke ? 1 : 3,
+    duration: smoke ? 300 : 2000,
+    idleConnections: smoke ? 500 : 10_000,
+    json: jsonIndex === -1 ? undefined : args[jsonIndex + 1],
+  };
+}
+
+type ServerName = "echolab" | "echolab --workers 2" | "node" | "go seed";
+
+interface ServerSpec {
+  name: ServerName;
+  /** Command line; `logged` sends the log to a file, else it is discarded. */
+  command(tcpPort: number, udpPort: number, logged: boolean): string;
+}
+
+const DENO = Deno.execPath();
+
+const ECHOLAB: ServerSpec = {
+  name: "echolab",
+  command: (tcp, udp, logged) =>
+    `exec ${DENO} run --allow-net=127.0.0.1 --unstable-net ${ROOT}main.ts all --tcp-port ${tcp} --udp-port ${udp} --timeout 60 --log-level ${
+      logged ? "info" : "error"
+    } 2>${logged ? `${WORK}/echolab.log` : "/dev/null"}`,
+};
+
+const ECHOLAB_WORKERS: ServerSpec = {
+  name: "echolab --workers 2",
+  command: (tcp, udp, logged) =>
+    ECHOLAB.command(tcp, udp, logged).replace(" all ", " all --workers 2 "),
+};
+
+const NODE: ServerSpec = {
+  name: "node",
+  command: (tcp, udp) =>
+    `exec node ${ROOT}bench/node_echo_server.mjs ${tcp} ${udp} 2>/dev/null`,
+};
+
+const GO: ServerSpec = {
+  name: "go seed",
+  command: (tcp, udp, logged) =>
+    `exec ${WORK}/seed -tcp ${tcp} -udp ${udp}${logged ? "" : " -quiet"} 2>${
+      logged ? `${WORK}/seed.log` : "/dev/null"
+    }`,
+};
+
+async function shell(command: string): Promise<{ ok: boolean; out: string }> {
+  const output = await new Deno.Command("bash", { args: ["-c", command] })
+    .output();
+  return {
+    ok: output.success,
+    out: decoder.decode(output.stdout).trim() +
+      decoder.decode(output.stderr).trim(),
+  };
+}
+
+function freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return listener.addr.port;
+}
+
+class RunningServer implements AsyncDisposable {
+  readonly tcpPort = freePort();
+  readonly udpPort = freePort();
+  readonly startedAt = performance.now();
+  #child: Deno.ChildProcess;
+
+  constructor(spec: ServerSpec, logged: boolean) {
+    this.#child = new Deno.Command("bash", {
+      args: [
+        "-c",
+        `ulimit -n 30000 2>/dev/null || ulimit -n $(ulimit -Hn); ${
+          spec.command(this.tcpPort, this.udpPort, logged)
+        }`,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  }
+
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Milliseconds from spawn until the TCP port accepts. */
+  async ready(): Promise<number> {
+    for (let attempt = 0; attempt < 10_000; attempt++) {
+      try {
+        const conn = await Deno.connect({
+          hostname: "127.0.0.1",
+          port: this.tcpPort,
+        });
+        const at = performance.now();
+        conn.close();
+        // Let the UDP socket come up too.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return at - this.startedAt;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    }
+    throw new Error("server did not start");
+  }
+
+  async rss(): Promise<number> {
+    const { out } = await shell(`cat /proc/${this.pid}/status`);
+    return Number(out.match(/VmRSS:\s+(\d+) kB/)?.[1] ?? 0) * 1024;
+  }
+
+  async [Symbol.asyncDispose]() {
+    try {
+      this.#child.kill("SIGTERM");
+    } catch {
+      // Gone already.
+    }
+    await this.#child.status;
+  }
+}
+
+/** Runs `processes` load processes with the task and sums their results. */
+async function load(
+  task: Omit<LoadTask, "id">,
+  processes: number,
+): Promise<LoadResult> {
+  const outputs = await Promise.all(
+    Array.from({ length: processes }, (_, id) =>
+      new Deno.Command(DENO, {
+        args: [
+          "run",
+          "--allow-net=127.0.0.1",
+          "--unstable-net",
+          `${ROOT}bench/load.ts`,
+          JSON.stringify({ ...task, id }),
+        ],
+        stderr: "inherit",
+      }).output()),
+  );
+  const results = outputs.map((output) =>
+    JSON.parse(
+      decoder.decode(output.stdout).trim().split("\n").at(-1)!,
+    ) as LoadResult
+  );
+  return {
+    ok: results.reduce((sum, r) => sum + r.ok, 0),
+    wrong: results.reduce((sum, r) => sum + r.wrong, 0),
+    lost: results.reduce((sum, r) => sum + r.lost, 0),
+    seconds: Math.max(...results.map((r) => r.seconds)),
+    rtts: results.flatMap((r) => r.rtts ?? []),
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+interface Measurement {
+  value: number;
+  /** Wrong and missing replies, summed over the rounds. */
+  errors: number;
+  note?: string;
+}
+
+interface Scenario {
+  name: string;
+  unit: string;
+  /** `true` when bigger is better. */
+  higher: boolean;
+  servers: ServerName[];
+  logged?: boolean;
+  measure(server: RunningServer, settings: Settings): Promise<Measurement>;
+}
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: "1. TCP 32 conns x 16 lines, quiet",
+    unit: "lines/s",
+    higher: true,
+    servers: ["echolab", "echolab --workers 2", "node", "go seed"],
+    async measure(server, settings) {
+      const r = await load({
+        kind: "throughput",
+        port: server.tcpPort,
+        connections: 16,
+        window: 16,
+        size: 16,
+        duration: settings.duration,
+      }, 2);
+      return { value: r.ok / r.seconds, errors: r.wrong + r.lost };
+    },
+  },
+  {
+    name: "2. TCP 32 x 16, info logs to a file",
+    unit: "lines/s",
+    higher: true,
+    logged: true,
+    servers: ["echolab", "go seed"],
+    async measure(server, settings) {
+      const r = await load({
+        kind: "throughput",
+        port: server.tcpPort,
+        connections: 16,
+        window: 16,
+        size: 16,
+        duration: settings.duration,
+      }, 2);
+      return { value: r.ok / r.seconds, errors: r.wrong + r.lost };
+    },
+  },
+  {
+    name: "3. churn: connect, 1 line, close",
+    unit: "conns/s",
+    higher: true,
+    servers: ["echolab", "node", "go seed"],
+    async measure(server, settings) {
+      const r = await load({
+        kind: "churn",
+        port: server.tcpPort,
+        connections: 8,
+        window: 1,
+        size: 16,
+        duration: settings.duration,
+      }, 2);
+      return { value: r.ok / r.seconds, errors: r.wrong + r.lost };
+    },
+  },
+  {
+    name: "4. UDP 4 sockets x 16, 5 bytes, quiet",
+    unit: "datagrams/s",
+    higher: true,
+    servers: ["echolab", "node", "go seed"],
+    async measure(server, settings) {
+      const r = await load({
+        kind: "udp",
+        port: server.udpPort,
+        connections: 4,
+        window: 16,
+        size: 5,
+        duration: settings.duration,
+      }, 1);
+      return {
+        value: r.ok / r.seconds,
+        errors: r.wrong,
+        note: `lost ${r.lost}`,
+      };
+    },
+  },
+  {
+    name: "4b. UDP 4 x 16, info logs to a file",
+    unit: "datagrams/s",
+    higher: true,
+    logged: true,
+    servers: ["echolab", "go seed"],
+    async measure(server, settings) {
+      const r = await load({
+        kind: "udp",
+        port: server.udpPort,
+        connections: 4,
+        window: 16,
+        size: 5,
+        duration: settings.duration,
+      }, 1);
+      return {
+        value: r.ok / r.seconds,
+        errors: r.wrong,
+        note: `lost ${r.lost}`,
+      };
+    },
+  },
+  {
+    name: "5. RSS, idle TCP connections",
+    unit: "MB",
+    higher: false,
+    servers: ["echolab", "node", "go seed"],
+    async measure(server, settings) {
+      const child = new Deno.Command("bash", {
+        args: [
+          "-c",
+          `ulimit -n 30000 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"`,
+          DENO,
+          "run",
+          "--allow-net=127.0.0.1",
+          "--unstable-net",
+          `${ROOT}bench/load.ts`,
+          JSON.stringify({
+            kind: "idle",
+            port: server.tcpPort,
+            connections: settings.idleConnections,
+            window: 0,
+            size: 0,
+            duration: 0,
+            id: 0,
+          }),
+        ],
+        stdin: "piped",
+        stdout: "piped",
+      }).spawn();
+      const reader = child.stdout.pipeThrough(new TextDecoderStream())
+        .getReader();
+      let text = "";
+      while (!text.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      const held = JSON.parse(text.split("\n")[0]!) as {
+        ready: number;
+        lost: number;
+      };
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const rss = await server.rss();
+      await child.stdin.close();
+      while (!(await reader.read()).done) { /* drain */ }
+      await child.status;
+      return {
+        value: rss / 1024 / 1024,
+        errors: held.lost,
+        note: `${held.ready} held`,
+      };
+    },
+  },
+  {
+    name: "6. latency p50, 8 conns x 1 line",
+    unit: "ms",
+    higher: false,
+    servers: ["echolab", "node", "go seed"],
+    async measure(server, settings) {
+      const r = await load({
+        kind: "latency",
+        port: server.tcpPort,
+        connections: 8,
+        window: 1,
+        size: 16,
+        duration: settings.duration,
+      }, 1);
+      return {
+        value: percentile(r.rtts!, 0.5),
+        errors: r.wrong + r.lost,
+        note: `p99 ${percentile(r.rtts!, 0.99).toFixed(3)} ms`,
+      };
+    },
+  },
+  {
+    name: "7. start-up to accepting",
+    unit: "ms",
+    higher: false,
+    servers: ["echolab", "node", "go seed"],
+    measure: async (server) => ({ value: await server.ready(), errors: 0 }),
+  },
+];
+
+async function main(): Promise<number> {
+  const settings = parseSettings(Deno.args);
+  await Deno.mkdir(WORK, { recursive: true });
+  const servers: ServerSpec[] = [ECHOLAB, NODE];
+  const hasGo = (await shell("command -v go")).ok;
+  if (hasGo) {
+    const built = await shell(
+      `cd ${ROOT}bench && GOCACHE=${WORK}/gocache go build -o ${WORK}/seed seed_server.go`,
+    );
+    if (built.ok) servers.push(GO);
+    else console.error(`bench: cannot build the Go seed server: ${built.out}`);
+  } else {
+    console.error(
+      "bench: go is not installed (apt install golang-go): the seed's Go servers are left out",
+    );
+  }
+  const rows: {
+    scenario: string;
+    unit: string;
+    higher: boolean;
+    results: Partial<Record<ServerName, Measurement>>;
+  }[] = [];
+  let errors = 0;
+  for (const scenario of SCENARIOS) {
+    const results: Partial<Record<ServerName, Measurement>> = {};
+    for (const spec of servers) {
+      if (!scenario.servers.includes(spec.name)) continue;
+      const rounds: Measurement[] = [];
+      for (let round = 0; round < settings.rounds; round++) {
+        await using server = new RunningServer(spec, scenario.logged ?? false);
+        const startup = await server.ready();
+        rounds.push(
+          scenario.name.startsWith("7.")
+            ? { value: startup, errors: 0 }
+            : await scenario.measure(server, settings),
+        );
+      }
+      const value = median(rounds.map((r) => r.value));
+      const roundErrors = rounds.reduce((sum, r) => sum + r.errors, 0);
+      errors += roundErrors;
+      results[spec.name] = {
+        value,
+        errors: roundErrors,
+        note: rounds.find((r) => r.value === value)?.note,
+      };
+      console.error(
+        `bench: ${scenario.name}: ${spec.name} ${
+          format(value)
+        } ${scenario.unit}${
+          roundErrors ? ` (${roundErrors} wrong or missing replies)` : ""
+        }`,
+      );
+    }
+    rows.push({
+      scenario: scenario.name,
+      unit: scenario.unit,
+      higher: scenario.higher,
+      results,
+    });
+  }
+  printTable(rows, servers.map((s) => s.name));
+  if (settings.json !== undefined) {
+    await Deno.writeTextFile(
+      settings.json,
+      JSON.stringify({ settings, rows }, null, 2) + "\n",
+    );
+  }
+  if (errors > 0) {
+    console.log(`bench: ${errors} wrong or missing replies (see above)`);
+    return 1;
+  }
+  return 0;
+}
+
+function format(value: number): string {
+  return value >= 100 ? value.toFixed(0) : value.toFixed(3);
+}
+
+function printTable(
+  rows: {
+    scenario: string;
+    unit: string;
+    higher: boolean;
+    results: Partial<Record<ServerName, Measurement>>;
+  }[],
+  names: ServerName[],
+): void {
+  const peers = names.filter((name) => name !== "echolab");
+  const header = [
+    "scenario",
+    "unit",
+    ...names,
+    ...peers.map((peer) => `echolab/${peer}`),
+  ];
+  const lines = rows.map((row) => {
+    const own = row.results.echolab?.value;
+    return [
+      row.scenario,
+      row.unit,
+      ...names.map((name) => {
+        const result = row.results[name];
+        if (result === undefined) return "-";
+        return `${format(result.value)}${
+          result.note ? ` (${result.note})` : ""
+        }`;
+      }),
+      ...peers.map((peer) => {
+        const other = row.results[peer]?.value;
+        return own === undefined || other === undefined || other === 0
+          ? "-"
+          : `${(own / other).toFixed(2)}x`;
+      }),
+    ];
+  });
+  const widths = header.map((_, i) =>
+    Math.max(...[header, ...lines].map((line) => line[i]!.length))
+  );
+  for (const line of [header, ...lines]) {
+    console.log(line.map((cell, i) => cell.padEnd(widths[i]!)).join(" | "));
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main());
+}

@@ -1,0 +1,280 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * The bench's load generator, one process of several: `deno run
+ * --allow-net=127.0.0.1 --unstable-net bench/load.ts '<json>'` prints one JSON
+ * result. Every payload is unique and every reply is checked byte for byte; a
+ * wrong or missing reply is counted, never ignored.
+ *
+ * @module
+ */
+
+const PREFIX = new TextEncoder().encode("received msg: ");
+const encoder = new TextEncoder();
+
+/** What one load process is asked to do. */
+export interface LoadTask {
+  /** The scenario. */
+  kind: "throughput" | "churn" | "udp" | "latency" | "idle";
+  /** Server port (TCP or UDP). */
+  port: number;
+  /** Connections (or UDP sockets) this process opens. */
+  connections: number;
+  /** Requests in flight per connection or socket. */
+  window: number;
+  /** Bytes per line, newline included (TCP), or per datagram (UDP). */
+  size: number;
+  /** How long to run, in milliseconds. */
+  duration: number;
+  /** Distinguishes the payloads of concurrent load processes. */
+  id: number;
+}
+
+/** What one load process measured. */
+export interface LoadResult {
+  /** Requests answered correctly. */
+  ok: number;
+  /** Replies that did not match. */
+  wrong: number;
+  /** Requests never answered. */
+  lost: number;
+  /** Seconds measured. */
+  seconds: number;
+  /** Round-trip times in ms (latency only). */
+  rtts?: number[];
+}
+
+/** A unique payload of exactly `size` bytes (the newline included for TCP). */
+function payload(
+  id: number,
+  conn: number,
+  seq: number,
+  size: number,
+  newline: boolean,
+) {
+  const body = `${id.toString(36)}${conn.toString(36)}${seq.toString(36)}`;
+  const length = newline ? size - 1 : size;
+  const text = body.length >= length
+    ? body.slice(body.length - length)
+    : body.padStart(length, ".");
+  return encoder.encode(newline ? `${text}\n` : text);
+}
+
+function replyFor(line: Uint8Array): Uint8Array {
+  const reply = new Uint8Array(
+    PREFIX.length + line.length + (line.at(-1) === 10 ? 0 : 1),
+  );
+  reply.set(PREFIX);
+  reply.set(line, PREFIX.length);
+  reply[reply.length - 1] = 10;
+  return reply;
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+async function readExactly(
+  conn: Deno.Conn,
+  buffer: Uint8Array,
+): Promise<number> {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const read = await conn.read(buffer.subarray(offset));
+    if (read === null) break;
+    offset += read;
+  }
+  return offset;
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
+  let written = 0;
+  while (written < bytes.length) {
+    written += await conn.write(bytes.subarray(written));
+  }
+}
+
+/** Pipelines `window` lines per batch on each connection until time is up. */
+async function throughput(
+  task: LoadTask,
+  latency: boolean,
+): Promise<LoadResult> {
+  const result: LoadResult = {
+    ok: 0,
+    wrong: 0,
+    lost: 0,
+    seconds: 0,
+    rtts: latency ? [] : undefined,
+  };
+  const conns = await Promise.all(
+    Array.from(
+      { length: task.connections },
+      () => Deno.connect({ hostname: "127.0.0.1", port: task.port }),
+    ),
+  );
+  for (const conn of conns) conn.setNoDelay(true);
+  const started = performance.now();
+  const deadline = started + task.duration;
+  await Promise.all(conns.map(async (conn, c) => {
+    let seq = 0;
+    try {
+      while (performance.now() < deadline) {
+        const lines: Uint8Array[] = [];
+        for (let i = 0; i < task.window; i++) {
+          lines.push(payload(task.id, c, seq++, task.size, true));
+        }
+        const request = new Uint8Array(lines.length * task.size);
+        lines.forEach((line, i) => request.set(line, i * task.size));
+        const expected = new Uint8Array(
+          lines.length * (PREFIX.length + task.size),
+        );
+        lines.forEach((line, i) =>
+          expected.set(replyFor(line), i * (PREFIX.length + task.size))
+        );
+        const sentAt = performance.now();
+        await writeAll(conn, request);
+        const reply = new Uint8Array(expected.length);
+        const got = await readExactly(conn, reply);
+        if (latency) result.rtts!.push(performance.now() - sentAt);
+        if (got < expected.length) {
+          result.lost += task.window;
+          break;
+        }
+        if (equal(reply, expected)) result.ok += task.window;
+        else result.wrong += task.window;
+      }
+    } catch {
+      result.lost += task.window;
+    } finally {
+      conn.close();
+    }
+  }));
+  result.seconds = (performance.now() - started) / 1000;
+  return result;
+}
+
+/** Connect, one line, close, as fast as `connections` loops can. */
+async function churn(task: LoadTask): Promise<LoadResult> {
+  const result: LoadResult = { ok: 0, wrong: 0, lost: 0, seconds: 0 };
+  const started = performance.now();
+  const deadline = started + task.duration;
+  await Promise.all(Array.from({ length: task.connections }, async (_, c) => {
+    let seq = 0;
+    while (performance.now() < deadline) {
+      const line = payload(task.id, c, seq++, task.size, true);
+      const expected = replyFor(line);
+      try {
+        const conn = await Deno.connect({
+          hostname: "127.0.0.1",
+          port: task.port,
+        });
+        try {
+          await writeAll(conn, line);
+          const reply = new Uint8Array(expected.length);
+          const got = await readExactly(conn, reply);
+          if (got < expected.length) result.lost++;
+          else if (equal(reply, expected)) result.ok++;
+          else result.wrong++;
+        } finally {
+          conn.close();
+        }
+      } catch {
+        result.lost++;
+      }
+    }
+  }));
+  result.seconds = (performance.now() - started) / 1000;
+  return result;
+}
+
+/** Keeps `window` datagrams in flight per socket; 200 ms without a reply is a loss. */
+async function udp(task: LoadTask): Promise<LoadResult> {
+  const result: LoadResult = { ok: 0, wrong: 0, lost: 0, seconds: 0 };
+  const server = {
+    transport: "udp" as const,
+    hostname: "127.0.0.1",
+    port: task.port,
+  };
+  const started = performance.now();
+  const deadline = started + task.duration;
+  const decoder = new TextDecoder();
+  await Promise.all(Array.from({ length: task.connections }, async (_, s) => {
+    const socket = Deno.listenDatagram({
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: 0,
+    });
+    const outstanding = new Set<string>();
+    let seq = 0;
+    const send = () => {
+      const datagram = payload(task.id, s, seq++, task.size, false);
+      outstanding.add(`received msg: ${decoder.decode(datagram)}\n`);
+      return socket.send(datagram, server);
+    };
+    try {
+      for (let i = 0; i < task.window; i++) await send();
+      const buffer = new Uint8Array(2048);
+      while (outstanding.size > 0) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const received = await Promise.race([
+          socket.receive(buffer),
+          new Promise<undefined>((resolve) =>
+            timer = setTimeout(() => resolve(undefined), 200)
+          ),
+        ]);
+        clearTimeout(timer);
+        if (received === undefined) {
+          result.lost += outstanding.size;
+          outstanding.clear();
+          if (performance.now() >= deadline) break;
+          for (let i = 0; i < task.window; i++) await send();
+          continue;
+        }
+        if (outstanding.delete(decoder.decode(received[0]))) result.ok++;
+        else result.wrong++;
+        if (performance.now() < deadline) await send();
+      }
+    } finally {
+      socket.close();
+    }
+  }));
+  result.seconds = (performance.now() - started) / 1000;
+  return result;
+}
+
+/** Opens and holds connections until stdin closes; prints "ready" when held. */
+async function idle(task: LoadTask): Promise<LoadResult> {
+  const conns: Deno.Conn[] = [];
+  let lost = 0;
+  for (let i = 0; i < task.connections; i += 500) {
+    const batch = await Promise.allSettled(
+      Array.from(
+        { length: Math.min(500, task.connections - i) },
+        () => Deno.connect({ hostname: "127.0.0.1", port: task.port }),
+      ),
+    );
+    for (const settled of batch) {
+      if (settled.status === "fulfilled") conns.push(settled.value);
+      else lost++;
+    }
+  }
+  console.log(JSON.stringify({ ready: conns.length, lost }));
+  for await (const _ of Deno.stdin.readable) { /* wait for the bench */ }
+  for (const conn of conns) conn.close();
+  return { ok: conns.length, wrong: 0, lost, seconds: 0 };
+}
+
+if (import.meta.main) {
+  const task = JSON.parse(Deno.args[0]!) as LoadTask;
+  const result = task.kind === "throughput"
+    ? await throughput(task, false)
+    : task.kind === "latency"
+    ? await throughput(task, true)
+    : task.kind === "churn"
+    ? await churn(task)
+    : task.kind === "udp"
+    ? await udp(task)
+    : await idle(task);
+  console.log(JSON.stringify(result));
+}
