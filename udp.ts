@@ -117,6 +117,8 @@ export const MAX_DATAGRAM_SIZE = 65_507;
 
 /** Every datagram fits: its real size is known even when it is cut. */
 const RECEIVE_BUFFER_SIZE = 65_536;
+/** Receive loops per socket, each with its own buffer. */
+const RECEIVERS = 4;
 /** Hosts told about a missing send permission, remembered up to this many. */
 const MAX_REMEMBERED_HOSTS = 1024;
 const logger = getLogger(["echolab", "udp"]);
@@ -156,7 +158,7 @@ class UdpServer implements EchoServer<"udp"> {
   #drops = new ThrottledReporter();
   #closing = false;
   #closed = false;
-  #receiving = false;
+  #sending = 0;
   #refusedHosts = new Set<string>();
   #shutdown: Promise<void> | undefined;
   #loop: Promise<void>;
@@ -190,7 +192,10 @@ class UdpServer implements EchoServer<"udp"> {
       address: formatAddress(this.addr),
     });
     warnIfReachable(logger, this.addr, this.#allow);
-    this.#loop = this.#serve();
+    // Several receives in flight keep the socket busy while replies go out.
+    this.#loop = Promise.all(
+      Array.from({ length: RECEIVERS }, () => this.#serve()),
+    ).then(() => this.#close());
     this.finished = this.#loop.then(() => this.shutdown());
   }
 
@@ -229,7 +234,6 @@ class UdpServer implements EchoServer<"udp"> {
     while (!this.#closing) {
       let datagram: Uint8Array;
       let address: Deno.NetAddr;
-      this.#receiving = true;
       try {
         const received = await this.#socket.receive(buffer);
         datagram = received[0];
@@ -240,8 +244,6 @@ class UdpServer implements EchoServer<"udp"> {
           error: errorMessage(error),
         });
         continue;
-      } finally {
-        this.#receiving = false;
       }
       const size = datagram.length;
       stats.datagrams_in++;
@@ -280,15 +282,19 @@ class UdpServer implements EchoServer<"udp"> {
         reply = formatter.bytes();
         stats.lines_in += lines;
       }
-      if (await this.#send(reply, address, peer)) {
+      this.#sending++;
+      const sent = await this.#send(reply, address, peer);
+      this.#sending--;
+      if (sent) {
         stats.datagrams_out++;
         stats.bytes_out += reply.length;
         stats.lines_out += lines;
       }
       formatter.clear();
       lines = 0;
+      // The last reply of a graceful stop went out: now close.
+      if (this.#closing && this.#sending === 0) this.#close();
     }
-    this.#close();
   }
 
   /** Checks `--allow`, the loop guard and `--udp-rate`, in that order. */
@@ -408,8 +414,8 @@ class UdpServer implements EchoServer<"udp"> {
 
   async #stop(): Promise<void> {
     this.#closing = true;
-    // A reply being sent is finished first; a pending receive is cancelled.
-    if (this.#receiving) this.#close();
+    // Replies being sent are finished first; pending receives are cancelled.
+    if (this.#sending === 0) this.#close();
     await this.#loop;
     logger.info("Stopped udp server on {address}", {
       address: formatAddress(this.addr),

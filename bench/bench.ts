@@ -4,7 +4,8 @@
  * `go` is installed, the seed's Go servers, one after another on the same
  * ports and load, in the same run. Prints one table (a row per scenario, a
  * column per server, echolab's ratio to each peer); `--json FILE` writes the
- * same data; `--smoke` runs one short round of each (CI).
+ * same data; `--smoke` runs one short round of each (CI); `--only 1,4b`
+ * runs only the scenarios whose number is given.
  *
  * @module
  */
@@ -16,6 +17,8 @@ const WORK = "/tmp/echolab-bench";
 const decoder = new TextDecoder();
 
 interface Settings {
+  /** Scenario number prefixes to run (`--only 1,4`); empty runs all. */
+  only: string[];
   rounds: number;
   duration: number;
   idleConnections: number;
@@ -25,7 +28,9 @@ interface Settings {
 function parseSettings(args: string[]): Settings {
   const smoke = args.includes("--smoke");
   const jsonIndex = args.indexOf("--json");
+  const onlyIndex = args.indexOf("--only");
   return {
+    only: onlyIndex === -1 ? [] : args[onlyIndex + 1]!.split(","),
     rounds: smoke ? 1 : 3,
     duration: smoke ? 300 : 2000,
     idleConnections: smoke ? 500 : 10_000,
@@ -405,6 +410,10 @@ async function main(): Promise<number> {
   }[] = [];
   let errors = 0;
   for (const scenario of SCENARIOS) {
+    if (
+      settings.only.length > 0 &&
+      !settings.only.some((prefix) => scenario.name.startsWith(`${prefix}.`))
+    ) continue;
     const results: Partial<Record<ServerName, Measurement>> = {};
     for (const spec of servers) {
       if (!scenario.servers.includes(spec.name)) continue;

@@ -95,6 +95,34 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
   }
 }
 
+/**
+ * Writes a unique line into `target` at `offset`: `size - 1` bytes of
+ * base-36 digits of (id, conn, seq), then `\n`. No strings, no allocation.
+ */
+function fillLine(
+  target: Uint8Array,
+  offset: number,
+  size: number,
+  id: number,
+  conn: number,
+  seq: number,
+): void {
+  let value = seq;
+  let at = offset + size - 2;
+  // seq, least significant digit last
+  const stop = offset + 4;
+  while (at >= stop) {
+    const digit = value % 36;
+    target[at--] = digit < 10 ? 48 + digit : 87 + digit;
+    value = Math.floor(value / 36);
+  }
+  target[offset] = 97 + (id % 26);
+  target[offset + 1] = 97 + (conn % 26);
+  target[offset + 2] = 97 + (Math.floor(conn / 26) % 26);
+  target[offset + 3] = 45; // "-"
+  target[offset + size - 1] = 10;
+}
+
 /** Pipelines `window` lines per batch on each connection until time is up. */
 async function throughput(
   task: LoadTask,
@@ -116,25 +144,25 @@ async function throughput(
   for (const conn of conns) conn.setNoDelay(true);
   const started = performance.now();
   const deadline = started + task.duration;
+  const size = task.size;
+  const replySize = PREFIX.length + size;
   await Promise.all(conns.map(async (conn, c) => {
     let seq = 0;
+    const request = new Uint8Array(task.window * size);
+    const expected = new Uint8Array(task.window * replySize);
+    const reply = new Uint8Array(expected.length);
+    for (let i = 0; i < task.window; i++) expected.set(PREFIX, i * replySize);
     try {
       while (performance.now() < deadline) {
-        const lines: Uint8Array[] = [];
         for (let i = 0; i < task.window; i++) {
-          lines.push(payload(task.id, c, seq++, task.size, true));
+          fillLine(request, i * size, size, task.id, c, seq++);
+          expected.set(
+            request.subarray(i * size, (i + 1) * size),
+            i * replySize + PREFIX.length,
+          );
         }
-        const request = new Uint8Array(lines.length * task.size);
-        lines.forEach((line, i) => request.set(line, i * task.size));
-        const expected = new Uint8Array(
-          lines.length * (PREFIX.length + task.size),
-        );
-        lines.forEach((line, i) =>
-          expected.set(replyFor(line), i * (PREFIX.length + task.size))
-        );
         const sentAt = performance.now();
         await writeAll(conn, request);
-        const reply = new Uint8Array(expected.length);
         const got = await readExactly(conn, reply);
         if (latency) result.rtts!.push(performance.now() - sentAt);
         if (got < expected.length) {
@@ -188,7 +216,10 @@ async function churn(task: LoadTask): Promise<LoadResult> {
   return result;
 }
 
-/** Keeps `window` datagrams in flight per socket; 200 ms without a reply is a loss. */
+/**
+ * Keeps `window` datagrams in flight per socket. A watchdog (not a timer per
+ * datagram) counts the window as lost after 200 ms without a reply.
+ */
 async function udp(task: LoadTask): Promise<LoadResult> {
   const result: LoadResult = { ok: 0, wrong: 0, lost: 0, seconds: 0 };
   const server = {
@@ -198,49 +229,70 @@ async function udp(task: LoadTask): Promise<LoadResult> {
   };
   const started = performance.now();
   const deadline = started + task.duration;
-  const decoder = new TextDecoder();
   await Promise.all(Array.from({ length: task.connections }, async (_, s) => {
     const socket = Deno.listenDatagram({
       transport: "udp",
       hostname: "127.0.0.1",
       port: 0,
     });
-    const outstanding = new Set<string>();
+    // Outstanding payloads, keyed by their 5 bytes as a number.
+    const outstanding = new Set<number>();
     let seq = 0;
+    let lastReply = performance.now();
+    let done = false;
+    const datagram = new Uint8Array(task.size);
     const send = () => {
-      const datagram = payload(task.id, s, seq++, task.size, false);
-      outstanding.add(`received msg: ${decoder.decode(datagram)}\n`);
-      return socket.send(datagram, server);
+      // Unique per socket (each has its own port): seq in base 36.
+      let value = seq++;
+      for (let i = task.size - 1; i >= 0; i--) {
+        const digit = value % 36;
+        datagram[i] = digit < 10 ? 48 + digit : 87 + digit;
+        value = Math.floor(value / 36);
+      }
+      outstanding.add(keyOf(datagram, 0, task.size));
+      return socket.send(datagram.subarray(0, task.size), server);
     };
+    const watchdog = setInterval(async () => {
+      if (performance.now() - lastReply < 200) return;
+      result.lost += outstanding.size;
+      outstanding.clear();
+      lastReply = performance.now();
+      if (performance.now() >= deadline) {
+        done = true;
+        socket.close();
+      } else {
+        for (let i = 0; i < task.window; i++) await send();
+      }
+    }, 50);
     try {
       for (let i = 0; i < task.window; i++) await send();
       const buffer = new Uint8Array(2048);
-      while (outstanding.size > 0) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const received = await Promise.race([
-          socket.receive(buffer),
-          new Promise<undefined>((resolve) =>
-            timer = setTimeout(() => resolve(undefined), 200)
-          ),
-        ]);
-        clearTimeout(timer);
-        if (received === undefined) {
-          result.lost += outstanding.size;
-          outstanding.clear();
-          if (performance.now() >= deadline) break;
-          for (let i = 0; i < task.window; i++) await send();
-          continue;
-        }
-        if (outstanding.delete(decoder.decode(received[0]))) result.ok++;
+      while (!done) {
+        const [reply] = await socket.receive(buffer);
+        lastReply = performance.now();
+        const key = reply.length === PREFIX.length + task.size + 1
+          ? keyOf(reply, PREFIX.length, task.size)
+          : -1;
+        if (outstanding.delete(key)) result.ok++;
         else result.wrong++;
         if (performance.now() < deadline) await send();
+        else if (outstanding.size === 0) break;
       }
+    } catch {
+      // Closed by the watchdog at the end.
     } finally {
-      socket.close();
+      clearInterval(watchdog);
+      if (!done) socket.close();
     }
   }));
   result.seconds = (performance.now() - started) / 1000;
   return result;
+}
+
+function keyOf(bytes: Uint8Array, offset: number, length: number): number {
+  let key = 0;
+  for (let i = 0; i < length; i++) key = key * 256 + bytes[offset + i]!;
+  return key;
 }
 
 /** Opens and holds connections until stdin closes; prints "ready" when held. */
