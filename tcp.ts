@@ -106,6 +106,13 @@ export interface TcpServerOptions {
    */
   raw?: boolean;
   /**
+   * Set `SO_REUSEPORT`, so that several accept loops (workers) can share the
+   * port (Linux spreads connections among them).
+   *
+   * @default {false}
+   */
+  reusePort?: boolean;
+  /**
    * Log every network event (accept, read, write, FIN, reset, timeout,
    * close) to the `echolab.trace` logger.
    *
@@ -195,6 +202,7 @@ class TcpServer implements EchoServer<"tcp"> {
     const address = {
       hostname: options.hostname ?? DEFAULT_HOSTNAME,
       port: options.port ?? DEFAULT_TCP_PORT,
+      ...(options.reusePort ? { reusePort: true } : {}),
     };
     this.#listener = options.tls === undefined
       ? Deno.listen({ transport: "tcp", ...address })

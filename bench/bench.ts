@@ -59,7 +59,9 @@ const ECHOLAB: ServerSpec = {
 const ECHOLAB_WORKERS: ServerSpec = {
   name: "echolab --workers 2",
   command: (tcp, udp, logged) =>
-    ECHOLAB.command(tcp, udp, logged).replace(" all ", " all --workers 2 "),
+    ECHOLAB.command(tcp, udp, logged)
+      .replace(" all ", " all --workers 2 ")
+      .replace(" run ", ` run --allow-read=${ROOT} `),
 };
 
 const NODE: ServerSpec = {
@@ -389,7 +391,7 @@ const SCENARIOS: Scenario[] = [
 async function main(): Promise<number> {
   const settings = parseSettings(Deno.args);
   await Deno.mkdir(WORK, { recursive: true });
-  const servers: ServerSpec[] = [ECHOLAB, NODE];
+  const servers: ServerSpec[] = [ECHOLAB, ECHOLAB_WORKERS, NODE];
   const hasGo = (await shell("command -v go")).ok;
   if (hasGo) {
     const built = await shell(

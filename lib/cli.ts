@@ -18,6 +18,9 @@ import { send } from "./send_command.ts";
 import { configureLogging, flushLogging, stopLogging } from "./logging.ts";
 import type { EchoServer } from "./server.ts";
 import { ShutdownSignal } from "./shutdown_signal.ts";
+import { serveTcpWorkers } from "./tcp_workers.ts";
+
+type TcpWorkers = Awaited<ReturnType<typeof serveTcpWorkers>>;
 import { USAGE } from "./usage.ts";
 
 /** The version, from deno.json. */
@@ -90,19 +93,22 @@ async function serve(commandLine: CommandLine): Promise<number> {
     }
   }
   const servers: [transport: "tcp" | "udp", server: EchoServer][] = [];
-  const started = startServers(commandLine, tls, servers);
+  const started = await startServers(commandLine, tls, servers);
   if (started !== undefined) {
     logger.error(started);
     await Promise.all(servers.map(([, server]) => server.shutdown()));
     await stopLogging();
     return 1;
   }
-  const printStats = () => {
+  const printStats = async (refresh: boolean) => {
     for (const [transport, server] of servers) {
-      logStats(transport, formatAddress(server.addr), server.stats());
+      const stats = refresh && "refreshStats" in server
+        ? await (server as TcpWorkers).refreshStats()
+        : server.stats();
+      logStats(transport, formatAddress(server.addr), stats);
     }
   };
-  const statsSignal = listenForStatsSignal(printStats);
+  const statsSignal = listenForStatsSignal(() => printStats(true));
   try {
     const stopped = await Promise.race([
       signal.received,
@@ -115,7 +121,7 @@ async function serve(commandLine: CommandLine): Promise<number> {
   } finally {
     statsSignal?.();
   }
-  printStats();
+  await printStats(false);
   await stopLogging();
   return 0;
 }
@@ -128,11 +134,11 @@ function listenForStatsSignal(handler: () => void): (() => void) | undefined {
 }
 
 /** Starts the servers the mode asks for; returns an error line on failure. */
-function startServers(
+async function startServers(
   commandLine: CommandLine,
   tls: { cert: string; key: string } | undefined,
   servers: [transport: "tcp" | "udp", server: EchoServer][],
-): string | undefined {
+): Promise<string | undefined> {
   const { mode, hostname } = commandLine;
   const targets: BindTarget[] = [];
   if (mode !== "udp") {
@@ -153,23 +159,30 @@ function startServers(
   }
   for (const target of targets) {
     try {
+      const tcpOptions = {
+        hostname,
+        port: target.port,
+        timeout: commandLine.timeout,
+        lifetime: commandLine.lifetime,
+        maxLine: commandLine.maxLine,
+        maxConnections: commandLine.maxConnections,
+        maxPerSource: commandLine.maxPerSource,
+        allow: commandLine.allow,
+        prefix: commandLine.prefix,
+        raw: commandLine.raw,
+        trace: commandLine.trace,
+        tls,
+      };
       servers.push([
         target.transport,
         target.transport === "tcp"
-          ? serveTcp({
-            hostname,
-            port: target.port,
-            timeout: commandLine.timeout,
-            lifetime: commandLine.lifetime,
-            maxLine: commandLine.maxLine,
-            maxConnections: commandLine.maxConnections,
-            maxPerSource: commandLine.maxPerSource,
-            allow: commandLine.allow,
-            prefix: commandLine.prefix,
-            raw: commandLine.raw,
-            trace: commandLine.trace,
-            tls,
-          })
+          ? commandLine.workers > 1
+            ? await serveTcpWorkers(tcpOptions, commandLine.workers, {
+              level: commandLine.logLevel,
+              format: commandLine.logFormat,
+              trace: commandLine.trace,
+            })
+            : serveTcp(tcpOptions)
           : serveUdp({
             hostname,
             port: target.port,
@@ -183,6 +196,9 @@ function startServers(
           }),
       ]);
     } catch (error) {
+      if (error instanceof Error && error.message.startsWith("--workers")) {
+        return `Cannot start the tcp workers: ${error.message}`;
+      }
       return describeStartError(error, target);
     }
   }

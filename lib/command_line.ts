@@ -61,6 +61,8 @@ export interface CommandLine {
   logFormat: LogFormat;
   /** Log every network event. */
   trace: boolean;
+  /** TCP accept loops sharing the port. */
+  workers: number;
   /** TLS certificate file for the TCP server. */
   tlsCert: string | undefined;
   /** TLS key file for the TCP server. */
@@ -102,6 +104,7 @@ export const DEFAULTS: Readonly<CommandLine> = {
   logLevel: "info",
   logFormat: "text",
   trace: false,
+  workers: 1,
   tlsCert: undefined,
   tlsKey: undefined,
   messages: [],
@@ -141,6 +144,13 @@ const FLAGS: Record<string, Flag> = {
     boolean: true,
     modes: SERVERS,
     apply: (_value, into) => into.trace = true,
+  },
+  "workers": {
+    modes: TCP,
+    apply: (value, into, flag) =>
+      into.workers = value === "auto"
+        ? navigator.hardwareConcurrency
+        : parseCount(value, flag, 1, 256),
   },
   "tls-cert": {
     modes: TCP,

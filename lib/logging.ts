@@ -52,6 +52,34 @@ const LEVEL_LABELS: Record<LogLevel, string> = {
   fatal: "FATAL",
 };
 
+const LEVEL_PADDED = Object.fromEntries(
+  Object.entries(LEVEL_LABELS).map((
+    [level, label],
+  ) => [level, label.padEnd(5)]),
+) as Record<LogLevel, string>;
+
+// Records come in bursts within one millisecond: format its time once.
+let lastTimestamp = -1;
+let lastIsoTime = "";
+function isoTime(timestamp: number): string {
+  if (timestamp !== lastTimestamp) {
+    lastTimestamp = timestamp;
+    lastIsoTime = new Date(timestamp).toISOString();
+  }
+  return lastIsoTime;
+}
+
+// Categories are few and fixed arrays: join each once.
+const categoryNames = new WeakMap<readonly string[], string>();
+function categoryName(category: readonly string[]): string {
+  let name = categoryNames.get(category);
+  if (name === undefined) {
+    name = category.join(".");
+    categoryNames.set(category, name);
+  }
+  return name;
+}
+
 // Control characters would let a client rewrite the terminal or forge lines.
 // deno-lint-ignore no-control-regex
 const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/g;
@@ -101,14 +129,15 @@ function renderValue(value: unknown): string {
  * ```
  */
 export function formatTextRecord(record: LogRecord): string {
+  const time = isoTime(record.timestamp);
   let message = "";
   const parts = record.message;
   for (let i = 0; i < parts.length; i++) {
     message += i % 2 === 0 ? parts[i] as string : renderValue(parts[i]);
   }
-  return `${new Date(record.timestamp).toISOString()} ${
-    LEVEL_LABELS[record.level].padEnd(5)
-  } ${record.category.join(".")}: ${message}\n`;
+  return `${time} ${LEVEL_PADDED[record.level]} ${
+    categoryName(record.category)
+  }: ${message}\n`;
 }
 
 /**
@@ -144,9 +173,9 @@ export function formatJsonRecord(record: LogRecord): string {
       : renderValue(part);
   }
   return JSON.stringify({
-    time: new Date(record.timestamp).toISOString(),
+    time: isoTime(record.timestamp),
     level: record.level,
-    logger: record.category.join("."),
+    logger: categoryName(record.category),
     message,
     ...record.properties,
   }) + "\n";
@@ -285,6 +314,9 @@ export async function configureLogging(
     options.format === "json" ? formatJsonRecord : formatTextRecord,
   );
   const logTapeSink: Sink = (record) => sink.write(record);
+  // The record is turned into text at once, so LogTape need not copy its
+  // properties first (it does for sinks that might keep records for later).
+  Object.defineProperty(logTapeSink, IMMEDIATE_SINK, { value: true });
   await configure({
     reset: true,
     sinks: {
@@ -318,6 +350,9 @@ export async function configureLogging(
 }
 
 let activeSink: BufferedSink | undefined;
+
+/** LogTape's marker for sinks that consume a record before returning. */
+const IMMEDIATE_SINK = Symbol.for("LogTape.sinkSnapshotPolicy.immediate");
 
 /**
  * Writes out what the sink set by {@linkcode configureLogging} holds, at

@@ -113,3 +113,40 @@ export class ServerStats implements StatsSnapshot {
     };
   }
 }
+
+/**
+ * Adds up the counters of several servers (the `--workers` accept loops);
+ * `connections_peak` is the sum of the peaks, an upper bound.
+ *
+ * @param snapshots The counters to add.
+ * @returns Their sum.
+ *
+ * @example
+ * ```ts
+ * import { mergeStats, ServerStats } from "./server_stats.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const a = new ServerStats();
+ * a.lines_in = 2;
+ * const b = new ServerStats();
+ * b.lines_in = 3;
+ * strictEqual(mergeStats([a.snapshot(), b.snapshot()]).lines_in, 5);
+ * ```
+ */
+export function mergeStats(snapshots: readonly StatsSnapshot[]): StatsSnapshot {
+  const total = new ServerStats().snapshot();
+  for (const snapshot of snapshots) {
+    for (const key of Object.keys(total) as (keyof StatsSnapshot)[]) {
+      const value = snapshot[key];
+      if (typeof value === "number") {
+        (total[key] as number) += value;
+      } else {
+        const into = total[key] as Record<string, number>;
+        for (const [reason, count] of Object.entries(value)) {
+          into[reason] = (into[reason] ?? 0) + count;
+        }
+      }
+    }
+  }
+  return total;
+}

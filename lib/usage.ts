@@ -63,6 +63,9 @@ Flags:
                           FIN, reset, timeout, close; each datagram and
                           reply) with the time since start, whatever
                           --log-level says
+  --workers N|auto        TCP accept loops sharing the port (SO_REUSEPORT,
+                          Linux), one per CPU with auto; needs
+                          --allow-read for echolab's files         [1]
   --tls-cert FILE         serve TCP over TLS with this PEM certificate
   --tls-key FILE          ... and this PEM key (both need --allow-read)
 
@@ -82,7 +85,7 @@ Client flags (send):
 Seconds may have decimals (0.5). Logs go to stderr. SIGINT or SIGTERM stops
 gracefully (exit 0); a second signal stops at once. SIGUSR1 prints the
 counters; they are printed at shutdown too. --max-connections and
---max-per-source count the connections of this process.
+--max-per-source count the connections of each accept loop (--workers).
 
 The UDP server needs --allow-net for its clients' host (Deno checks every
 reply's destination), so grant the host, not just the port.

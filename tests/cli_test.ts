@@ -174,6 +174,14 @@ const USAGE_ERRORS: [string[], string][] = [
     'Invalid --allow: "localhost" is not an IPv4 or IPv6 range such as 127.0.0.0/8 or ::1/128',
   ],
   [
+    ["tcp", "--workers", "0"],
+    'Invalid --workers "0": expected a whole number from 1 to 256',
+  ],
+  [
+    ["udp", "--workers", "2"],
+    "Flag --workers does not apply to mode udp: it is for tcp and all",
+  ],
+  [
     ["send", "--count", "0", "x"],
     'Invalid --count "0": expected a whole number from 1 to 1000000',
   ],
@@ -604,4 +612,62 @@ Deno.test("cli: SIGUSR1 prints the counters while running, whatever the log leve
   );
   server.kill("SIGTERM");
   strictEqual((await server.finished()).code, 0);
+});
+
+Deno.test("cli: --workers 2 shares the port between two accept loops and stops cleanly", async () => {
+  const root = new URL("../", import.meta.url).pathname;
+  await using server = new MainProcess(
+    ["tcp", "--port", "0", "--workers", "2"],
+    "127.0.0.1",
+    undefined,
+    [`--allow-read=${root}`],
+  );
+  const port = await server.port("tcp");
+  // Both loops log their start; then every connection is answered.
+  await server.waitFor(/Starting tcp server.*\n?.*/);
+  const conns = await Promise.all(
+    Array.from(
+      { length: 20 },
+      () => Deno.connect({ hostname: "127.0.0.1", port }),
+    ),
+  );
+  try {
+    const replies = await Promise.all(conns.map(async (conn, i) => {
+      await writeAll(conn, encoder.encode(`w${i}\n`));
+      return await readText(conn, REPLY.length + `w${i}`.length + 1);
+    }));
+    deepStrictEqual(replies, conns.map((_, i) => `${REPLY}w${i}\n`));
+  } finally {
+    for (const conn of conns) conn.close();
+  }
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+  strictEqual(
+    server.lines.filter((l) => l.includes("Starting tcp server")).length,
+    2,
+  );
+  // The counters printed at shutdown add up both loops.
+  match(
+    server.lines.at(-1)!,
+    /Stats of the tcp server .*connections_total=20 .*lines_in=20 lines_out=20 /,
+  );
+});
+
+Deno.test("cli: --workers without read access to echolab's files says which --allow-read to add", async () => {
+  const root = new URL("../", import.meta.url).pathname;
+  const { code, stderr } = await runMain([
+    "tcp",
+    "--port",
+    "0",
+    "--workers",
+    "2",
+  ]);
+  strictEqual(code, 1);
+  strictEqual(stderr.trimEnd().split("\n").length, 1, stderr);
+  match(
+    stderr,
+    new RegExp(
+      `ERROR echolab: Cannot start the tcp workers: --workers loads its workers from echolab's files in ${root}: re-run with --allow-read=${root}\n$`,
+    ),
+  );
 });
