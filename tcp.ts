@@ -37,7 +37,6 @@ import {
 
 export type { EchoServer } from "./lib/server.ts";
 export type { StatsSnapshot } from "./lib/server_stats.ts";
-export { AccessList } from "./lib/access_list.ts";
 export type { CloseReason } from "./lib/tcp_connection.ts";
 
 /** Options of {@linkcode serveTcp}. */

@@ -102,27 +102,3 @@ export class AccessList {
     return false;
   }
 }
-
-/**
- * Tells whether an address is a loopback address (127.0.0.0/8, ::1, or
- * IPv4-mapped loopback).
- *
- * @param hostname An IP address.
- * @returns Whether only this machine can reach it.
- *
- * @example
- * ```ts
- * import { isLoopback } from "./access_list.ts";
- * import { strictEqual } from "node:assert/strict";
- *
- * strictEqual(isLoopback("::1"), true);
- * strictEqual(isLoopback("0.0.0.0"), false);
- * ```
- */
-export function isLoopback(hostname: string): boolean {
-  try {
-    return ipaddr.process(hostname).range() === "loopback";
-  } catch {
-    return false;
-  }
-}

@@ -9,7 +9,12 @@ import { getLogger } from "@logtape/logtape";
 import config from "../deno.json" with { type: "json" };
 import { serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
-import { type CommandLine, parseCommandLine } from "./command_line.ts";
+import type { AccessList } from "./access_list.ts";
+import {
+  type CommandLine,
+  parseAccessList,
+  parseCommandLine,
+} from "./command_line.ts";
 import { type BindTarget, describeStartError, UsageError } from "./errors.ts";
 import { FlagFileError, readFlagFile } from "./flag_file.ts";
 import { formatAddress } from "./address.ts";
@@ -45,8 +50,12 @@ const encoder = new TextEncoder();
  */
 export async function runCli(args: readonly string[]): Promise<number> {
   let commandLine: CommandLine;
+  let allow: AccessList | undefined;
   try {
     commandLine = parseCommandLine(args);
+    if (commandLine.allow !== undefined) {
+      allow = await parseAccessList(commandLine.allow);
+    }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     Deno.stderr.writeSync(
@@ -63,10 +72,13 @@ export async function runCli(args: readonly string[]): Promise<number> {
     return 0;
   }
   if (commandLine.mode === "send") return await send(commandLine);
-  return await serve(commandLine);
+  return await serve(commandLine, allow);
 }
 
-async function serve(commandLine: CommandLine): Promise<number> {
+async function serve(
+  commandLine: CommandLine,
+  allow: AccessList | undefined,
+): Promise<number> {
   // Signal listeners come first: until they exist, SIGTERM kills outright.
   using signal = new ShutdownSignal((name) => {
     logger.warn("Received {signal} again: exiting at once", { signal: name });
@@ -93,7 +105,7 @@ async function serve(commandLine: CommandLine): Promise<number> {
     }
   }
   const servers: [transport: "tcp" | "udp", server: EchoServer][] = [];
-  const started = await startServers(commandLine, tls, servers);
+  const started = await startServers(commandLine, allow, tls, servers);
   if (started !== undefined) {
     logger.error(started);
     await Promise.all(servers.map(([, server]) => server.shutdown()));
@@ -136,6 +148,7 @@ function listenForStatsSignal(handler: () => void): (() => void) | undefined {
 /** Starts the servers the mode asks for; returns an error line on failure. */
 async function startServers(
   commandLine: CommandLine,
+  allow: AccessList | undefined,
   tls: { cert: string; key: string } | undefined,
   servers: [transport: "tcp" | "udp", server: EchoServer][],
 ): Promise<string | undefined> {
@@ -167,7 +180,7 @@ async function startServers(
         maxLine: commandLine.maxLine,
         maxConnections: commandLine.maxConnections,
         maxPerSource: commandLine.maxPerSource,
-        allow: commandLine.allow,
+        allow,
         prefix: commandLine.prefix,
         raw: commandLine.raw,
         trace: commandLine.trace,
@@ -187,7 +200,7 @@ async function startServers(
             hostname,
             port: target.port,
             bufferSize: commandLine.bufferSize,
-            allow: commandLine.allow,
+            allow,
             rate: commandLine.udpRate,
             loopGuard: commandLine.loopGuard,
             prefix: commandLine.prefix,

@@ -10,8 +10,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { AccessList } from "./access_list.ts";
-import { errorMessage, UsageError } from "./errors.ts";
+import { UsageError } from "./errors.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logging.ts";
 import { DEFAULT_MAX_LINE } from "./line_reader.ts";
 import { DEFAULT_PREFIX } from "./reply_formatter.ts";
@@ -43,8 +42,11 @@ export interface CommandLine {
   maxConnections: number;
   /** Most TCP connections at once from one IP; 0 unlimited. */
   maxPerSource: number;
-  /** Source networks served; `undefined` serves all. */
-  allow: AccessList | undefined;
+  /**
+   * Source networks served, as given to `--allow` (checked by
+   * {@linkcode parseAccessList}); `undefined` serves all.
+   */
+  allow: string | undefined;
   /** UDP datagrams answered per second per source IP; 0 unlimited. */
   udpRate: number;
   /** Whether the UDP reflection-loop guard is on. */
@@ -228,7 +230,7 @@ const FLAGS: Record<string, Flag> = {
   },
   "allow": {
     modes: SERVERS,
-    apply: (value, into, flag) => into.allow = parseAllow(value, flag),
+    apply: (value, into) => into.allow = value,
   },
   "udp-rate": {
     modes: UDP,
@@ -498,14 +500,6 @@ function parseChoice<T extends string>(
   return value as T;
 }
 
-function parseAllow(value: string, flag: string): AccessList {
-  try {
-    return AccessList.parse(value);
-  } catch (error) {
-    throw new UsageError(`Invalid ${flag}: ${errorMessage(error)}`);
-  }
-}
-
 const IPV4 =
   /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
@@ -555,5 +549,34 @@ function isIpv6(value: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Parses the `--allow` list. The address library is loaded only here, when
+ * the flag is given, so that a plain start stays fast.
+ *
+ * @param text The value of `--allow`.
+ * @returns The list.
+ * @throws {UsageError} Naming the entry that is not a range.
+ *
+ * @example
+ * ```ts
+ * import { parseAccessList } from "./command_line.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * deepStrictEqual((await parseAccessList("127.0.0.1/8")).ranges, ["127.0.0.1/8"]);
+ * ```
+ */
+export async function parseAccessList(
+  text: string,
+): Promise<import("./access_list.ts").AccessList> {
+  const { AccessList } = await import("./access_list.ts");
+  try {
+    return AccessList.parse(text);
+  } catch (error) {
+    throw new UsageError(
+      `Invalid --allow: ${error instanceof Error ? error.message : error}`,
+    );
   }
 }

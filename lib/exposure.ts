@@ -6,7 +6,8 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import { type AccessList, isLoopback } from "./access_list.ts";
+import type { AccessList } from "./access_list.ts";
+import { isLoopback } from "./loopback.ts";
 import { formatAddress } from "./address.ts";
 
 /**

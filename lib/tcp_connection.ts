@@ -43,7 +43,7 @@ export interface TcpConnectionSettings {
   tracer?: Tracer;
 }
 
-const MIN_READ_SIZE = 4096;
+const MIN_READ_SIZE = 512;
 const MAX_READ_SIZE = 65_536;
 const logger = getLogger(["echolab", "tcp"]);
 const decoder = new TextDecoder();
