@@ -28,6 +28,7 @@ import type { EchoServer } from "./lib/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/server_stats.ts";
 import { ThrottledReporter } from "./lib/throttled_reporter.ts";
 import { Tracer } from "./lib/tracer.ts";
+import { IdleClock } from "./lib/idle_timer.ts";
 import { warnIfReachable } from "./lib/exposure.ts";
 import {
   isResetError,
@@ -193,6 +194,7 @@ class TcpServer implements EchoServer<"tcp"> {
       stats: this.#stats,
       tracer: options.trace ? new Tracer("tcp") : undefined,
     };
+    settings.idleClock = IdleClock.for(settings.timeout);
     this.#settings = settings;
     this.#allow = options.allow;
     this.#maxConnections = options.maxConnections ?? 0;

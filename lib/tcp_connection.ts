@@ -6,7 +6,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { IdleTimer } from "./idle_timer.ts";
+import { type IdleClock, IdleTimer } from "./idle_timer.ts";
 import { LineReader } from "./line_reader.ts";
 import { ReplyFormatter } from "./reply_formatter.ts";
 import type { ServerStats } from "./server_stats.ts";
@@ -41,6 +41,8 @@ export interface TcpConnectionSettings {
   stats: ServerStats;
   /** Logs every network event when `--trace` is on. */
   tracer?: Tracer;
+  /** Checks the idle timers of all the server's connections. */
+  idleClock?: IdleClock;
 }
 
 const MIN_READ_SIZE = 512;
@@ -110,6 +112,7 @@ export class TcpConnection {
       this.#idleTimer = new IdleTimer(
         settings.timeout,
         (stalled) => this.stop(stalled ? "write stalled" : "idle timeout"),
+        settings.idleClock,
       );
     }
     if (settings.lifetime > 0) {
