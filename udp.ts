@@ -225,10 +225,7 @@ class UdpServer implements EchoServer<"udp"> {
       lines++;
       formatter.append(line);
       if (logLines) {
-        logger.info("Receiving data: {line} from {peer}", {
-          line: decoder.decode(line),
-          peer,
-        });
+        logger.info`Receiving data: ${decoder.decode(line)} from ${peer}`;
       }
     };
     while (!this.#closing) {
@@ -269,10 +266,7 @@ class UdpServer implements EchoServer<"udp"> {
       let reply: Uint8Array;
       if (this.#raw) {
         if (logLines) {
-          logger.info("Receiving data: {data} from {peer}", {
-            data: decoder.decode(kept),
-            peer,
-          });
+          logger.info`Receiving data: ${decoder.decode(kept)} from ${peer}`;
         }
         reply = kept;
       } else {

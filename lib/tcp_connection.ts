@@ -209,10 +209,9 @@ export class TcpConnection {
       this.#batchLines++;
       formatter.append(line);
       if (logLines) {
-        logger.info("Receiving data: {line} from {peer}", {
-          line: decoder.decode(line),
-          peer,
-        });
+        // The tagged form skips LogTape's template parsing: about 4x cheaper
+        // per line than "{line}" with properties (bench/README).
+        logger.info`Receiving data: ${decoder.decode(line)} from ${peer}`;
       }
     };
     let buffer = new Uint8Array(MIN_READ_SIZE);
@@ -263,10 +262,9 @@ export class TcpConnection {
       this.#settings.stats.bytes_in += read;
       this.#idleTimer?.touch();
       if (logger.isEnabledFor("info")) {
-        logger.info("Receiving data: {data} from {peer}", {
-          data: decoder.decode(buffer.subarray(0, read)),
-          peer,
-        });
+        logger.info`Receiving data: ${
+          decoder.decode(buffer.subarray(0, read))
+        } from ${peer}`;
       }
       await this.#writeBytes(buffer.subarray(0, read));
       if (this.#reason !== undefined) return this.#reason;

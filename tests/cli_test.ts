@@ -516,7 +516,13 @@ Deno.test("cli: with --log-format json every line is one JSON object", async () 
   ]);
   strictEqual(records.at(-1).lines_in, 1);
   deepStrictEqual(records.at(-1).closes, { "client closed": 1 });
-  strictEqual(records[2].line, "json \x1b[31m");
+  strictEqual(
+    records[2].message,
+    `Receiving data: json \x1b[31m from 127.0.0.1:${
+      (conn.localAddr as Deno.NetAddr).port
+    }`,
+  );
+  strictEqual(records[5].reason, "client closed");
   strictEqual(records[2].level, "info");
   strictEqual(records[2].logger, "echolab.tcp");
   match(records[2].time, /^\d{4}-\d\d-\d\dT/);
