@@ -210,23 +210,45 @@ interface Scenario {
   measure(server: RunningServer, settings: Settings): Promise<Measurement>;
 }
 
+/** 32 connections (2 load processes x 16), 16 lines of 16 bytes in flight. */
+async function tcpThroughput(
+  server: RunningServer,
+  settings: Settings,
+): Promise<Measurement> {
+  const r = await load({
+    kind: "throughput",
+    port: server.tcpPort,
+    connections: 16,
+    window: 16,
+    size: 16,
+    duration: settings.duration,
+  }, 2);
+  return { value: r.ok / r.seconds, errors: r.wrong + r.lost };
+}
+
+/** 4 sockets, 16 datagrams of 5 bytes in flight each. */
+async function udpThroughput(
+  server: RunningServer,
+  settings: Settings,
+): Promise<Measurement> {
+  const r = await load({
+    kind: "udp",
+    port: server.udpPort,
+    connections: 4,
+    window: 16,
+    size: 5,
+    duration: settings.duration,
+  }, 1);
+  return { value: r.ok / r.seconds, errors: r.wrong, note: `lost ${r.lost}` };
+}
+
 const SCENARIOS: Scenario[] = [
   {
     name: "1. TCP 32 conns x 16 lines, quiet",
     unit: "lines/s",
     higher: true,
     servers: ["echolab", "echolab --workers 2", "node", "go seed"],
-    async measure(server, settings) {
-      const r = await load({
-        kind: "throughput",
-        port: server.tcpPort,
-        connections: 16,
-        window: 16,
-        size: 16,
-        duration: settings.duration,
-      }, 2);
-      return { value: r.ok / r.seconds, errors: r.wrong + r.lost };
-    },
+    measure: tcpThroughput,
   },
   {
     name: "2. TCP 32 x 16, info logs to a file",
@@ -234,17 +256,7 @@ const SCENARIOS: Scenario[] = [
     higher: true,
     logged: true,
     servers: ["echolab", "go seed"],
-    async measure(server, settings) {
-      const r = await load({
-        kind: "throughput",
-        port: server.tcpPort,
-        connections: 16,
-        window: 16,
-        size: 16,
-        duration: settings.duration,
-      }, 2);
-      return { value: r.ok / r.seconds, errors: r.wrong + r.lost };
-    },
+    measure: tcpThroughput,
   },
   {
     name: "3. churn: connect, 1 line, close",
@@ -268,21 +280,7 @@ const SCENARIOS: Scenario[] = [
     unit: "datagrams/s",
     higher: true,
     servers: ["echolab", "node", "go seed"],
-    async measure(server, settings) {
-      const r = await load({
-        kind: "udp",
-        port: server.udpPort,
-        connections: 4,
-        window: 16,
-        size: 5,
-        duration: settings.duration,
-      }, 1);
-      return {
-        value: r.ok / r.seconds,
-        errors: r.wrong,
-        note: `lost ${r.lost}`,
-      };
-    },
+    measure: udpThroughput,
   },
   {
     name: "4b. UDP 4 x 16, info logs to a file",
@@ -290,21 +288,7 @@ const SCENARIOS: Scenario[] = [
     higher: true,
     logged: true,
     servers: ["echolab", "go seed"],
-    async measure(server, settings) {
-      const r = await load({
-        kind: "udp",
-        port: server.udpPort,
-        connections: 4,
-        window: 16,
-        size: 5,
-        duration: settings.duration,
-      }, 1);
-      return {
-        value: r.ok / r.seconds,
-        errors: r.wrong,
-        note: `lost ${r.lost}`,
-      };
-    },
+    measure: udpThroughput,
   },
   {
     name: "5. RSS, idle TCP connections",
@@ -480,12 +464,10 @@ function printTable(
   names: ServerName[],
 ): void {
   const peers = names.filter((name) => name !== "echolab");
-  const header = [
-    "scenario",
-    "unit",
-    ...names,
-    ...peers.map((peer) => `echolab/${peer}`),
-  ];
+  // The workers column compares echolab with itself: show 2 loops over 1.
+  const ratioName = (peer: ServerName) =>
+    peer === "echolab --workers 2" ? "workers 2/1" : `echolab/${peer}`;
+  const header = ["scenario", "unit", ...names, ...peers.map(ratioName)];
   const lines = rows.map((row) => {
     const own = row.results.echolab?.value;
     return [
@@ -500,9 +482,11 @@ function printTable(
       }),
       ...peers.map((peer) => {
         const other = row.results[peer]?.value;
-        return own === undefined || other === undefined || other === 0
-          ? "-"
-          : `${(own / other).toFixed(2)}x`;
+        if (own === undefined || other === undefined || other === 0) return "-";
+        const ratio = peer === "echolab --workers 2"
+          ? other / own
+          : own / other;
+        return `${ratio.toFixed(2)}x`;
       }),
     ];
   });

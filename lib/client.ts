@@ -113,19 +113,16 @@ export function sendMessages(
     : sendOverUdp(messages, options, onReply);
 }
 
+function emptySummary(): ClientSummary {
+  return { sent: 0, answered: 0, lost: 0, bytesOut: 0, bytesIn: 0, rtts: [] };
+}
+
 async function sendOverTcp(
   messages: Iterable<string> | AsyncIterable<string>,
   options: ClientOptions,
   onReply: (event: ReplyEvent) => void,
 ): Promise<ClientSummary> {
-  const summary: ClientSummary = {
-    sent: 0,
-    answered: 0,
-    lost: 0,
-    bytesOut: 0,
-    bytesIn: 0,
-    rtts: [],
-  };
+  const summary = emptySummary();
   const started = performance.now();
   const address = { hostname: options.hostname, port: options.port };
   const conn = options.tls
@@ -200,14 +197,7 @@ async function sendOverUdp(
   options: ClientOptions,
   onReply: (event: ReplyEvent) => void,
 ): Promise<ClientSummary> {
-  const summary: ClientSummary = {
-    sent: 0,
-    answered: 0,
-    lost: 0,
-    bytesOut: 0,
-    bytesIn: 0,
-    rtts: [],
-  };
+  const summary = emptySummary();
   const wait = (options.wait ?? 1) * 1000;
   const server = {
     transport: "udp" as const,
