@@ -229,7 +229,7 @@ async function udp(task: LoadTask): Promise<LoadResult> {
   };
   const started = performance.now();
   const deadline = started + task.duration;
-  await Promise.all(Array.from({ length: task.connections }, async (_, s) => {
+  await Promise.all(Array.from({ length: task.connections }, async () => {
     const socket = Deno.listenDatagram({
       transport: "udp",
       hostname: "127.0.0.1",
