@@ -128,12 +128,6 @@ export class LineReader {
     return true;
   }
 
-  /** Forgets the unfinished line and gives its buffer back. */
-  clear(): void {
-    this.#pending = EMPTY;
-    this.#pendingLength = 0;
-  }
-
   /** Copies `chunk[start, end)` after the pending bytes, within the cap. */
   #append(chunk: Uint8Array, start: number, end: number): boolean {
     if (start === end) return true;
