@@ -275,7 +275,7 @@ async function udp(task: LoadTask): Promise<LoadResult> {
           : -1;
         if (outstanding.delete(key)) result.ok++;
         else result.wrong++;
-        if (performance.now() < deadline) await send();
+        if (performance.now() < deadline) send().catch(() => {});
         else if (outstanding.size === 0) break;
       }
     } catch {
