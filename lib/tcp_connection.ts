@@ -12,6 +12,7 @@ import { ReplyFormatter } from "./reply_formatter.ts";
 import type { ServerStats } from "./server_stats.ts";
 import type { Tracer } from "./tracer.ts";
 import { formatAddress } from "./address.ts";
+import { errorMessage } from "./errors.ts";
 import { writeAll } from "./write_all.ts";
 
 /** Why a TCP connection ended, as the close log line says it. */
@@ -137,7 +138,7 @@ export class TcpConnection {
         if (this.#reason === "error") {
           logger.warn("Connection from {peer} failed: {error}", {
             peer: this.peer,
-            error: error instanceof Error ? error.message : String(error),
+            error: errorMessage(error),
           });
         }
       }
@@ -146,30 +147,26 @@ export class TcpConnection {
       clearTimeout(this.#lifetimeTimer);
       this.#close();
       settings.stats.closed(this.#reason!);
+      const closed = {
+        peer: this.peer,
+        reason: this.#reason,
+        lines: this.lines,
+        bytesIn: this.bytesIn,
+        bytesOut: this.bytesOut,
+        duration: Math.round(performance.now() - this.#startedAt) / 1000,
+      };
       tracer?.event(
         "closed {peer}: {who} closed first ({reason}), {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
         {
-          peer: this.peer,
+          ...closed,
           who: this.#reason === "client closed" || this.#reason === "reset"
             ? "client"
             : "server",
-          reason: this.#reason,
-          lines: this.lines,
-          bytesIn: this.bytesIn,
-          bytesOut: this.bytesOut,
-          duration: Math.round(performance.now() - this.#startedAt) / 1000,
         },
       );
       logger.info(
         "Closed connection from {peer}: {reason}, {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
-        {
-          peer: this.peer,
-          reason: this.#reason,
-          lines: this.lines,
-          bytesIn: this.bytesIn,
-          bytesOut: this.bytesOut,
-          duration: Math.round(performance.now() - this.#startedAt) / 1000,
-        },
+        closed,
       );
     }
   }
