@@ -2,15 +2,10 @@
 // Memory under abuse, measured on the server process alone (/proc/PID).
 import { match, ok, strictEqual } from "node:assert/strict";
 import { freePort, MainProcess, waitForTcp } from "./cli_process.ts";
-import { delay, encoder, readText, writeAll } from "./net_client.ts";
+import { delay, encoder, ping, writeAll } from "./net_client.ts";
 
 const REPLY = "received msg: ";
 const MB = 1024 * 1024;
-
-async function ping(conn: Deno.Conn, text: string) {
-  await writeAll(conn, encoder.encode(`${text}\n`));
-  return await readText(conn, REPLY.length + text.length + 1);
-}
 
 /** Writes `chunk` `times` times, stopping quietly when the server closes. */
 async function flood(conn: Deno.Conn, chunk: Uint8Array, times: number) {

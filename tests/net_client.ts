@@ -57,6 +57,15 @@ export async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
   }
 }
 
+/**
+ * Sends one line and reads its echo, which with the default prefix is
+ * `received msg: <text>\n`.
+ */
+export async function ping(conn: Deno.Conn, text: string): Promise<string> {
+  await writeAll(conn, encoder.encode(`${text}\n`));
+  return await readText(conn, "received msg: ".length + text.length + 1);
+}
+
 /** Reads text of the given length. */
 export async function readText(conn: Deno.Conn, length: number) {
   return decoder.decode(await readBytes(conn, length));

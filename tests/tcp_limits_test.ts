@@ -7,17 +7,13 @@ import {
   decoder,
   delay,
   encoder,
+  ping,
   readText,
   readToEnd,
   writeAll,
 } from "./net_client.ts";
 
 const REPLY = "received msg: ";
-
-async function ping(conn: Deno.Conn, text: string) {
-  await writeAll(conn, encoder.encode(`${text}\n`));
-  return await readText(conn, REPLY.length + text.length + 1);
-}
 
 Deno.test("tcp limits: --max-per-source closes the next connection from the same IP", async () => {
   await using logs = await captureLogs();
