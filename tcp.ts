@@ -185,16 +185,17 @@ class TcpServer implements EchoServer<"tcp"> {
   #resolveFinished: () => void;
 
   constructor(options: TcpServerOptions) {
+    const timeout = (options.timeout ?? DEFAULT_TIMEOUT) * 1000;
     const settings: TcpConnectionSettings = {
-      timeout: (options.timeout ?? DEFAULT_TIMEOUT) * 1000,
+      timeout,
       lifetime: (options.lifetime ?? 0) * 1000,
       maxLine: options.maxLine ?? DEFAULT_MAX_LINE,
       prefix: new TextEncoder().encode(options.prefix ?? DEFAULT_PREFIX),
       raw: options.raw ?? false,
       stats: this.#stats,
       tracer: options.trace ? new Tracer("tcp") : undefined,
+      idleClock: IdleClock.for(timeout),
     };
-    settings.idleClock = IdleClock.for(settings.timeout);
     this.#settings = settings;
     this.#allow = options.allow;
     this.#maxConnections = options.maxConnections ?? 0;

@@ -23,10 +23,10 @@ import { send } from "./send_command.ts";
 import { configureLogging, flushLogging, stopLogging } from "./logging.ts";
 import type { EchoServer } from "./server.ts";
 import { ShutdownSignal } from "./shutdown_signal.ts";
-import { serveTcpWorkers } from "./tcp_workers.ts";
+import { serveTcpWorkers, WorkersError } from "./tcp_workers.ts";
+import { USAGE } from "./usage.ts";
 
 type TcpWorkers = Awaited<ReturnType<typeof serveTcpWorkers>>;
-import { USAGE } from "./usage.ts";
 
 /** The version, from deno.json. */
 export const VERSION: string = config.version;
@@ -209,7 +209,7 @@ async function startServers(
           }),
       ]);
     } catch (error) {
-      if (error instanceof Error && error.message.startsWith("--workers")) {
+      if (error instanceof WorkersError) {
         return `Cannot start the tcp workers: ${error.message}`;
       }
       return describeStartError(error, target);

@@ -12,6 +12,24 @@ import type { EchoServer } from "./server.ts";
 import { mergeStats, type StatsSnapshot } from "./server_stats.ts";
 import type { WorkerRequest } from "./tcp_worker.ts";
 
+/** echolab's own files, which a worker must be allowed to read to load. */
+const ECHOLAB_ROOT = new URL("..", import.meta.url);
+const NEEDS_READ_ACCESS =
+  `--workers loads its workers from echolab's files in ${ECHOLAB_ROOT.pathname}: re-run with --allow-read=${ECHOLAB_ROOT.pathname}`;
+
+/** The workers could not start; the message says why, in one line. */
+export class WorkersError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message One line for the user.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "WorkersError";
+  }
+}
+
 /** Milliseconds a worker gets to stop gracefully before it is terminated. */
 const WORKER_STOP_GRACE = 2500;
 
@@ -50,15 +68,10 @@ export async function serveTcpWorkers(
   const workerModule = new URL("./tcp_worker.ts", import.meta.url);
   if (
     count > 1 && workerModule.protocol === "file:" &&
-    Deno.permissions.querySync({
-        name: "read",
-        path: new URL("..", import.meta.url),
-      }).state !== "granted"
+    Deno.permissions.querySync({ name: "read", path: ECHOLAB_ROOT }).state !==
+      "granted"
   ) {
-    const directory = new URL("..", import.meta.url).pathname;
-    throw new Error(
-      `--workers loads its workers from echolab's files in ${directory}: re-run with --allow-read=${directory}`,
-    );
+    throw new WorkersError(NEEDS_READ_ACCESS);
   }
   const main = serveTcp({ ...options, reusePort: true });
   const workers: {
@@ -107,11 +120,8 @@ export async function serveTcpWorkers(
       const reply = await next(entry);
       if (reply.type !== "started") {
         const message = reply.message ?? "a worker failed to start";
-        const directory = new URL("..", import.meta.url).pathname;
-        throw new Error(
-          /read access/.test(message)
-            ? `--workers loads its workers from echolab's files in ${directory}: re-run with --allow-read=${directory}`
-            : message,
+        throw new WorkersError(
+          /read access/.test(message) ? NEEDS_READ_ACCESS : message,
         );
       }
     }
