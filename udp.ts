@@ -245,13 +245,13 @@ class UdpServer implements EchoServer<"udp"> {
       const size = datagram.length;
       stats.datagrams_in++;
       stats.bytes_in += size;
+      peer = formatAddress(address);
       this.#tracer?.event("datagram from {peer}: {size} bytes, kept {kept}", {
-        peer: formatAddress(address),
+        peer,
         size,
         kept: Math.min(size, bufferSize),
       });
-      if (!this.#admit(address)) continue;
-      peer = formatAddress(address);
+      if (!this.#admit(address, peer)) continue;
       const kept = size > bufferSize
         ? datagram.subarray(0, bufferSize)
         : datagram;
@@ -292,13 +292,13 @@ class UdpServer implements EchoServer<"udp"> {
   }
 
   /** Checks `--allow`, the loop guard and `--udp-rate`, in that order. */
-  #admit(address: Deno.NetAddr): boolean {
+  #admit(address: Deno.NetAddr, peer: string): boolean {
     const source = address.hostname;
     if (this.#allow !== undefined && !this.#allow.allows(source)) {
       return this.#drop(
         "not allowed",
         "Dropped datagram from {peer}: not allowed (not in --allow)",
-        { peer: formatAddress(address) },
+        { peer },
       );
     }
     if (this.#loopGuard) {
@@ -307,7 +307,7 @@ class UdpServer implements EchoServer<"udp"> {
         return this.#drop(
           "loop guard",
           "Dropped datagram from {peer}: loop guard, {risk} (see --no-loop-guard)",
-          { peer: formatAddress(address), risk },
+          { peer, risk },
         );
       }
     }
@@ -315,7 +315,7 @@ class UdpServer implements EchoServer<"udp"> {
       return this.#drop(
         "rate limit",
         "Dropped datagram from {peer}: rate limit, over {rate} per second (see --udp-rate)",
-        { peer: formatAddress(address), rate: this.#limiter.rate },
+        { peer, rate: this.#limiter.rate },
       );
     }
     return true;
