@@ -6,7 +6,7 @@
  * @module
  */
 
-import { runCli } from "./lib/cli.ts";
+import { runCli } from "./cli/cli.ts";
 
 if (import.meta.main) {
   Deno.exit(await runCli(Deno.args));

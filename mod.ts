@@ -23,4 +23,3 @@ export * from "./udp.ts";
 export * from "./lib/line_reader.ts";
 export * from "./lib/reply_formatter.ts";
 export * from "./lib/client.ts";
-export { AccessList } from "./lib/access_list.ts";

@@ -21,39 +21,39 @@
 import { getLogger } from "@logtape/logtape";
 import type { AccessList } from "./lib/access_list.ts";
 import { formatAddress } from "./lib/address.ts";
-import { errorMessage } from "./lib/errors.ts";
-import { DEFAULT_MAX_LINE } from "./lib/line_reader.ts";
-import { DEFAULT_PREFIX } from "./lib/reply_formatter.ts";
-import type { EchoServer } from "./lib/server.ts";
-import { ServerStats, type StatsSnapshot } from "./lib/server_stats.ts";
-import { ThrottledReporter } from "./lib/throttled_reporter.ts";
-import { Tracer } from "./lib/tracer.ts";
-import { IdleClock } from "./lib/idle_timer.ts";
+import { SocketBackoff } from "./lib/backoff.ts";
+import {
+  DEFAULT_HOSTNAME,
+  DEFAULT_MAX_LINE,
+  DEFAULT_PREFIX,
+  DEFAULT_SHUTDOWN_GRACE,
+  DEFAULT_TCP_PORT,
+  DEFAULT_TIMEOUT,
+} from "./lib/defaults.ts";
+import { DropReporter } from "./lib/drop_reporter.ts";
 import { warnIfReachable } from "./lib/exposure.ts";
+import { IdleClock } from "./lib/idle_timer.ts";
+import type { EchoServer, ServerOptions } from "./lib/server.ts";
+import { ServerStats, type StatsSnapshot } from "./lib/server_stats.ts";
 import {
   isResetError,
   TcpConnection,
   type TcpConnectionSettings,
 } from "./lib/tcp_connection.ts";
+import { Tracer } from "./lib/tracer.ts";
 
-export type { EchoServer } from "./lib/server.ts";
+export type { EchoServer, ServerOptions } from "./lib/server.ts";
 export type { StatsSnapshot } from "./lib/server_stats.ts";
 export type { CloseReason } from "./lib/tcp_connection.ts";
+export { AccessList } from "./lib/access_list.ts";
+export {
+  DEFAULT_HOSTNAME,
+  DEFAULT_TCP_PORT,
+  DEFAULT_TIMEOUT,
+} from "./lib/defaults.ts";
 
-/** Options of {@linkcode serveTcp}. */
-export interface TcpServerOptions {
-  /**
-   * Address to bind: an IPv4 or IPv6 address or a host name.
-   *
-   * @default {"127.0.0.1"}
-   */
-  hostname?: string;
-  /**
-   * Port to bind; 0 picks a free one (see {@linkcode EchoServer.addr}).
-   *
-   * @default {8000}
-   */
-  port?: number;
+/** Options of {@linkcode serveTcp}; the shared ones are in {@linkcode ServerOptions}. */
+export interface TcpServerOptions extends ServerOptions {
   /**
    * Seconds a connection may go without a complete line; 0 means never.
    *
@@ -87,38 +87,12 @@ export interface TcpServerOptions {
    */
   maxPerSource?: number;
   /**
-   * Source networks served; others are closed at once. `undefined` serves
-   * everyone who can reach the address.
-   *
-   * @default {undefined}
-   */
-  allow?: AccessList;
-  /**
-   * Text before each echoed line.
-   *
-   * @default {"received msg: "}
-   */
-  prefix?: string;
-  /**
-   * RFC 862 echo: every byte back unchanged, no lines, no prefix.
-   *
-   * @default {false}
-   */
-  raw?: boolean;
-  /**
    * Set `SO_REUSEPORT`, so that several accept loops (workers) can share the
    * port (Linux spreads connections among them).
    *
    * @default {false}
    */
   reusePort?: boolean;
-  /**
-   * Log every network event (accept, read, write, FIN, reset, timeout,
-   * close) to the `echolab.trace` logger.
-   *
-   * @default {false}
-   */
-  trace?: boolean;
   /**
    * Serve TLS with this certificate and key (PEM text) instead of plain TCP.
    *
@@ -134,15 +108,6 @@ export interface TcpServerOptions {
   shutdownGrace?: number;
 }
 
-/** Default TCP port, as in the seed. */
-export const DEFAULT_TCP_PORT = 8000;
-/** Default idle timeout in seconds, as in the seed. */
-export const DEFAULT_TIMEOUT = 10;
-/** Default bind address: loopback only. */
-export const DEFAULT_HOSTNAME = "127.0.0.1";
-
-const ACCEPT_BACKOFF_MIN = 5;
-const ACCEPT_BACKOFF_MAX = 1000;
 const logger = getLogger(["echolab", "tcp"]);
 
 /**
@@ -171,7 +136,8 @@ class TcpServer implements EchoServer<"tcp"> {
   #listener: Deno.Listener<Deno.TcpConn | Deno.TlsConn, Deno.NetAddr>;
   #settings: TcpConnectionSettings;
   #stats = new ServerStats();
-  #refusals = new ThrottledReporter();
+  #drops = new DropReporter(this.#stats, logger);
+  #backoff = new SocketBackoff(logger, "accept error");
   #allow: AccessList | undefined;
   #maxConnections: number;
   #maxPerSource: number;
@@ -180,13 +146,11 @@ class TcpServer implements EchoServer<"tcp"> {
   #connections = new Map<TcpConnection, Promise<void>>();
   #closing = false;
   #acceptLoop: Promise<void>;
-  #wakeBackoff: (() => void) | undefined;
   #shutdown: Promise<void> | undefined;
-  #resolveFinished: () => void;
 
   constructor(options: TcpServerOptions) {
     const timeout = (options.timeout ?? DEFAULT_TIMEOUT) * 1000;
-    const settings: TcpConnectionSettings = {
+    this.#settings = {
       timeout,
       lifetime: (options.lifetime ?? 0) * 1000,
       maxLine: options.maxLine ?? DEFAULT_MAX_LINE,
@@ -196,11 +160,10 @@ class TcpServer implements EchoServer<"tcp"> {
       tracer: options.trace ? new Tracer("tcp") : undefined,
       idleClock: IdleClock.for(timeout),
     };
-    this.#settings = settings;
     this.#allow = options.allow;
     this.#maxConnections = options.maxConnections ?? 0;
     this.#maxPerSource = options.maxPerSource ?? 0;
-    this.#shutdownGrace = options.shutdownGrace ?? 2000;
+    this.#shutdownGrace = options.shutdownGrace ?? DEFAULT_SHUTDOWN_GRACE;
     const address = {
       hostname: options.hostname ?? DEFAULT_HOSTNAME,
       port: options.port ?? DEFAULT_TCP_PORT,
@@ -210,18 +173,14 @@ class TcpServer implements EchoServer<"tcp"> {
       ? Deno.listen({ transport: "tcp", ...address })
       : Deno.listenTls({ ...address, ...options.tls });
     this.addr = this.#listener.addr as Deno.NetAddr & { transport: "tcp" };
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.finished = promise;
-    this.#resolveFinished = resolve;
     logger.info("Starting tcp server on {address}{tls}", {
       address: formatAddress(this.addr),
       tls: options.tls === undefined ? "" : " (TLS)",
     });
     warnIfReachable(logger, this.addr, this.#allow);
-    this.#acceptLoop = this.#accept().then(() => {
-      // The listener failed on its own: stop the rest too.
-      if (!this.#closing) this.shutdown();
-    });
+    this.#acceptLoop = this.#accept();
+    // The loop ends on shutdown, or when the listener fails on its own.
+    this.finished = this.#acceptLoop.then(() => this.shutdown());
   }
 
   shutdown(): Promise<void> {
@@ -238,7 +197,6 @@ class TcpServer implements EchoServer<"tcp"> {
   }
 
   async #accept(): Promise<void> {
-    let backoff = 0;
     while (!this.#closing) {
       let conn: Deno.TcpConn | Deno.TlsConn;
       try {
@@ -247,20 +205,14 @@ class TcpServer implements EchoServer<"tcp"> {
         if (this.#closing || error instanceof Deno.errors.BadResource) break;
         // A client that reset before it was accepted: nothing to wait for.
         if (isResetError(error)) continue;
-        backoff = backoff === 0
-          ? ACCEPT_BACKOFF_MIN
-          : Math.min(backoff * 2, ACCEPT_BACKOFF_MAX);
-        this.#refusals.log(
-          logger,
+        await this.#backoff.failed(
+          error,
           "error",
-          "accept error",
           "Cannot accept connections: {error}; retrying with backoff up to {max} ms",
-          { error: errorMessage(error), max: ACCEPT_BACKOFF_MAX },
         );
-        await this.#sleep(backoff);
         continue;
       }
-      backoff = 0;
+      this.#backoff.succeeded();
       this.#admit(conn);
     }
   }
@@ -273,8 +225,8 @@ class TcpServer implements EchoServer<"tcp"> {
       this.#refuse(
         conn,
         "not allowed",
-        "Refused connection from {peer}: not allowed (not in --allow)",
-        { peer },
+        "Refused connection from {peer}: not allowed (not in {option})",
+        { peer, option: "allow" },
       );
     } else if (
       this.#maxConnections > 0 &&
@@ -283,15 +235,15 @@ class TcpServer implements EchoServer<"tcp"> {
       this.#refuse(
         conn,
         "too many connections",
-        "Refused connection from {peer}: too many connections ({limit} open, see --max-connections)",
-        { peer, limit: this.#maxConnections },
+        "Refused connection from {peer}: too many connections ({limit} open, see {option})",
+        { peer, limit: this.#maxConnections, option: "maxConnections" },
       );
     } else if (this.#maxPerSource > 0 && fromSource >= this.#maxPerSource) {
       this.#refuse(
         conn,
         "too many per source",
-        "Refused connection from {peer}: too many per source ({limit} open from {source}, see --max-per-source)",
-        { peer, source, limit: this.#maxPerSource },
+        "Refused connection from {peer}: too many per source ({limit} open from {source}, see {option})",
+        { peer, source, limit: this.#maxPerSource, option: "maxPerSource" },
       );
     } else {
       this.#perSource.set(source, fromSource + 1);
@@ -313,19 +265,8 @@ class TcpServer implements EchoServer<"tcp"> {
     template: string,
     properties: Record<string, unknown>,
   ): void {
-    this.#stats.countDrop(reason);
-    this.#refusals.log(logger, "info", reason, template, properties);
+    this.#drops.drop(reason, template, properties);
     conn.close();
-  }
-
-  #sleep(milliseconds: number): Promise<void> {
-    const { promise, resolve } = Promise.withResolvers<void>();
-    const timer = setTimeout(resolve, milliseconds);
-    this.#wakeBackoff = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    return promise.finally(() => this.#wakeBackoff = undefined);
   }
 
   async #stop(): Promise<void> {
@@ -335,10 +276,10 @@ class TcpServer implements EchoServer<"tcp"> {
     } catch {
       // Already closed.
     }
-    this.#wakeBackoff?.();
+    this.#backoff.wake();
     await this.#acceptLoop;
     for (const connection of this.#connections.keys()) {
-      connection.stop("shutdown", true);
+      connection.drain("shutdown");
     }
     const open = [...this.#connections.values()];
     if (open.length > 0) {
@@ -351,7 +292,7 @@ class TcpServer implements EchoServer<"tcp"> {
       if (outcome === "timeout") {
         const stuck = this.#connections.size;
         for (const connection of this.#connections.keys()) {
-          connection.stop("shutdown");
+          connection.abort("shutdown");
         }
         await Promise.all(open);
         logger.warn(
@@ -363,6 +304,5 @@ class TcpServer implements EchoServer<"tcp"> {
     logger.info("Stopped tcp server on {address}", {
       address: formatAddress(this.addr),
     });
-    this.#resolveFinished();
   }
 }

@@ -29,34 +29,37 @@
 import { getLogger } from "@logtape/logtape";
 import type { AccessList } from "./lib/access_list.ts";
 import { formatAddress } from "./lib/address.ts";
-import { warnIfReachable } from "./lib/exposure.ts";
+import { SocketBackoff } from "./lib/backoff.ts";
+import {
+  DEFAULT_BUFFER_SIZE,
+  DEFAULT_HOSTNAME,
+  DEFAULT_PREFIX,
+  DEFAULT_UDP_PORT,
+  MAX_DATAGRAM_SIZE,
+} from "./lib/defaults.ts";
+import { DropReporter } from "./lib/drop_reporter.ts";
 import { errorMessage, netGrant } from "./lib/errors.ts";
+import { warnIfReachable } from "./lib/exposure.ts";
 import { LineReader } from "./lib/line_reader.ts";
-import { DEFAULT_PREFIX, ReplyFormatter } from "./lib/reply_formatter.ts";
 import { loopRisk } from "./lib/loop_guard.ts";
-import type { EchoServer } from "./lib/server.ts";
+import { ReplyFormatter } from "./lib/reply_formatter.ts";
+import { SeedLog } from "./lib/seed_log.ts";
+import type { EchoServer, ServerOptions } from "./lib/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/server_stats.ts";
 import { SourceRateLimiter } from "./lib/source_rate_limiter.ts";
-import { ThrottledReporter } from "./lib/throttled_reporter.ts";
 import { Tracer } from "./lib/tracer.ts";
 
-export type { EchoServer } from "./lib/server.ts";
+export type { EchoServer, ServerOptions } from "./lib/server.ts";
 export type { StatsSnapshot } from "./lib/server_stats.ts";
+export { AccessList } from "./lib/access_list.ts";
+export {
+  DEFAULT_BUFFER_SIZE,
+  DEFAULT_UDP_PORT,
+  MAX_DATAGRAM_SIZE,
+} from "./lib/defaults.ts";
 
-/** Options of {@linkcode serveUdp}. */
-export interface UdpServerOptions {
-  /**
-   * Address to bind: an IPv4 or IPv6 address or a host name.
-   *
-   * @default {"127.0.0.1"}
-   */
-  hostname?: string;
-  /**
-   * Port to bind; 0 picks a free one (see {@linkcode EchoServer.addr}).
-   *
-   * @default {6000}
-   */
-  port?: number;
+/** Options of {@linkcode serveUdp}; the shared ones are in {@linkcode ServerOptions}. */
+export interface UdpServerOptions extends ServerOptions {
   /**
    * Bytes kept of each datagram, as the seed's 5-byte buffer; the rest is
    * cut off and the cut is logged. At most 65507.
@@ -64,25 +67,6 @@ export interface UdpServerOptions {
    * @default {5}
    */
   bufferSize?: number;
-  /**
-   * Text before each echoed line.
-   *
-   * @default {"received msg: "}
-   */
-  prefix?: string;
-  /**
-   * RFC 862 echo: the kept bytes back unchanged, no lines, no prefix.
-   *
-   * @default {false}
-   */
-  raw?: boolean;
-  /**
-   * Source networks answered; datagrams from others are dropped and counted.
-   * `undefined` answers everyone who can reach the address.
-   *
-   * @default {undefined}
-   */
-  allow?: AccessList;
   /**
    * Datagrams answered per second per source IP (a token bucket holding
    * this many, refilled at this rate); the excess is dropped and counted.
@@ -99,21 +83,7 @@ export interface UdpServerOptions {
    * @default {true}
    */
   loopGuard?: boolean;
-  /**
-   * Log every datagram (source, size, kept) and every reply (size) to the
-   * `echolab.trace` logger.
-   *
-   * @default {false}
-   */
-  trace?: boolean;
 }
-
-/** Default UDP port, as in the seed. */
-export const DEFAULT_UDP_PORT = 6000;
-/** Default bytes kept per datagram, as in the seed. */
-export const DEFAULT_BUFFER_SIZE = 5;
-/** The largest UDP payload over IPv4 (65,535 - 8 - 20 bytes). */
-export const MAX_DATAGRAM_SIZE = 65_507;
 
 /** Every datagram fits: its real size is known even when it is cut. */
 const RECEIVE_BUFFER_SIZE = 65_536;
@@ -122,7 +92,7 @@ const RECEIVERS = 4;
 /** Hosts told about a missing send permission, remembered up to this many. */
 const MAX_REMEMBERED_HOSTS = 1024;
 const logger = getLogger(["echolab", "udp"]);
-const decoder = new TextDecoder();
+const seedLog = new SeedLog(logger);
 
 /**
  * Starts a UDP echo server. Binding happens before this returns, so a port
@@ -155,7 +125,8 @@ class UdpServer implements EchoServer<"udp"> {
   #loopGuard: boolean;
   #tracer: Tracer | undefined;
   #stats = new ServerStats();
-  #drops = new ThrottledReporter();
+  #drops = new DropReporter(this.#stats, logger);
+  #backoff = new SocketBackoff(logger, "receive error");
   #closing = false;
   #closed = false;
   #sending = 0;
@@ -184,7 +155,7 @@ class UdpServer implements EchoServer<"udp"> {
     this.#tracer = options.trace ? new Tracer("udp") : undefined;
     this.#socket = Deno.listenDatagram({
       transport: "udp",
-      hostname: options.hostname ?? "127.0.0.1",
+      hostname: options.hostname ?? DEFAULT_HOSTNAME,
       port: options.port ?? DEFAULT_UDP_PORT,
     });
     this.addr = this.#socket.addr as Deno.NetAddr & { transport: "udp" };
@@ -196,6 +167,7 @@ class UdpServer implements EchoServer<"udp"> {
     this.#loop = Promise.all(
       Array.from({ length: RECEIVERS }, () => this.#serve()),
     ).then(() => this.#close());
+    // The loops end on shutdown, or when the socket fails on its own.
     this.finished = this.#loop.then(() => this.shutdown());
   }
 
@@ -224,9 +196,7 @@ class UdpServer implements EchoServer<"udp"> {
     const onLine = (line: Uint8Array) => {
       lines++;
       formatter.append(line);
-      if (logLines) {
-        logger.info`Receiving data: ${decoder.decode(line)} from ${peer}`;
-      }
+      if (logLines) seedLog.receiving(line, peer);
     };
     while (!this.#closing) {
       let datagram: Uint8Array;
@@ -237,11 +207,14 @@ class UdpServer implements EchoServer<"udp"> {
         address = received[1] as Deno.NetAddr;
       } catch (error) {
         if (this.#closing || error instanceof Deno.errors.BadResource) break;
-        logger.warn("Cannot receive a datagram: {error}", {
-          error: errorMessage(error),
-        });
+        await this.#backoff.failed(
+          error,
+          "warning",
+          "Cannot receive a datagram: {error}; retrying with backoff up to {max} ms",
+        );
         continue;
       }
+      this.#backoff.succeeded();
       const size = datagram.length;
       stats.datagrams_in++;
       stats.bytes_in += size;
@@ -258,16 +231,14 @@ class UdpServer implements EchoServer<"udp"> {
       if (size > bufferSize) {
         stats.truncated++;
         logger.warn(
-          "Truncated datagram from {peer} from {size} to {kept} bytes (raise --buffer-size to keep more)",
-          { peer, size, kept: bufferSize },
+          "Truncated datagram from {peer} from {size} to {kept} bytes (raise {option} to keep more)",
+          { peer, size, kept: bufferSize, option: "bufferSize" },
         );
       }
-      logLines = logger.isEnabledFor("info");
+      logLines = seedLog.receivingEnabled();
       let reply: Uint8Array;
       if (this.#raw) {
-        if (logLines) {
-          logger.info`Receiving data: ${decoder.decode(kept)} from ${peer}`;
-        }
+        if (logLines) seedLog.receiving(kept, peer);
         reply = kept;
       } else {
         // An empty datagram is one empty line.
@@ -291,44 +262,37 @@ class UdpServer implements EchoServer<"udp"> {
     }
   }
 
-  /** Checks `--allow`, the loop guard and `--udp-rate`, in that order. */
+  /** Checks `allow`, the loop guard and `rate`, in that order. */
   #admit(address: Deno.NetAddr, peer: string): boolean {
     const source = address.hostname;
     if (this.#allow !== undefined && !this.#allow.allows(source)) {
-      return this.#drop(
+      this.#drops.drop(
         "not allowed",
-        "Dropped datagram from {peer}: not allowed (not in --allow)",
-        { peer },
+        "Dropped datagram from {peer}: not allowed (not in {option})",
+        { peer, option: "allow" },
       );
+      return false;
     }
     if (this.#loopGuard) {
       const risk = loopRisk(address, this.addr);
       if (risk !== undefined) {
-        return this.#drop(
+        this.#drops.drop(
           "loop guard",
-          "Dropped datagram from {peer}: loop guard, {risk} (see --no-loop-guard)",
-          { peer, risk },
+          "Dropped datagram from {peer}: loop guard, {risk} (see {option})",
+          { peer, risk, option: "loopGuard" },
         );
+        return false;
       }
     }
     if (this.#limiter !== undefined && !this.#limiter.allow(source)) {
-      return this.#drop(
+      this.#drops.drop(
         "rate limit",
-        "Dropped datagram from {peer}: rate limit, over {rate} per second (see --udp-rate)",
-        { peer, rate: this.#limiter.rate },
+        "Dropped datagram from {peer}: rate limit, over {rate} per second (see {option})",
+        { peer, rate: this.#limiter.rate, option: "rate" },
       );
+      return false;
     }
     return true;
-  }
-
-  #drop(
-    reason: string,
-    template: string,
-    properties: Record<string, unknown>,
-  ): false {
-    this.#stats.countDrop(reason);
-    this.#drops.log(logger, "info", reason, template, properties);
-    return false;
   }
 
   async #send(
@@ -338,18 +302,17 @@ class UdpServer implements EchoServer<"udp"> {
   ): Promise<boolean> {
     if (reply.length > MAX_DATAGRAM_SIZE) {
       logger.warn(
-        "Cannot answer {peer}: the reply of {size} bytes is over the UDP limit of {limit} bytes (use a shorter --prefix or fewer lines per datagram)",
-        { peer, size: reply.length, limit: MAX_DATAGRAM_SIZE },
+        "Cannot answer {peer}: the reply of {size} bytes is over the UDP limit of {limit} bytes (use a shorter {option} or fewer lines per datagram)",
+        {
+          peer,
+          size: reply.length,
+          limit: MAX_DATAGRAM_SIZE,
+          option: "prefix",
+        },
       );
       return false;
     }
-    const debug = logger.isEnabledFor("debug");
-    if (debug) {
-      logger.debug("Sending data.. {bytes} bytes to {peer}", {
-        bytes: reply.length,
-        peer,
-      });
-    }
+    seedLog.sending(reply.length, peer);
     try {
       await this.#socket.send(reply, address);
     } catch (error) {
@@ -367,12 +330,7 @@ class UdpServer implements EchoServer<"udp"> {
       peer,
       size: reply.length,
     });
-    if (debug) {
-      logger.debug("Complete Sending data.. {bytes} bytes to {peer}", {
-        bytes: reply.length,
-        peer,
-      });
-    }
+    seedLog.sent(reply.length, peer);
     return true;
   }
 
@@ -390,7 +348,6 @@ class UdpServer implements EchoServer<"udp"> {
           transport: "udp",
           hostname: address.hostname,
           port: address.port,
-          portFlag: "--port",
         }),
       },
     );
@@ -410,6 +367,7 @@ class UdpServer implements EchoServer<"udp"> {
     this.#closing = true;
     // Replies being sent are finished first; pending receives are cancelled.
     if (this.#sending === 0) this.#close();
+    this.#backoff.wake();
     await this.#loop;
     logger.info("Stopped udp server on {address}", {
       address: formatAddress(this.addr),

@@ -5,13 +5,14 @@
  * @module
  */
 
+import { DEFAULT_MAX_LINE } from "./defaults.ts";
+
+export { DEFAULT_MAX_LINE };
+
 const NEWLINE = 10;
 const CARRIAGE_RETURN = 13;
 const EMPTY = new Uint8Array(0);
 const INITIAL_PENDING_CAPACITY = 256;
-
-/** Default for {@linkcode LineReaderOptions.maxLine}: 64 KiB. */
-export const DEFAULT_MAX_LINE = 65_536;
 
 /** Options for {@linkcode LineReader}. */
 export interface LineReaderOptions {

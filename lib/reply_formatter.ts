@@ -5,13 +5,14 @@
  * @module
  */
 
+import { DEFAULT_PREFIX } from "./defaults.ts";
+
+export { DEFAULT_PREFIX };
+
 const NEWLINE = 10;
 const INITIAL_CAPACITY = 1024;
 /** A batch buffer grown past this is dropped after use, so idle peers stay small. */
 const RETAINED_CAPACITY = 65_536;
-
-/** The seed's reply prefix. */
-export const DEFAULT_PREFIX = "received msg: ";
 
 const encoder = new TextEncoder();
 

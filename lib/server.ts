@@ -1,17 +1,20 @@
 // Copyright 2026 the echolab authors. MIT license.
 /**
- * What the TCP and UDP servers have in common.
+ * What the TCP and UDP servers have in common: the running server and the
+ * options both take.
  *
  * @module
  */
 
+import type { AccessList } from "./access_list.ts";
 import type { StatsSnapshot } from "./server_stats.ts";
 
 /**
  * A running echo server.
  *
  * @example Use a server as a test fixture
- * ```ts ignore
+ * ```ts
+ * import type { EchoServer } from "./server.ts";
  * import { serveTcp } from "../tcp.ts";
  *
  * await using server: EchoServer = serveTcp({ port: 0 });
@@ -22,13 +25,17 @@ export interface EchoServer<Transport extends "tcp" | "udp" = "tcp" | "udp">
   extends AsyncDisposable {
   /** The address the server is bound to (the real port when 0 was asked). */
   readonly addr: Deno.NetAddr & { transport: Transport };
-  /** Settles once the server has stopped and closed every resource. */
+  /**
+   * Settles once the server has stopped and closed every resource, whether
+   * {@linkcode EchoServer.shutdown} stopped it or its socket failed.
+   */
   readonly finished: Promise<void>;
   /**
    * Stops the server gracefully: stop receiving, answer what was already
    * received, close every connection and socket.
    *
-   * @returns The same promise as {@linkcode EchoServer.finished}.
+   * @returns Once the server has stopped, when
+   * {@linkcode EchoServer.finished} settles too.
    */
   shutdown(): Promise<void>;
   /**
@@ -37,4 +44,50 @@ export interface EchoServer<Transport extends "tcp" | "udp" = "tcp" | "udp">
    * @returns A copy, safe to keep.
    */
   stats(): StatsSnapshot;
+}
+
+/**
+ * The options both {@linkcode serveTcp} and {@linkcode serveUdp} take;
+ * `TcpServerOptions` and `UdpServerOptions` extend it.
+ */
+export interface ServerOptions {
+  /**
+   * Address to bind: an IPv4 or IPv6 address or a host name.
+   *
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
+  /**
+   * Port to bind; 0 picks a free one (see {@linkcode EchoServer.addr}).
+   *
+   * @default {8000 for TCP, 6000 for UDP}
+   */
+  port?: number;
+  /**
+   * Text before each echoed line.
+   *
+   * @default {"received msg: "}
+   */
+  prefix?: string;
+  /**
+   * RFC 862 echo: the bytes back unchanged, no lines, no prefix.
+   *
+   * @default {false}
+   */
+  raw?: boolean;
+  /**
+   * Source networks served; a TCP connection from elsewhere is closed at
+   * once, a datagram from elsewhere is dropped, both are counted.
+   * `undefined` serves everyone who can reach the address.
+   *
+   * @default {undefined}
+   */
+  allow?: AccessList;
+  /**
+   * Log every network event (TCP: accept, read, write, FIN, reset, timeout,
+   * close; UDP: each datagram and reply) to the `echolab.trace` logger.
+   *
+   * @default {false}
+   */
+  trace?: boolean;
 }

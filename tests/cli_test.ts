@@ -1,7 +1,7 @@
 // Copyright 2026 the echolab authors. MIT license.
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { describeStartError } from "../lib/errors.ts";
-import { USAGE } from "../lib/usage.ts";
+import { describeStartError } from "../cli/start_error.ts";
+import { USAGE } from "../cli/usage.ts";
 import { freePort, MainProcess, runMain, waitForTcp } from "./cli_process.ts";
 import {
   decoder,

@@ -6,8 +6,13 @@
  */
 
 import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { OPTION_FLAGS } from "../cli/command_line.ts";
+import { withFlagHints } from "../cli/logging.ts";
 
-/** Records captured during a test, rendered as plain text. */
+/**
+ * Records captured during a test, rendered as plain text the way the program
+ * prints them (library option names turned into their flags).
+ */
 export interface LogCapture extends AsyncDisposable {
   /** Every record seen so far. */
   readonly records: LogRecord[];
@@ -18,7 +23,7 @@ export interface LogCapture extends AsyncDisposable {
 }
 
 function render(record: LogRecord): string {
-  return record.message.map(String).join("");
+  return withFlagHints(record, OPTION_FLAGS).message.map(String).join("");
 }
 
 /** Sends every `echolab` record at `debug` and above to memory. */

@@ -1,7 +1,8 @@
 // Copyright 2026 the echolab authors. MIT license.
 /**
- * Log sinks and formats for the CLI. Libraries only call `getLogger`; this
- * module is used by `main.ts` alone to decide where records go.
+ * Log sinks and formats for the program. The library only calls
+ * `getLogger`; the program (`cli/cli.ts`, and each `--workers` worker for
+ * itself) calls {@linkcode configureLogging} to decide where records go.
  *
  * @module
  */
@@ -105,6 +106,55 @@ function renderValue(value: unknown): string {
     return String(value);
   }
   return JSON.stringify(value) ?? String(value);
+}
+
+const PLACEHOLDER = /\{([^{}]*)\}/g;
+
+/**
+ * Puts the program's flags where a library log line names an option: the
+ * library says `(raise {option} to allow it)` with `option: "maxLine"`, the
+ * program prints `(raise --max-line to allow it)`. Properties named `option`
+ * or ending in `Option` hold option names. Records without an `option`
+ * property (nearly all of them) are returned as they are.
+ *
+ * @param record The record.
+ * @param flags Option names to flags.
+ * @returns The record with its message rewritten, or the record itself.
+ *
+ * @example
+ * ```ts
+ * import { withFlagHints } from "./logging.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const record = withFlagHints({
+ *   category: ["echolab", "udp"], level: "warning", timestamp: 0,
+ *   message: ["Truncated (raise ", "bufferSize", " to keep more)"],
+ *   rawMessage: "Truncated (raise {option} to keep more)",
+ *   properties: { option: "bufferSize" },
+ * }, { bufferSize: "--buffer-size" });
+ * strictEqual(record.message.join(""), "Truncated (raise --buffer-size to keep more)");
+ * ```
+ */
+export function withFlagHints(
+  record: LogRecord,
+  flags: Readonly<Record<string, string>>,
+): LogRecord {
+  const properties = record.properties;
+  if (
+    properties.option === undefined || typeof record.rawMessage !== "string"
+  ) {
+    return record;
+  }
+  const message = [...record.message];
+  let index = 1;
+  for (const [, name] of record.rawMessage.matchAll(PLACEHOLDER)) {
+    if (name === "option" || name!.endsWith("Option")) {
+      const flag = flags[String(properties[name!])];
+      if (flag !== undefined && index < message.length) message[index] = flag;
+    }
+    index += 2;
+  }
+  return { ...record, message };
 }
 
 /**
@@ -289,6 +339,13 @@ export interface LoggingOptions {
    * @default {false}
    */
   trace?: boolean;
+  /**
+   * Library option names to the flags that set them, put in place of the
+   * option in log lines (see {@linkcode withFlagHints}).
+   *
+   * @default {{}}
+   */
+  flags?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -313,7 +370,9 @@ export async function configureLogging(
     options.writer ?? Deno.stderr,
     options.format === "json" ? formatJsonRecord : formatTextRecord,
   );
-  const logTapeSink: Sink = (record) => sink.write(record);
+  const flags = options.flags ?? {};
+  const logTapeSink: Sink = (record) =>
+    sink.write(withFlagHints(record, flags));
   // The record is turned into text at once, so LogTape need not copy its
   // properties first (it does for sinks that might keep records for later).
   Object.defineProperty(logTapeSink, IMMEDIATE_SINK, { value: true });

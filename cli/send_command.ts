@@ -6,10 +6,10 @@
  * @module
  */
 
-import { formatAddress } from "./address.ts";
-import { type ClientSummary, sendMessages } from "./client.ts";
-import type { CommandLine } from "./command_line.ts";
-import { errorMessage, netGrant } from "./errors.ts";
+import { formatAddress } from "../lib/address.ts";
+import { type ClientSummary, sendMessages } from "../lib/client.ts";
+import type { SendCommandLine } from "./command_line.ts";
+import { errorMessage, netGrant } from "../lib/errors.ts";
 import { FlagFileError, readFlagFile } from "./flag_file.ts";
 
 const encoder = new TextEncoder();
@@ -64,13 +64,14 @@ function milliseconds(value: number): string {
  * import { parseCommandLine } from "./command_line.ts";
  * import { send } from "./send_command.ts";
  *
- * Deno.exit(await send(parseCommandLine(["send", "hello"])));
+ * const commandLine = parseCommandLine(["send", "hello"]);
+ * if (commandLine.action === "send") Deno.exit(await send(commandLine));
  * ```
  */
-export async function send(commandLine: CommandLine): Promise<number> {
+export async function send(commandLine: SendCommandLine): Promise<number> {
   const transport = commandLine.udp ? "udp" : "tcp";
   const hostname = commandLine.hostname;
-  const port = commandLine.udp ? commandLine.udpPort : commandLine.tcpPort;
+  const port = commandLine.port;
   const address = formatAddress({ hostname, port });
   let caCerts: string[] | undefined;
   if (commandLine.ca !== undefined) {
@@ -119,7 +120,7 @@ export async function send(commandLine: CommandLine): Promise<number> {
     }
     if (error instanceof Deno.errors.NotCapable) {
       // A UDP client binds port 0 on the host, which needs the host grant.
-      const grant = netGrant({ transport, hostname, port, portFlag: "--port" });
+      const grant = netGrant({ transport, hostname, port });
       return fail(
         `Cannot reach ${address}: no network permission; re-run with --allow-net=${grant}`,
       );

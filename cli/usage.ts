@@ -5,6 +5,26 @@
  * @module
  */
 
+import {
+  DEFAULT_BUFFER_SIZE,
+  DEFAULT_HOSTNAME,
+  DEFAULT_MAX_LINE,
+  DEFAULT_PREFIX,
+  DEFAULT_TCP_PORT,
+  DEFAULT_TIMEOUT,
+  DEFAULT_UDP_PORT,
+  MAX_DATAGRAM_SIZE,
+} from "../lib/defaults.ts";
+
+const HOST = DEFAULT_HOSTNAME;
+const TCP = DEFAULT_TCP_PORT;
+const UDP = DEFAULT_UDP_PORT;
+
+/** A flag's description with its default in brackets at column 67. */
+function dflt(text: string, value: string | number): string {
+  return `${text.padEnd(66)}[${value}]`;
+}
+
 /**
  * Usage of `main.ts`: every flag, its default, and examples. README's flag
  * table says the same.
@@ -21,28 +41,33 @@ export const USAGE =
   `echolab: TCP and UDP echo servers for learning and testing networks
 
 Usage:
-  deno run --allow-net=127.0.0.1:8000 --unstable-net main.ts tcp [flags]
-  deno run --allow-net=127.0.0.1 --unstable-net main.ts udp [flags]
-  deno run --allow-net=127.0.0.1 --unstable-net main.ts all [flags]
-  deno run --allow-net=127.0.0.1 --unstable-net main.ts send [flags] [message...]
+  deno run --allow-net=${HOST}:${TCP} --unstable-net main.ts tcp [flags]
+  deno run --allow-net=${HOST} --unstable-net main.ts udp [flags]
+  deno run --allow-net=${HOST} --unstable-net main.ts all [flags]
+  deno run --allow-net=${HOST} --unstable-net main.ts send [flags] [message...]
 
 Modes:
-  tcp   answer each line X with "received msg: X" (127.0.0.1:8000)
-  udp   answer each datagram, cut to --buffer-size bytes (127.0.0.1:6000)
+  tcp   answer each line X with "${DEFAULT_PREFIX}X" (${HOST}:${TCP})
+  udp   answer each datagram, cut to --buffer-size bytes (${HOST}:${UDP})
   all   both servers in one process (--tcp-port, --udp-port)
   send  the client: send each message (or stdin's lines) and time the replies
 
 Flags:
-  --host ADDRESS          address to bind, IPv4, IPv6 or name     [127.0.0.1]
-  --port PORT             port for tcp or udp; 0 picks a free one [8000 / 6000]
-  --tcp-port PORT         TCP port in mode all                    [8000]
-  --udp-port PORT         UDP port in mode all                    [6000]
+${dflt("  --host ADDRESS          address to bind, IPv4, IPv6 or name", HOST)}
+${
+    dflt(
+      "  --port PORT             port for tcp or udp; 0 picks a free one",
+      `${TCP} / ${UDP}`,
+    )
+  }
+${dflt("  --tcp-port PORT         TCP port in mode all", TCP)}
+${dflt("  --udp-port PORT         UDP port in mode all", UDP)}
   --timeout SECONDS       TCP idle time allowed without a complete line;
-                          0 = never                               [10]
+${dflt("                          0 = never", DEFAULT_TIMEOUT)}
   --lifetime SECONDS      TCP connection lifetime, whatever it does;
                           0 = no limit                            [0]
   --max-line BYTES        longest TCP line; a longer one closes
-                          its connection                          [65536]
+${dflt("                          its connection", DEFAULT_MAX_LINE)}
   --max-connections N     TCP connections at once, the next is
                           closed at once; 0 = no limit            [0]
   --max-per-source N      TCP connections at once from one IP, the
@@ -50,12 +75,17 @@ Flags:
   --allow CIDR[,CIDR...]  serve only these source networks, e.g.
                           127.0.0.0/8,::1/128; others: TCP closed,
                           UDP dropped                             [everyone]
-  --buffer-size BYTES     UDP bytes kept per datagram, 1-65507    [5]
+${
+    dflt(
+      `  --buffer-size BYTES     UDP bytes kept per datagram, 1-${MAX_DATAGRAM_SIZE}`,
+      DEFAULT_BUFFER_SIZE,
+    )
+  }
   --udp-rate N            UDP datagrams answered per second per
                           source IP, excess dropped; 0 = no limit [0]
   --no-loop-guard         answer UDP from service ports (7, 19, 53,
                           123, ...) and from the server itself too
-  --prefix TEXT           text before each echoed line  ["received msg: "]
+  --prefix TEXT           text before each echoed line  ["${DEFAULT_PREFIX}"]
   --raw                   RFC 862 echo: bytes back unchanged, no prefix
   --log-level LEVEL       debug, info, warning or error           [info]
   --log-format FORMAT     text or json (one object per line)      [text]
@@ -71,7 +101,7 @@ Flags:
 
 Client flags (send):
   --udp                   send datagrams instead of TCP lines
-  --host ADDRESS, --port PORT   the server       [127.0.0.1, 8000 / 6000]
+  --host ADDRESS, --port PORT   the server       [${HOST}, ${TCP} / ${UDP}]
   --count N               send the message list N times             [1]
   --interval SECONDS      pause between sends                       [0]
   --wait SECONDS          how long to wait for each UDP reply       [1]
@@ -79,6 +109,8 @@ Client flags (send):
   --ca FILE               trust this PEM certificate (self-signed server)
   Exit 0 when every message was answered, 1 when one was lost or nothing
   listens, 2 for usage errors.
+
+General flags:
   -h, --help              print this help and exit
   -V, --version           print the version and exit
 

@@ -7,26 +7,31 @@
 
 import { getLogger } from "@logtape/logtape";
 import config from "../deno.json" with { type: "json" };
+import type { AccessList } from "../lib/access_list.ts";
+import { formatAddress } from "../lib/address.ts";
+import type { EchoServer } from "../lib/server.ts";
 import { serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
-import type { AccessList } from "./access_list.ts";
 import {
   type CommandLine,
+  OPTION_FLAGS,
   parseAccessList,
   parseCommandLine,
+  type ServeCommandLine,
 } from "./command_line.ts";
-import { type BindTarget, describeStartError, UsageError } from "./errors.ts";
 import { FlagFileError, readFlagFile } from "./flag_file.ts";
-import { formatAddress } from "./address.ts";
-import { logStats } from "./stats_report.ts";
-import { send } from "./send_command.ts";
 import { configureLogging, flushLogging, stopLogging } from "./logging.ts";
-import type { EchoServer } from "./server.ts";
+import { send } from "./send_command.ts";
 import { ShutdownSignal } from "./shutdown_signal.ts";
-import { serveTcpWorkers, WorkersError } from "./tcp_workers.ts";
+import { type BindTarget, describeStartError } from "./start_error.ts";
+import { logStats } from "./stats_report.ts";
+import {
+  serveTcpWorkers,
+  type TcpWorkers,
+  WorkersError,
+} from "./tcp_workers.ts";
 import { USAGE } from "./usage.ts";
-
-type TcpWorkers = Awaited<ReturnType<typeof serveTcpWorkers>>;
+import { UsageError } from "./usage_error.ts";
 
 /** The version, from deno.json. */
 export const VERSION: string = config.version;
@@ -53,7 +58,7 @@ export async function runCli(args: readonly string[]): Promise<number> {
   let allow: AccessList | undefined;
   try {
     commandLine = parseCommandLine(args);
-    if (commandLine.allow !== undefined) {
+    if (commandLine.action === "serve" && commandLine.allow !== undefined) {
       allow = await parseAccessList(commandLine.allow);
     }
   } catch (error) {
@@ -63,32 +68,48 @@ export async function runCli(args: readonly string[]): Promise<number> {
     );
     return 2;
   }
-  if (commandLine.action === "help") {
-    Deno.stdout.writeSync(encoder.encode(USAGE));
+  if (commandLine.action === "help" || commandLine.action === "version") {
+    Deno.stdout.writeSync(
+      encoder.encode(
+        commandLine.action === "help" ? USAGE : `echolab ${VERSION}\n`,
+      ),
+    );
     return 0;
   }
-  if (commandLine.action === "version") {
-    Deno.stdout.writeSync(encoder.encode(`echolab ${VERSION}\n`));
-    return 0;
-  }
-  if (commandLine.mode === "send") return await send(commandLine);
+  if (commandLine.action === "send") return await send(commandLine);
   return await serve(commandLine, allow);
 }
 
 async function serve(
-  commandLine: CommandLine,
+  commandLine: ServeCommandLine,
   allow: AccessList | undefined,
 ): Promise<number> {
-  // Signal listeners come first: until they exist, SIGTERM kills outright.
+  // Signal listeners come first: until they exist, a signal kills outright.
   using signal = new ShutdownSignal((name) => {
     logger.warn("Received {signal} again: exiting at once", { signal: name });
     flushLogging();
     Deno.exit(name === "SIGINT" ? 130 : 143);
   });
+  const servers: [transport: "tcp" | "udp", server: EchoServer][] = [];
+  let reporting = true;
+  const printStats = async (refresh: boolean) => {
+    for (const [transport, server] of servers) {
+      const stats = refresh && "refreshStats" in server
+        ? await (server as TcpWorkers).refreshStats()
+        : server.stats();
+      if (reporting) logStats(transport, formatAddress(server.addr), stats);
+    }
+  };
+  // SIGUSR1 prints the counters from before the first bind until exit: it
+  // is never left without a listener, whose absence can end the process.
+  listenForStatsSignal(() => {
+    if (reporting) printStats(true);
+  });
   await configureLogging({
     level: commandLine.logLevel,
     format: commandLine.logFormat,
     trace: commandLine.trace,
+    flags: OPTION_FLAGS,
   });
   let tls: { cert: string; key: string } | undefined;
   if (commandLine.tlsCert !== undefined && commandLine.tlsKey !== undefined) {
@@ -100,54 +121,46 @@ async function serve(
     } catch (error) {
       if (!(error instanceof FlagFileError)) throw error;
       logger.error(error.message);
+      reporting = false;
       await stopLogging();
       return 1;
     }
   }
-  const servers: [transport: "tcp" | "udp", server: EchoServer][] = [];
   const started = await startServers(commandLine, allow, tls, servers);
   if (started !== undefined) {
     logger.error(started);
     await Promise.all(servers.map(([, server]) => server.shutdown()));
+    reporting = false;
     await stopLogging();
     return 1;
   }
-  const printStats = async (refresh: boolean) => {
-    for (const [transport, server] of servers) {
-      const stats = refresh && "refreshStats" in server
-        ? await (server as TcpWorkers).refreshStats()
-        : server.stats();
-      logStats(transport, formatAddress(server.addr), stats);
-    }
-  };
-  const statsSignal = listenForStatsSignal(() => printStats(true));
-  try {
-    const stopped = await Promise.race([
-      signal.received,
-      Promise.race(servers.map(([, server]) => server.finished)),
-    ]);
-    if (stopped !== undefined) {
-      logger.info("Received {signal}: shutting down", { signal: stopped });
-    }
-    await Promise.all(servers.map(([, server]) => server.shutdown()));
-  } finally {
-    statsSignal?.();
+  const stopped = await Promise.race([
+    signal.received,
+    Promise.race(servers.map(([, server]) => server.finished)),
+  ]);
+  if (stopped !== undefined) {
+    logger.info("Received {signal}: shutting down", { signal: stopped });
   }
+  await Promise.all(servers.map(([, server]) => server.shutdown()));
   await printStats(false);
+  reporting = false;
   await stopLogging();
   return 0;
 }
 
-/** SIGUSR1 prints the counters while running (Linux and macOS). */
-function listenForStatsSignal(handler: () => void): (() => void) | undefined {
-  if (Deno.build.os === "windows") return undefined;
+/**
+ * SIGUSR1 prints the counters (Linux and macOS). The listener stays until
+ * the process exits: `main.ts` ends with `Deno.exit`, so it keeps nothing
+ * alive.
+ */
+function listenForStatsSignal(handler: () => void): void {
+  if (Deno.build.os === "windows") return;
   Deno.addSignalListener("SIGUSR1", handler);
-  return () => Deno.removeSignalListener("SIGUSR1", handler);
 }
 
 /** Starts the servers the mode asks for; returns an error line on failure. */
 async function startServers(
-  commandLine: CommandLine,
+  commandLine: ServeCommandLine,
   allow: AccessList | undefined,
   tls: { cert: string; key: string } | undefined,
   servers: [transport: "tcp" | "udp", server: EchoServer][],
@@ -194,6 +207,7 @@ async function startServers(
               level: commandLine.logLevel,
               format: commandLine.logFormat,
               trace: commandLine.trace,
+              flags: OPTION_FLAGS,
             })
             : serveTcp(tcpOptions)
           : serveUdp({

@@ -10,22 +10,32 @@
  */
 
 import { parseArgs } from "node:util";
-import { UsageError } from "./errors.ts";
+import {
+  DEFAULT_BUFFER_SIZE,
+  DEFAULT_HOSTNAME,
+  DEFAULT_MAX_LINE,
+  DEFAULT_PREFIX,
+  DEFAULT_TCP_PORT,
+  DEFAULT_TIMEOUT,
+  DEFAULT_UDP_PORT,
+  MAX_DATAGRAM_SIZE,
+} from "../lib/defaults.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logging.ts";
-import { DEFAULT_MAX_LINE } from "./line_reader.ts";
-import { DEFAULT_PREFIX } from "./reply_formatter.ts";
+import { UsageError } from "./usage_error.ts";
 
 /** What to run: one server, both, or the client. */
 export type Mode = "tcp" | "udp" | "all" | "send";
+/** The modes that run servers. */
+export type ServeMode = Exclude<Mode, "send">;
 const MODES: readonly Mode[] = ["tcp", "udp", "all", "send"];
 const SERVERS: readonly Mode[] = ["tcp", "udp", "all"];
 
-/** The checked command line. */
-export interface CommandLine {
-  /** `help` and `version` print and exit; `serve` runs servers. */
-  action: "serve" | "help" | "version";
+/** A command line that runs one server or both. */
+export interface ServeCommandLine {
+  /** Run servers. */
+  action: "serve";
   /** Which servers to run. */
-  mode: Mode;
+  mode: ServeMode;
   /** Address to bind. */
   hostname: string;
   /** TCP port (from `--port` in `tcp` mode, `--tcp-port` in `all`). */
@@ -69,30 +79,51 @@ export interface CommandLine {
   tlsCert: string | undefined;
   /** TLS key file for the TCP server. */
   tlsKey: string | undefined;
-  /** `send`: the messages; none means stdin's lines. */
+}
+
+/** A command line that runs the client, `send`. */
+export interface SendCommandLine {
+  /** Run the client. */
+  action: "send";
+  /** Always `send`. */
+  mode: "send";
+  /** The server's address. */
+  hostname: string;
+  /** The server's port (the TCP or UDP default unless `--port` is given). */
+  port: number;
+  /** The messages; none means stdin's lines. */
   messages: string[];
-  /** `send`: over UDP instead of TCP. */
+  /** Over UDP instead of TCP. */
   udp: boolean;
-  /** `send`: times the message list is sent. */
+  /** Times the message list is sent. */
   count: number;
-  /** `send`: seconds between sends. */
+  /** Seconds between sends. */
   interval: number;
-  /** `send`: seconds to wait for each UDP reply. */
+  /** Seconds to wait for each UDP reply. */
   wait: number;
-  /** `send`: talk TLS. */
+  /** Talk TLS. */
   tls: boolean;
-  /** `send`: CA certificate file to trust. */
+  /** CA certificate file to trust. */
   ca: string | undefined;
 }
 
-/** Defaults of every flag, as in the seed. */
-export const DEFAULTS: Readonly<CommandLine> = {
+/** `--help` or `--version`: print and exit. */
+export type InfoCommandLine = { action: "help" } | { action: "version" };
+
+/** The checked command line: one variant per thing the program can do. */
+export type CommandLine =
+  | ServeCommandLine
+  | SendCommandLine
+  | InfoCommandLine;
+
+/** Defaults of every server flag, as in the seed. */
+export const SERVE_DEFAULTS: Readonly<ServeCommandLine> = {
   action: "serve",
   mode: "tcp",
-  hostname: "127.0.0.1",
-  tcpPort: 8000,
-  udpPort: 6000,
-  timeout: 10,
+  hostname: DEFAULT_HOSTNAME,
+  tcpPort: DEFAULT_TCP_PORT,
+  udpPort: DEFAULT_UDP_PORT,
+  timeout: DEFAULT_TIMEOUT,
   lifetime: 0,
   maxLine: DEFAULT_MAX_LINE,
   maxConnections: 0,
@@ -100,7 +131,7 @@ export const DEFAULTS: Readonly<CommandLine> = {
   allow: undefined,
   udpRate: 0,
   loopGuard: true,
-  bufferSize: 5,
+  bufferSize: DEFAULT_BUFFER_SIZE,
   prefix: DEFAULT_PREFIX,
   raw: false,
   logLevel: "info",
@@ -109,6 +140,13 @@ export const DEFAULTS: Readonly<CommandLine> = {
   workers: 1,
   tlsCert: undefined,
   tlsKey: undefined,
+};
+
+/** Defaults of every client flag. */
+export const SEND_DEFAULTS: Readonly<Omit<SendCommandLine, "port">> = {
+  action: "send",
+  mode: "send",
+  hostname: DEFAULT_HOSTNAME,
   messages: [],
   udp: false,
   count: 1,
@@ -120,16 +158,17 @@ export const DEFAULTS: Readonly<CommandLine> = {
 
 /** The longest delay `setTimeout` can wait, in whole seconds (about 24 days). */
 const MAX_SECONDS = 2_147_483;
-const MAX_DATAGRAM_SIZE = 65_507;
 const MAX_LINE_LIMIT = 1 << 30;
 
-type Parsed = Partial<Omit<CommandLine, "action" | "mode" | "messages">> & {
-  port?: number;
-};
+type Parsed =
+  & Partial<Omit<ServeCommandLine, "action" | "mode">>
+  & Partial<Omit<SendCommandLine, "action" | "mode" | "messages">>;
 
 interface Flag {
   /** `true` for switches that take no value. */
   boolean?: boolean;
+  /** The library option the flag sets, for hints in log lines. */
+  option?: string;
   /** Modes the flag applies to. */
   modes: readonly Mode[];
   /** Checks the value and stores it. */
@@ -143,6 +182,7 @@ const SEND: readonly Mode[] = ["send"];
 
 const FLAGS: Record<string, Flag> = {
   "trace": {
+    option: "trace",
     boolean: true,
     modes: SERVERS,
     apply: (_value, into) => into.trace = true,
@@ -190,6 +230,7 @@ const FLAGS: Record<string, Flag> = {
     apply: (value, into, flag) => into.ca = parseFile(value, flag),
   },
   "host": {
+    option: "hostname",
     modes: MODES,
     apply: (value, into, flag) => into.hostname = parseHost(value, flag),
   },
@@ -206,52 +247,63 @@ const FLAGS: Record<string, Flag> = {
     apply: (value, into, flag) => into.udpPort = parsePort(value, flag),
   },
   "timeout": {
+    option: "timeout",
     modes: TCP,
     apply: (value, into, flag) => into.timeout = parseSeconds(value, flag),
   },
   "lifetime": {
+    option: "lifetime",
     modes: TCP,
     apply: (value, into, flag) => into.lifetime = parseSeconds(value, flag),
   },
   "max-line": {
+    option: "maxLine",
     modes: TCP,
     apply: (value, into, flag) =>
       into.maxLine = parseCount(value, flag, 1, MAX_LINE_LIMIT),
   },
   "max-connections": {
+    option: "maxConnections",
     modes: TCP,
     apply: (value, into, flag) =>
       into.maxConnections = parseCount(value, flag, 0, 1_000_000),
   },
   "max-per-source": {
+    option: "maxPerSource",
     modes: TCP,
     apply: (value, into, flag) =>
       into.maxPerSource = parseCount(value, flag, 0, 1_000_000),
   },
   "allow": {
+    option: "allow",
     modes: SERVERS,
     apply: (value, into) => into.allow = value,
   },
   "udp-rate": {
+    option: "rate",
     modes: UDP,
     apply: (value, into, flag) =>
       into.udpRate = parseCount(value, flag, 0, 1_000_000_000),
   },
   "no-loop-guard": {
+    option: "loopGuard",
     boolean: true,
     modes: UDP,
     apply: (_value, into) => into.loopGuard = false,
   },
   "buffer-size": {
+    option: "bufferSize",
     modes: UDP,
     apply: (value, into, flag) =>
       into.bufferSize = parseCount(value, flag, 1, MAX_DATAGRAM_SIZE),
   },
   "prefix": {
+    option: "prefix",
     modes: SERVERS,
     apply: (value, into) => into.prefix = value,
   },
   "raw": {
+    option: "raw",
     boolean: true,
     modes: SERVERS,
     apply: (_value, into) => into.raw = true,
@@ -281,17 +333,18 @@ const FLAGS: Record<string, Flag> = {
  * import { strictEqual, throws } from "node:assert/strict";
  *
  * const options = parseCommandLine(["udp", "--buffer-size", "512"]);
- * strictEqual(options.udpPort, 6000);
- * strictEqual(options.bufferSize, 512);
+ * strictEqual(options.action, "serve");
+ * if (options.action === "serve") {
+ *   strictEqual(options.udpPort, 6000);
+ *   strictEqual(options.bufferSize, 512);
+ * }
  * throws(() => parseCommandLine(["tcp", "--port", "http"]), /--port/);
  * ```
  */
 export function parseCommandLine(args: readonly string[]): CommandLine {
-  if (args.includes("--help") || args.includes("-h")) {
-    return { ...DEFAULTS, action: "help" };
-  }
+  if (args.includes("--help") || args.includes("-h")) return { action: "help" };
   if (args.includes("--version") || args.includes("-V")) {
-    return { ...DEFAULTS, action: "version" };
+    return { action: "version" };
   }
   const options = Object.fromEntries(
     Object.entries(FLAGS).map((
@@ -343,19 +396,35 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     }
     definition.apply(value, parsed, flag);
   }
+  return mode === "send"
+    ? sendCommandLine(parsed, messages)
+    : serveCommandLine(parsed, mode);
+}
+
+function serveCommandLine(parsed: Parsed, mode: ServeMode): ServeCommandLine {
   const { port, ...rest } = parsed;
-  const result: CommandLine = { ...DEFAULTS, ...rest, mode, messages };
+  const result: ServeCommandLine = { ...SERVE_DEFAULTS, ...rest, mode };
   if (port !== undefined) {
-    if (mode === "tcp" || (mode === "send" && !result.udp)) {
-      result.tcpPort = port;
-    } else result.udpPort = port;
+    if (mode === "tcp") result.tcpPort = port;
+    else result.udpPort = port;
   }
   if ((result.tlsCert === undefined) !== (result.tlsKey === undefined)) {
     throw new UsageError(
       "Flags --tls-cert and --tls-key go together: give both files, or neither",
     );
   }
-  if (mode === "send" && result.udp && (result.tls || result.ca)) {
+  return result;
+}
+
+function sendCommandLine(parsed: Parsed, messages: string[]): SendCommandLine {
+  const udp = parsed.udp ?? false;
+  const result: SendCommandLine = {
+    ...SEND_DEFAULTS,
+    ...parsed,
+    port: parsed.port ?? (udp ? DEFAULT_UDP_PORT : DEFAULT_TCP_PORT),
+    messages,
+  };
+  if (udp && (result.tls || result.ca)) {
     throw new UsageError(
       `Flag ${result.tls ? "--tls" : "--ca"} is for TCP: drop --udp or drop it`,
     );
@@ -365,6 +434,27 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
   }
   return result;
 }
+
+/**
+ * The command-line flag of each library option that has one
+ * (`maxLine` → `--max-line`): the program puts the flag where the
+ * library's log lines name the option.
+ *
+ * @example
+ * ```ts
+ * import { OPTION_FLAGS } from "./command_line.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(OPTION_FLAGS.maxLine, "--max-line");
+ * strictEqual(OPTION_FLAGS.rate, "--udp-rate");
+ * ```
+ */
+export const OPTION_FLAGS: Readonly<Record<string, string>> = Object
+  .fromEntries(
+    Object.entries(FLAGS)
+      .filter(([, flag]) => flag.option !== undefined)
+      .map(([name, flag]) => [flag.option!, `--${name}`]),
+  );
 
 function parseMode(positionals: string[]): [Mode, string[]] {
   const [mode, ...rest] = positionals;
@@ -570,8 +660,8 @@ function isIpv6(value: string): boolean {
  */
 export async function parseAccessList(
   text: string,
-): Promise<import("./access_list.ts").AccessList> {
-  const { AccessList } = await import("./access_list.ts");
+): Promise<import("../lib/access_list.ts").AccessList> {
+  const { AccessList } = await import("../lib/access_list.ts");
   try {
     return AccessList.parse(text);
   } catch (error) {

@@ -6,7 +6,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { StatsSnapshot } from "./server_stats.ts";
+import type { StatsSnapshot } from "../lib/server_stats.ts";
 
 const logger = getLogger(["echolab", "stats"]);
 
@@ -20,7 +20,7 @@ const logger = getLogger(["echolab", "stats"]);
  * @example
  * ```ts
  * import { formatStats } from "./stats_report.ts";
- * import { ServerStats } from "./server_stats.ts";
+ * import { ServerStats } from "../lib/server_stats.ts";
  * import { match } from "node:assert/strict";
  *
  * match(formatStats(new ServerStats().snapshot()), /^connections_total=0 .* drops: none$/);
@@ -53,7 +53,7 @@ export function formatStats(stats: StatsSnapshot): string {
  * @example
  * ```ts
  * import { logStats } from "./stats_report.ts";
- * import { ServerStats } from "./server_stats.ts";
+ * import { ServerStats } from "../lib/server_stats.ts";
  *
  * logStats("tcp", "127.0.0.1:8000", new ServerStats().snapshot());
  * ```
