@@ -10,6 +10,7 @@
  * @module
  */
 
+import { freePort } from "../tests/net_client.ts";
 import type { LoadResult, LoadTask } from "./load.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -86,11 +87,6 @@ async function shell(command: string): Promise<{ ok: boolean; out: string }> {
     out: decoder.decode(output.stdout).trim() +
       decoder.decode(output.stderr).trim(),
   };
-}
-
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
 }
 
 class RunningServer implements AsyncDisposable {

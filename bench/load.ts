@@ -8,8 +8,9 @@
  * @module
  */
 
-const PREFIX = new TextEncoder().encode("received msg: ");
-const encoder = new TextEncoder();
+import { encoder, readExactly, REPLY, writeAll } from "../tests/net_client.ts";
+
+const PREFIX = encoder.encode(REPLY);
 
 /** What one load process is asked to do. */
 export interface LoadTask {
@@ -73,26 +74,6 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-async function readExactly(
-  conn: Deno.Conn,
-  buffer: Uint8Array,
-): Promise<number> {
-  let offset = 0;
-  while (offset < buffer.length) {
-    const read = await conn.read(buffer.subarray(offset));
-    if (read === null) break;
-    offset += read;
-  }
-  return offset;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
-  let written = 0;
-  while (written < bytes.length) {
-    written += await conn.write(bytes.subarray(written));
-  }
 }
 
 /**

@@ -11,36 +11,26 @@
  * @module
  */
 
+import {
+  decoder,
+  encoder,
+  freePort,
+  readBytes,
+  REPLY,
+} from "../tests/net_client.ts";
+
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const REPLY = "received msg: ";
 const LINES_PER_CONNECTION = 10;
 const UDP_SOCKETS = 4;
 const UDP_DATAGRAMS_PER_SOCKET = 25_000;
 const UDP_WINDOW = 16;
 const UDP_WAIT_MS = 1000;
 const MAX_CONNECTIONS = 10_000;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 async function shell(command: string): Promise<string> {
   const { stdout } = await new Deno.Command("bash", { args: ["-c", command] })
     .output();
   return decoder.decode(stdout).trim();
-}
-
-function freePort(transport: "tcp" | "udp"): number {
-  if (transport === "tcp") {
-    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    return listener.addr.port;
-  }
-  const socket = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  const port = (socket.addr as Deno.NetAddr).port;
-  socket.close();
-  return port;
 }
 
 async function rssOf(pid: number): Promise<number> {
@@ -50,17 +40,6 @@ async function rssOf(pid: number): Promise<number> {
 
 function megabytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-
-async function readExactly(conn: Deno.Conn, length: number) {
-  const buffer = new Uint8Array(length);
-  let offset = 0;
-  while (offset < length) {
-    const read = await conn.read(buffer.subarray(offset));
-    if (read === null) break;
-    offset += read;
-  }
-  return buffer.subarray(0, offset);
 }
 
 async function main(): Promise<number> {
@@ -156,7 +135,7 @@ async function stress(
     try {
       await conn.write(encoder.encode(lines.map((l) => `${l}\n`).join("")));
       const reply = decoder.decode(
-        await readExactly(conn, encoder.encode(expected).length),
+        await readBytes(conn, encoder.encode(expected).length),
       );
       if (reply === expected) linesAnswered += LINES_PER_CONNECTION;
       else linesLost += LINES_PER_CONNECTION;

@@ -134,6 +134,10 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
   return summary.lost > 0 ? 1 : 0;
 }
 
+function plural(count: number, one: string, many: string): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
 function printSummary(
   summary: ClientSummary,
   address: string,
@@ -147,8 +151,18 @@ function printSummary(
     : ` (${(summary.lost / summary.sent * 100).toFixed(1)}% loss${
       transport === "udp" && summary.lost > 0 ? ": UDP does not retransmit" : ""
     })`;
+  const ignored = [
+    summary.late > 0
+      ? `; ${plural(summary.late, "late reply", "late replies")} ignored`
+      : "",
+    summary.unexpected > 0
+      ? `; ${
+        plural(summary.unexpected, "unexpected reply", "unexpected replies")
+      } ignored`
+      : "",
+  ].join("");
   print(
-    `${summary.sent} ${unit} sent, ${summary.answered} answered, ${summary.lost} lost${loss}; ${summary.bytesOut} bytes sent, ${summary.bytesIn} bytes received`,
+    `${summary.sent} ${unit} sent, ${summary.answered} answered, ${summary.lost} lost${loss}${ignored}; ${summary.bytesOut} bytes sent, ${summary.bytesIn} bytes received`,
   );
   const rtts = summary.rtts;
   const parts: string[] = [];

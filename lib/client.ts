@@ -61,6 +61,13 @@ export interface ClientSummary {
   answered: number;
   /** Of those, never answered. */
   lost: number;
+  /**
+   * UDP replies that echo a message whose wait had already run out: ignored,
+   * never counted as the answer to another message.
+   */
+  late: number;
+  /** UDP replies that echo none of the messages sent: ignored. */
+  unexpected: number;
   /** Bytes sent. */
   bytesOut: number;
   /** Bytes received. */
@@ -114,7 +121,16 @@ export function sendMessages(
 }
 
 function emptySummary(): ClientSummary {
-  return { sent: 0, answered: 0, lost: 0, bytesOut: 0, bytesIn: 0, rtts: [] };
+  return {
+    sent: 0,
+    answered: 0,
+    lost: 0,
+    late: 0,
+    unexpected: 0,
+    bytesOut: 0,
+    bytesIn: 0,
+    rtts: [],
+  };
 }
 
 async function sendOverTcp(
@@ -163,9 +179,11 @@ async function sendOverTcp(
           if (!first && options.interval) await delay(options.interval);
           first = false;
           const bytes = encoder.encode(`${line}\n`);
+          // Sent once it is handed to the connection, so that every message
+          // ends up answered or lost, even when its write fails.
           pending.push({ message: line, sentAt: performance.now() });
-          await writeAll(conn, bytes);
           summary.sent++;
+          await writeAll(conn, bytes);
           summary.bytesOut += bytes.length;
         }
       }
@@ -192,6 +210,15 @@ function clientBindAddress(hostname: string): string {
     : "0.0.0.0";
 }
 
+/** A UDP message waiting for its reply. */
+interface Waiting {
+  bytes: Uint8Array;
+  resolve(reply: Uint8Array): void;
+}
+
+/** Messages whose wait ran out, remembered to recognise late replies. */
+const MAX_EXPIRED = 1024;
+
 async function sendOverUdp(
   messages: Iterable<string> | AsyncIterable<string>,
   options: ClientOptions,
@@ -209,16 +236,20 @@ async function sendOverUdp(
     hostname: clientBindAddress(options.hostname),
     port: 0,
   });
-  // One receive is always pending; each send waits for the next datagram.
-  let waiting: ((reply: Uint8Array) => void) | undefined;
+  // Replies are matched to the message they echo, never to whichever
+  // message happens to be waiting: a late reply is recognised as late.
+  const waiting: Waiting[] = [];
+  const expired: Uint8Array[] = [];
   const receiving = (async () => {
     const buffer = new Uint8Array(65_536);
     try {
       while (true) {
         const [data] = await socket.receive(buffer);
         summary.bytesIn += data.length;
-        // A reply after its wait ran out belongs to no one: it was counted lost.
-        waiting?.(data.slice());
+        const match = bestEcho(data, waiting, expired);
+        if (match === undefined) summary.unexpected++;
+        else if (match.expired) summary.late++;
+        else waiting.splice(match.index, 1)[0]!.resolve(data.slice());
       }
     } catch {
       // The socket was closed: done.
@@ -233,15 +264,28 @@ async function sendOverUdp(
       const { promise, resolve } = Promise.withResolvers<
         Uint8Array | undefined
       >();
-      waiting = resolve;
-      const timer = setTimeout(() => resolve(undefined), wait);
+      const entry: Waiting = { bytes, resolve };
+      waiting.push(entry);
+      const timer = setTimeout(() => {
+        // From now on a reply to this message is late.
+        const index = waiting.indexOf(entry);
+        if (index !== -1) waiting.splice(index, 1);
+        expired.push(bytes);
+        if (expired.length > MAX_EXPIRED) expired.shift();
+        resolve(undefined);
+      }, wait);
       const sentAt = performance.now();
-      await socket.send(bytes, server);
+      try {
+        await socket.send(bytes, server);
+      } catch (error) {
+        clearTimeout(timer);
+        waiting.splice(waiting.indexOf(entry), 1);
+        throw error;
+      }
       summary.sent++;
       summary.bytesOut += bytes.length;
       const reply = await promise;
       clearTimeout(timer);
-      waiting = undefined;
       if (reply === undefined) {
         summary.lost++;
         onReply({ message, reply: undefined, rtt: undefined });
@@ -258,4 +302,74 @@ async function sendOverUdp(
     await receiving;
   }
   return summary;
+}
+
+/**
+ * The message a UDP reply echoes, among those waiting and those whose wait
+ * ran out: the one with the longest echoed part; among equals, a waiting
+ * one before an expired one, and the oldest first.
+ */
+function bestEcho(
+  reply: Uint8Array,
+  waiting: readonly Waiting[],
+  expired: readonly Uint8Array[],
+): { index: number; expired: boolean } | undefined {
+  let best: { index: number; expired: boolean } | undefined;
+  let bestLength = -1;
+  for (let i = 0; i < waiting.length; i++) {
+    const length = echoedLength(reply, waiting[i]!.bytes);
+    if (length > bestLength) {
+      best = { index: i, expired: false };
+      bestLength = length;
+    }
+  }
+  for (let i = 0; i < expired.length; i++) {
+    const length = echoedLength(reply, expired[i]!);
+    if (length > bestLength) {
+      best = { index: i, expired: true };
+      bestLength = length;
+    }
+  }
+  return best;
+}
+
+const NEWLINE = 10;
+const CARRIAGE_RETURN = 13;
+
+/**
+ * How many bytes of `message` the reply echoes, or -1 when it echoes none of
+ * them. A server keeps the first k bytes of a datagram and answers with
+ * each of their lines after a prefix the client does not know (or, raw,
+ * with the bytes alone): so the reply's last line ends with the last line
+ * of the message's first k bytes. The largest such k is returned; an empty
+ * message echoes with k = 0.
+ */
+function echoedLength(reply: Uint8Array, message: Uint8Array): number {
+  let end = reply.length;
+  if (end > 0 && reply[end - 1] === NEWLINE) end--;
+  const last = reply.subarray(reply.lastIndexOf(NEWLINE, end - 1) + 1, end);
+  for (let k = message.length; k > 0; k--) {
+    let segmentEnd = k;
+    if (message[segmentEnd - 1] === NEWLINE) {
+      segmentEnd--;
+      if (segmentEnd > 0 && message[segmentEnd - 1] === CARRIAGE_RETURN) {
+        segmentEnd--;
+      }
+    }
+    const segmentStart = segmentEnd === 0
+      ? 0
+      : message.lastIndexOf(NEWLINE, segmentEnd - 1) + 1;
+    const segment = message.subarray(segmentStart, segmentEnd);
+    if (segment.length > 0 && endsWith(last, segment)) return k;
+  }
+  return message.length === 0 ? 0 : -1;
+}
+
+function endsWith(bytes: Uint8Array, suffix: Uint8Array): boolean {
+  const offset = bytes.length - suffix.length;
+  if (offset < 0) return false;
+  for (let i = 0; i < suffix.length; i++) {
+    if (bytes[offset + i] !== suffix[i]) return false;
+  }
+  return true;
 }

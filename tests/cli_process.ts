@@ -27,11 +27,7 @@ function denoArgs(
   ];
 }
 
-/** A port nobody listens on right now (bound and released at once). */
-export function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
-}
+export { freePort } from "./net_client.ts";
 
 /** Waits until a TCP server accepts on `port` (for servers started quiet). */
 export async function waitForTcp(port: number): Promise<void> {

@@ -5,15 +5,15 @@ import { USAGE } from "../cli/usage.ts";
 import { freePort, MainProcess, runMain, waitForTcp } from "./cli_process.ts";
 import {
   decoder,
+  delay,
   encoder,
   exchange,
   readText,
   readToEnd,
+  REPLY,
   udpClient,
   writeAll,
 } from "./net_client.ts";
-
-const REPLY = "received msg: ";
 
 Deno.test("cli: --help prints every flag and exits 0", async () => {
   const { code, stdout, stderr } = await runMain(["--help"]);
@@ -676,4 +676,40 @@ Deno.test("cli: --workers without read access to echolab's files says which --al
       `ERROR echolab: Cannot start the tcp workers: --workers loads its workers from echolab's files in ${root}: re-run with --allow-read=${root}\n$`,
     ),
   );
+});
+
+Deno.test("cli: SIGUSR1 at any moment of a --workers run prints counters or is ignored, and SIGTERM still exits 0", async () => {
+  const root = new URL("../", import.meta.url).pathname;
+  await using server = new MainProcess(
+    ["tcp", "--port", "0", "--workers", "2"],
+    "127.0.0.1",
+    undefined,
+    [`--allow-read=${root}`],
+  );
+  const exited = server.status.then(() => true);
+  let done = false;
+  exited.then(() => done = true);
+  const signal = () => {
+    try {
+      server.kill("SIGUSR1");
+    } catch {
+      // Already exited.
+    }
+  };
+  // From the first accept loop's start on, while the workers start...
+  await server.port("tcp");
+  for (let i = 0; i < 100 && !done; i++) {
+    signal();
+    await delay(3);
+  }
+  await server.waitFor(/Stats of the tcp server/);
+  // ...and through the whole graceful stop, until the process is gone.
+  server.kill("SIGTERM");
+  while (!done) {
+    signal();
+    await delay(2);
+  }
+  const { code } = await server.finished();
+  strictEqual(code, 0, server.lines.join("\n"));
+  match(server.lines.at(-1)!, /Stats of the tcp server .*connections_total=0 /);
 });

@@ -1,11 +1,16 @@
 // Copyright 2026 the echolab authors. MIT license.
-import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
+import {
+  deepStrictEqual,
+  match,
+  rejects,
+  strictEqual,
+} from "node:assert/strict";
 import { type ReplyEvent, sendMessages } from "../lib/client.ts";
 import { AccessList } from "../lib/access_list.ts";
 import { serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import { freePort, runMain } from "./cli_process.ts";
-import { decoder } from "./net_client.ts";
+import { decoder, delay, encoder, udpClient } from "./net_client.ts";
 
 const TIME = "time=\\d+\\.\\d{3} ms";
 
@@ -185,4 +190,97 @@ Deno.test("client: a missing grant gets the exact --allow-net, TCP and UDP", asy
     udp.stderr,
     "echolab: Cannot reach 127.0.0.1:6000: no network permission; re-run with --allow-net=127.0.0.1\n",
   );
+});
+
+Deno.test("client: a UDP reply that comes after its wait is counted late, never as the next message's answer", async () => {
+  // A real UDP peer that answers "first" only once "second" has arrived,
+  // that is after the client stopped waiting for "first".
+  const server = udpClient();
+  const serving = (async () => {
+    const [, from] = await server.receive();
+    await server.receive();
+    await server.send(encoder.encode("received msg: first\n"), from);
+    await delay(50);
+    await server.send(encoder.encode("received msg: second\n"), from);
+  })();
+  try {
+    const events: ReplyEvent[] = [];
+    const summary = await sendMessages(["first", "second"], {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: (server.addr as Deno.NetAddr).port,
+      wait: 0.3,
+    }, (event) => events.push(event));
+    await serving;
+    deepStrictEqual(
+      events.map((e) => [e.message, e.reply && decoder.decode(e.reply)]),
+      [["first", undefined], ["second", "received msg: second"]],
+    );
+    strictEqual(summary.sent, 2);
+    strictEqual(summary.answered, 1);
+    strictEqual(summary.lost, 1);
+    strictEqual(summary.late, 1);
+    strictEqual(summary.unexpected, 0);
+  } finally {
+    server.close();
+  }
+});
+
+Deno.test("client: send --udp says how many late replies it ignored", async () => {
+  const server = udpClient();
+  const port = (server.addr as Deno.NetAddr).port;
+  const serving = (async () => {
+    const [, from] = await server.receive();
+    await server.receive();
+    await server.send(encoder.encode("received msg: one\n"), from);
+    await delay(50);
+    await server.send(encoder.encode("received msg: two\n"), from);
+  })();
+  try {
+    const { code, stdout } = await runMain([
+      "send",
+      "--udp",
+      "--port",
+      String(port),
+      "--wait",
+      "0.3",
+      "one",
+      "two",
+    ]);
+    await serving;
+    strictEqual(code, 1);
+    match(
+      lines(stdout)[3]!,
+      /^2 datagrams sent, 1 answered, 1 lost \(50\.0% loss: UDP does not retransmit\); 1 late reply ignored; 6 bytes sent, 36 bytes received$/,
+    );
+  } finally {
+    server.close();
+  }
+});
+
+Deno.test("client: a UDP message that cannot be sent leaves no reply timer behind", async () => {
+  await using server = serveUdp({ port: 0 });
+  // Over the UDP size limit: the send itself fails. The test's sanitizers
+  // fail it if the 5-second reply timer is left pending.
+  await rejects(
+    sendMessages(["x".repeat(70_000)], {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: server.addr.port,
+      wait: 5,
+    }, () => {}),
+  );
+});
+
+Deno.test("client: a TCP message whose write fails counts as sent and lost", async () => {
+  // The server closes on the over-long line while the client still writes it.
+  await using server = serveTcp({ port: 0, maxLine: 16 });
+  const summary = await sendMessages(["x".repeat(16 << 20)], {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+  }, () => {});
+  strictEqual(summary.sent, 1);
+  strictEqual(summary.lost, 1);
+  strictEqual(summary.answered + summary.lost, summary.sent);
 });

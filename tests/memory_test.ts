@@ -2,9 +2,8 @@
 // Memory under abuse, measured on the server process alone (/proc/PID).
 import { match, ok, strictEqual } from "node:assert/strict";
 import { freePort, MainProcess, waitForTcp } from "./cli_process.ts";
-import { delay, encoder, ping, writeAll } from "./net_client.ts";
+import { delay, encoder, ping, REPLY, writeAll } from "./net_client.ts";
 
-const REPLY = "received msg: ";
 const MB = 1024 * 1024;
 
 /** Writes `chunk` `times` times, stopping quietly when the server closes. */

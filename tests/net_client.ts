@@ -1,15 +1,80 @@
 // Copyright 2026 the echolab authors. MIT license.
 /**
- * Real clients for the tests: plain `Deno.connect` and `Deno.listenDatagram`
- * with helpers to read exactly what is expected.
+ * Real clients for the tests and the benchmarks: plain `Deno.connect` and
+ * `Deno.listenDatagram` with helpers to read exactly what is expected, a
+ * free port, the reply prefix and a timeout race. The one helper module of
+ * `tests/` and `bench/`.
  *
  * @module
  */
 
 import { connect, type Socket } from "node:net";
+import { DEFAULT_PREFIX } from "../lib/defaults.ts";
+import { writeAll } from "../lib/write_all.ts";
+
+export { writeAll };
 
 export const encoder = new TextEncoder();
 export const decoder = new TextDecoder();
+
+/** The default reply prefix, as the seed answers. */
+export const REPLY = DEFAULT_PREFIX;
+
+/** A port nobody listens on right now (bound and released at once). */
+export function freePort(transport: "tcp" | "udp" = "tcp"): number {
+  if (transport === "tcp") {
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    return listener.addr.port;
+  }
+  const socket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  const port = (socket.addr as Deno.NetAddr).port;
+  socket.close();
+  return port;
+}
+
+/**
+ * Fills `buffer` from the connection; returns how many bytes came before
+ * the stream ended (the buffer's length unless it ended early).
+ */
+export async function readExactly(
+  conn: Deno.Conn,
+  buffer: Uint8Array,
+): Promise<number> {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const read = await conn.read(buffer.subarray(offset));
+    if (read === null) break;
+    offset += read;
+  }
+  return offset;
+}
+
+/**
+ * Settles as `promise` does, or rejects with `message` after `milliseconds`;
+ * the timer never outlives the race.
+ */
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  milliseconds: number,
+  message: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${message} within ${milliseconds} ms`)),
+      milliseconds,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Concatenates byte arrays. */
 export function concat(parts: Uint8Array[]): Uint8Array {
@@ -23,27 +88,13 @@ export function concat(parts: Uint8Array[]): Uint8Array {
   return result;
 }
 
-/** Writes all of `bytes`. */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
-  let written = 0;
-  while (written < bytes.length) {
-    written += await conn.write(bytes.subarray(written));
-  }
-}
-
 /** Reads until `length` bytes arrived or the stream ended. */
 export async function readBytes(
   conn: Deno.Conn,
   length: number,
 ): Promise<Uint8Array> {
   const result = new Uint8Array(length);
-  let offset = 0;
-  while (offset < length) {
-    const read = await conn.read(result.subarray(offset));
-    if (read === null) break;
-    offset += read;
-  }
-  return result.subarray(0, offset);
+  return result.subarray(0, await readExactly(conn, result));
 }
 
 /** Reads until the peer closes; `null` marks a reset. */
@@ -63,7 +114,7 @@ export async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
  */
 export async function ping(conn: Deno.Conn, text: string): Promise<string> {
   await writeAll(conn, encoder.encode(`${text}\n`));
-  return await readText(conn, "received msg: ".length + text.length + 1);
+  return await readText(conn, REPLY.length + text.length + 1);
 }
 
 /** Reads text of the given length. */

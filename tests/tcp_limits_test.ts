@@ -10,10 +10,9 @@ import {
   ping,
   readText,
   readToEnd,
+  REPLY,
   writeAll,
 } from "./net_client.ts";
-
-const REPLY = "received msg: ";
 
 Deno.test("tcp limits: --max-per-source closes the next connection from the same IP", async () => {
   await using logs = await captureLogs();

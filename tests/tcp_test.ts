@@ -9,11 +9,10 @@ import {
   readBytes,
   readText,
   readToEnd,
+  REPLY,
   ResettableClient,
   writeAll,
 } from "./net_client.ts";
-
-const REPLY = "received msg: ";
 
 Deno.test("tcp: answers the seed's nc session byte for byte", async () => {
   await using logs = await captureLogs();

@@ -8,11 +8,10 @@ import {
   readBytes,
   readText,
   readToEnd,
+  REPLY,
   writeAll,
 } from "./net_client.ts";
 import { makeCertificate } from "./tls_certificate.ts";
-
-const REPLY = "received msg: ";
 
 Deno.test("tls: echoes lines over TLS with the same behaviour", async () => {
   await using certificate = await makeCertificate();

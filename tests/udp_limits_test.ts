@@ -8,10 +8,9 @@ import {
   encoder,
   exchange,
   receiveWithin,
+  REPLY,
   udpClient,
 } from "./net_client.ts";
-
-const REPLY = "received msg: ";
 
 /** A UDP socket on a reflective service port, if this user may bind one. */
 function reflectivePortSocket(): Deno.DatagramConn | undefined {

@@ -7,10 +7,9 @@ import {
   encoder,
   exchange,
   receiveWithin,
+  REPLY,
   udpClient,
 } from "./net_client.ts";
-
-const REPLY = "received msg: ";
 
 async function withClient(
   fn: (client: Deno.DatagramConn) => Promise<void>,

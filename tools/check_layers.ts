@@ -11,7 +11,7 @@
  * @module
  */
 
-import { dirname, join, relative, resolve } from "node:path";
+import { join, posix, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** One import that breaks the rule. */
@@ -47,15 +47,61 @@ async function* typeScriptFiles(directory: string): AsyncGenerator<string> {
   }
 }
 
-/** Which top-level part a path belongs to: `lib`, `cli`, `root`, or other. */
-function layerOf(root: string, path: string): string {
-  const [first, second] = relative(root, path).split(/[\\/]/);
-  if (second === undefined) return "root";
-  return first ?? "root";
+/** Which top-level part a relative path belongs to: `lib`, `cli`, `root`… */
+function layerOf(path: string): string {
+  const parts = path.split("/");
+  return parts.length === 1 ? "root" : parts[0]!;
 }
 
 /**
- * Finds every import in `lib/`, `tcp.ts` and `udp.ts` that breaks the rule.
+ * Finds the imports that break the rule in the given sources.
+ *
+ * @param files Each file's path relative to the root (with `/`) and text;
+ * only those under `lib/` and `tcp.ts`, `udp.ts` are checked.
+ * @returns The violations, in the order given.
+ *
+ * @example
+ * ```ts
+ * import { checkSources } from "./check_layers.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const [violation] = checkSources([
+ *   { path: "lib/a.ts", source: 'import { x } from "../cli/x.ts";' },
+ * ]);
+ * strictEqual(violation?.specifier, "../cli/x.ts");
+ * ```
+ */
+export function checkSources(
+  files: readonly { path: string; source: string }[],
+): LayerViolation[] {
+  const violations: LayerViolation[] = [];
+  for (const { path, source } of files) {
+    const from = layerOf(path);
+    if (from !== "lib" && path !== "tcp.ts" && path !== "udp.ts") continue;
+    const code = stripComments(source);
+    for (const match of code.matchAll(SPECIFIER)) {
+      const specifier = match[2]!;
+      if (!specifier.startsWith(".") && !specifier.startsWith("/")) continue;
+      const target = posix.normalize(
+        posix.join(posix.dirname(path), specifier),
+      );
+      if (target === "deno.json") continue;
+      if (!target.startsWith("../") && layerOf(target) === "lib") continue;
+      violations.push({
+        file: path,
+        line: code.slice(0, match.index).split("\n").length,
+        specifier,
+        rule: from === "lib"
+          ? "lib/ imports only lib/"
+          : `${path} imports only lib/`,
+      });
+    }
+  }
+  return violations;
+}
+
+/**
+ * Reads `lib/`, `tcp.ts` and `udp.ts` under `root` and checks their imports.
  *
  * @param root The project's root directory.
  * @returns The violations, in file order.
@@ -69,11 +115,10 @@ function layerOf(root: string, path: string): string {
  * ```
  */
 export async function checkLayers(root: string): Promise<LayerViolation[]> {
-  root = resolve(root);
-  const files: string[] = [];
+  const paths: string[] = [];
   try {
     for await (const file of typeScriptFiles(join(root, "lib"))) {
-      files.push(file);
+      paths.push(file);
     }
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -81,41 +126,46 @@ export async function checkLayers(root: string): Promise<LayerViolation[]> {
   for (const entry of ["tcp.ts", "udp.ts"]) {
     try {
       await Deno.stat(join(root, entry));
-      files.push(join(root, entry));
+      paths.push(join(root, entry));
     } catch {
       // Not there: nothing to check.
     }
   }
-  files.sort();
-  const violations: LayerViolation[] = [];
-  for (const file of files) {
-    const source = stripComments(await Deno.readTextFile(file));
-    const from = layerOf(root, file);
-    for (const match of source.matchAll(SPECIFIER)) {
-      const specifier = match[2]!;
-      if (!specifier.startsWith(".") && !specifier.startsWith("/")) continue;
-      const target = resolve(dirname(file), specifier);
-      if (target === join(root, "deno.json")) continue;
-      if (layerOf(root, target) === "lib") continue;
-      violations.push({
-        file: relative(root, file),
-        line: source.slice(0, match.index).split("\n").length,
-        specifier,
-        rule: from === "lib"
-          ? "lib/ imports only lib/"
-          : `${relative(root, file)} imports only lib/`,
-      });
-    }
-  }
-  return violations;
+  const files = await Promise.all(
+    paths.sort().map(async (file) => ({
+      path: relative(root, file).split(sep).join("/"),
+      source: await Deno.readTextFile(file),
+    })),
+  );
+  return checkSources(files);
+}
+
+/**
+ * One violation as the check prints it: `file:line: imports "x" (rule)`.
+ *
+ * @param violation The violation.
+ * @returns The line.
+ *
+ * @example
+ * ```ts
+ * import { formatViolation } from "./check_layers.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(
+ *   formatViolation({ file: "lib/a.ts", line: 3, specifier: "../cli/x.ts", rule: "lib/ imports only lib/" }),
+ *   'lib/a.ts:3: imports "../cli/x.ts" (lib/ imports only lib/)',
+ * );
+ * ```
+ */
+export function formatViolation(violation: LayerViolation): string {
+  const { file, line, specifier, rule } = violation;
+  return `${file}:${line}: imports "${specifier}" (${rule})`;
 }
 
 if (import.meta.main) {
   const root = Deno.args[0] ?? fileURLToPath(new URL("..", import.meta.url));
   const violations = await checkLayers(root);
-  for (const { file, line, specifier, rule } of violations) {
-    console.error(`${file}:${line}: imports "${specifier}" (${rule})`);
-  }
+  for (const violation of violations) console.error(formatViolation(violation));
   if (violations.length > 0) {
     console.error(
       `layers: ${violations.length} import(s) break the rule: the library (lib/) and tcp.ts, udp.ts must not depend on cli/ or the root`,
