@@ -655,7 +655,7 @@ function isIpv6(value: string): boolean {
  * import { parseAccessList } from "./command_line.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
- * deepStrictEqual((await parseAccessList("127.0.0.1/8")).ranges, ["127.0.0.1/8"]);
+ * deepStrictEqual((await parseAccessList("127.0.0.1/8")).ranges, ["127.0.0.0/8"]);
  * ```
  */
 export async function parseAccessList(

@@ -22,23 +22,33 @@ const MAX_REMEMBERED = 10_000;
  * @example
  * ```ts
  * import { AccessList } from "./access_list.ts";
- * import { strictEqual } from "node:assert/strict";
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
  *
- * const list = AccessList.parse("127.0.0.0/8,::1/128");
+ * const list = AccessList.parse("127.0.0.1/8,::1");
+ * deepStrictEqual(list.ranges, ["127.0.0.0/8", "::1/128"]);
  * strictEqual(list.allows("127.0.0.1"), true);
  * strictEqual(list.allows("::ffff:127.0.0.1"), true);
  * strictEqual(list.allows("10.0.0.1"), false);
  * ```
  */
 export class AccessList {
-  /** The ranges, normalized (`127.0.0.0/8`). */
+  /**
+   * The ranges, each with its network address (`127.0.0.1/8` becomes
+   * `127.0.0.0/8`; a bare address gets `/32` or `/128`).
+   */
   readonly ranges: readonly string[];
   #ranges: [Address, number][];
   #known = new Map<string, boolean>();
 
   private constructor(ranges: [Address, number][]) {
     this.#ranges = ranges;
-    this.ranges = ranges.map(([address, bits]) => `${address}/${bits}`);
+    this.ranges = ranges.map(([address, bits]) =>
+      `${
+        address.kind() === "ipv4"
+          ? ipaddr.IPv4.networkAddressFromCIDR(`${address}/${bits}`)
+          : ipaddr.IPv6.networkAddressFromCIDR(`${address}/${bits}`)
+      }/${bits}`
+    );
   }
 
   /**

@@ -34,10 +34,12 @@ export function warnIfReachable(
 ): boolean {
   if (isLoopback(address.hostname)) return false;
   logger.warn(
-    "The server on {address} is reachable from the network: {who} may use it (restrict with --allow, or bind --host 127.0.0.1)",
+    "The server on {address} is reachable from the network: {who} may use it (restrict with {option}, or bind {hostOption} 127.0.0.1)",
     {
       address: formatAddress(address),
       who: allow === undefined ? "anyone" : `only ${allow.ranges.join(", ")}`,
+      option: "allow",
+      hostOption: "hostname",
     },
   );
   return true;

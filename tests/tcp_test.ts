@@ -219,6 +219,20 @@ Deno.test("tcp: a line over --max-line closes that connection only", async () =>
   strictEqual(await readText(other, 19), `${REPLY}fine\n`);
 });
 
+Deno.test("tcp: the library's own log lines name its options, not the program's flags", async () => {
+  await using logs = await captureLogs();
+  await using server = serveTcp({ port: 0, maxLine: 4 });
+  using conn = await Deno.connect(server.addr);
+  await writeAll(conn, encoder.encode("12345\n"));
+  await readToEnd(conn);
+  await logs.waitFor(/longer than/);
+  const record = logs.records.find((r) => r.rawMessage.includes("longer"))!;
+  strictEqual(
+    record.message.join(""),
+    `Line from ${record.properties.peer} is longer than 4 bytes: closing the connection (raise maxLine to allow it)`,
+  );
+});
+
 Deno.test("tcp: --max-connections closes the next connection at once", async () => {
   await using logs = await captureLogs();
   await using server = serveTcp({ port: 0, maxConnections: 2 });
