@@ -33,13 +33,16 @@ import {
 import { DropReporter } from "./lib/drop_reporter.ts";
 import { warnIfReachable } from "./lib/exposure.ts";
 import { IdleClock } from "./lib/idle_timer.ts";
+import { ReplyPrefix } from "./lib/reply_prefix.ts";
 import type { EchoServer, ServerOptions } from "./lib/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/server_stats.ts";
 import {
+  type CloseReason,
   isResetError,
   TcpConnection,
   type TcpConnectionSettings,
 } from "./lib/tcp_connection.ts";
+import { ThrottledReporter } from "./lib/throttled_reporter.ts";
 import { Tracer } from "./lib/tracer.ts";
 
 export type { EchoServer, ServerOptions } from "./lib/server.ts";
@@ -106,9 +109,36 @@ export interface TcpServerOptions extends ServerOptions {
    * @default {2000}
    */
   shutdownGrace?: number;
+  /**
+   * Every connection must start with a PROXY protocol header (version 1 or
+   * 2, as HAProxy's `send-proxy` and `send-proxy-v2` write it), within
+   * `timeout`. The client it names is the peer from then on: logs, trace,
+   * `{peer}`, `allow`, `maxPerSource` and the stats use it. A missing, slow,
+   * malformed or over-long header closes the connection with the reason
+   * `bad proxy header`; nothing of it is echoed. Not with `tls`.
+   *
+   * @default {false}
+   */
+  proxyProtocol?: boolean;
+  /**
+   * With `proxyProtocol`: the only peers (the load balancers) that may
+   * connect at all; others are closed at once and counted under the drop
+   * reason `proxy not trusted`. `undefined` lets every peer connect, and
+   * each must send a header.
+   *
+   * @default {undefined}
+   */
+  proxyFrom?: AccessList;
 }
 
 const logger = getLogger(["echolab", "tcp"]);
+
+/** Why a connection is refused, and the line that says so. */
+interface Refusal {
+  reason: string;
+  template: string;
+  properties: Record<string, unknown>;
+}
 
 /**
  * Starts a TCP echo server. Binding happens before this returns, so a port
@@ -139,6 +169,9 @@ class TcpServer implements EchoServer<"tcp"> {
   #drops = new DropReporter(this.#stats, logger);
   #backoff = new SocketBackoff(logger, "accept error");
   #allow: AccessList | undefined;
+  #proxyProtocol: boolean;
+  #proxyFrom: AccessList | undefined;
+  #badHeaders = new ThrottledReporter();
   #maxConnections: number;
   #maxPerSource: number;
   #perSource = new Map<string, number>();
@@ -149,18 +182,44 @@ class TcpServer implements EchoServer<"tcp"> {
   #shutdown: Promise<void> | undefined;
 
   constructor(options: TcpServerOptions) {
+    if (options.proxyProtocol && options.tls !== undefined) {
+      throw new TypeError(
+        "Cannot start the tcp server: proxyProtocol does not work with tls (the header would have to come before the TLS handshake)",
+      );
+    }
+    if (options.proxyFrom !== undefined && !options.proxyProtocol) {
+      throw new TypeError(
+        "Cannot start the tcp server: proxyFrom needs proxyProtocol",
+      );
+    }
     const timeout = (options.timeout ?? DEFAULT_TIMEOUT) * 1000;
     this.#settings = {
       timeout,
       lifetime: (options.lifetime ?? 0) * 1000,
       maxLine: options.maxLine ?? DEFAULT_MAX_LINE,
-      prefix: new TextEncoder().encode(options.prefix ?? DEFAULT_PREFIX),
+      prefix: new ReplyPrefix(options.prefix ?? DEFAULT_PREFIX, {
+        instance: options.instance,
+      }),
       raw: options.raw ?? false,
       stats: this.#stats,
       tracer: options.trace ? new Tracer("tcp") : undefined,
       idleClock: IdleClock.for(timeout),
+      proxyProtocol: options.proxyProtocol
+        ? {
+          reportBadHeader: (peer, reason) =>
+            this.#badHeaders.log(
+              logger,
+              "info",
+              "bad proxy header",
+              "Bad PROXY header from {peer}: {reason}",
+              { peer, reason },
+            ),
+        }
+        : undefined,
     };
     this.#allow = options.allow;
+    this.#proxyProtocol = options.proxyProtocol ?? false;
+    this.#proxyFrom = options.proxyFrom;
     this.#maxConnections = options.maxConnections ?? 0;
     this.#maxPerSource = options.maxPerSource ?? 0;
     this.#shutdownGrace = options.shutdownGrace ?? DEFAULT_SHUTDOWN_GRACE;
@@ -218,54 +277,134 @@ class TcpServer implements EchoServer<"tcp"> {
   }
 
   #admit(conn: Deno.TcpConn | Deno.TlsConn): void {
-    const source = conn.remoteAddr.hostname;
     const peer = formatAddress(conn.remoteAddr);
-    const fromSource = this.#perSource.get(source) ?? 0;
-    if (this.#allow !== undefined && !this.#allow.allows(source)) {
-      this.#refuse(
-        conn,
-        "not allowed",
-        "Refused connection from {peer}: not allowed (not in {option})",
-        { peer, option: "allow" },
-      );
-    } else if (
-      this.#maxConnections > 0 &&
-      this.#connections.size >= this.#maxConnections
-    ) {
-      this.#refuse(
-        conn,
-        "too many connections",
-        "Refused connection from {peer}: too many connections ({limit} open, see {option})",
-        { peer, limit: this.#maxConnections, option: "maxConnections" },
-      );
-    } else if (this.#maxPerSource > 0 && fromSource >= this.#maxPerSource) {
-      this.#refuse(
-        conn,
-        "too many per source",
-        "Refused connection from {peer}: too many per source ({limit} open from {source}, see {option})",
-        { peer, source, limit: this.#maxPerSource, option: "maxPerSource" },
-      );
-    } else {
-      this.#perSource.set(source, fromSource + 1);
-      this.#stats.opened();
-      const connection = new TcpConnection(conn, this.#settings, peer);
-      const served = connection.serve().finally(() => {
-        this.#connections.delete(connection);
-        const left = this.#perSource.get(source)! - 1;
-        if (left === 0) this.#perSource.delete(source);
-        else this.#perSource.set(source, left);
+    if (this.#proxyProtocol) {
+      const refusal = this.#proxyFrom !== undefined &&
+          !this.#proxyFrom.allows(conn.remoteAddr.hostname)
+        ? {
+          reason: "proxy not trusted",
+          template:
+            "Refused connection from {peer}: proxy not trusted (not in {option})",
+          properties: { peer, option: "proxyFrom" },
+        }
+        : this.#overCapacity(peer);
+      if (refusal !== undefined) {
+        this.#refuse(conn, refusal);
+        return;
+      }
+      // The client is known once its header is read: checked then.
+      let claimed: string | undefined;
+      this.#serve(conn, peer, (source, client) => {
+        const refusal = this.#refusal(source, client);
+        if (refusal !== undefined) {
+          this.#drops.drop(
+            refusal.reason,
+            refusal.template,
+            refusal.properties,
+          );
+          return refusal.reason as CloseReason;
+        }
+        this.#claim(source);
+        claimed = source;
+        return undefined;
+      }).finally(() => {
+        if (claimed !== undefined) this.#release(claimed);
       });
-      this.#connections.set(connection, served);
+      return;
+    }
+    const source = conn.remoteAddr.hostname;
+    const refusal = this.#refusal(source, peer);
+    if (refusal !== undefined) {
+      this.#refuse(conn, refusal);
+    } else {
+      this.#claim(source);
+      this.#serve(conn, peer).finally(() => this.#release(source));
     }
   }
 
-  #refuse(
+  #overCapacity(peer: string): Refusal | undefined {
+    if (
+      this.#maxConnections > 0 &&
+      this.#connections.size >= this.#maxConnections
+    ) {
+      return {
+        reason: "too many connections",
+        template:
+          "Refused connection from {peer}: too many connections ({limit} open, see {option})",
+        properties: {
+          peer,
+          limit: this.#maxConnections,
+          option: "maxConnections",
+        },
+      };
+    }
+    return undefined;
+  }
+
+  /**
+   * Why a client may not be served: the access list, then (without the
+   * PROXY protocol, which checks it at accept) the connection limit, then
+   * the per-source limit.
+   */
+  #refusal(source: string, peer: string): Refusal | undefined {
+    if (this.#allow !== undefined && !this.#allow.allows(source)) {
+      return {
+        reason: "not allowed",
+        template:
+          "Refused connection from {peer}: not allowed (not in {option})",
+        properties: { peer, option: "allow" },
+      };
+    }
+    if (!this.#proxyProtocol) {
+      const refusal = this.#overCapacity(peer);
+      if (refusal !== undefined) return refusal;
+    }
+    const fromSource = this.#perSource.get(source) ?? 0;
+    if (this.#maxPerSource > 0 && fromSource >= this.#maxPerSource) {
+      return {
+        reason: "too many per source",
+        template:
+          "Refused connection from {peer}: too many per source ({limit} open from {source}, see {option})",
+        properties: {
+          peer,
+          source,
+          limit: this.#maxPerSource,
+          option: "maxPerSource",
+        },
+      };
+    }
+    return undefined;
+  }
+
+  #claim(source: string): void {
+    this.#perSource.set(source, (this.#perSource.get(source) ?? 0) + 1);
+  }
+
+  #release(source: string): void {
+    const left = this.#perSource.get(source)! - 1;
+    if (left === 0) this.#perSource.delete(source);
+    else this.#perSource.set(source, left);
+  }
+
+  #serve(
     conn: Deno.TcpConn | Deno.TlsConn,
-    reason: string,
-    template: string,
-    properties: Record<string, unknown>,
-  ): void {
-    this.#drops.drop(reason, template, properties);
+    peer: string,
+    admit?: (source: string, peer: string) => CloseReason | undefined,
+  ): Promise<void> {
+    this.#stats.opened();
+    const connection = new TcpConnection(conn, this.#settings, {
+      peer,
+      admit,
+    });
+    const served = connection.serve().finally(() =>
+      this.#connections.delete(connection)
+    );
+    this.#connections.set(connection, served);
+    return served;
+  }
+
+  #refuse(conn: Deno.TcpConn | Deno.TlsConn, refusal: Refusal): void {
+    this.#drops.drop(refusal.reason, refusal.template, refusal.properties);
     conn.close();
   }
 

@@ -43,6 +43,7 @@ import { warnIfReachable } from "./lib/exposure.ts";
 import { LineReader } from "./lib/line_reader.ts";
 import { loopRisk } from "./lib/loop_guard.ts";
 import { ReplyFormatter } from "./lib/reply_formatter.ts";
+import { ReplyPrefix } from "./lib/reply_prefix.ts";
 import { SeedLog } from "./lib/seed_log.ts";
 import type { EchoServer, ServerOptions } from "./lib/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/server_stats.ts";
@@ -62,9 +63,10 @@ export {
 export interface UdpServerOptions extends ServerOptions {
   /**
    * Bytes kept of each datagram, as the seed's 5-byte buffer; the rest is
-   * cut off and the cut is logged. At most 65507.
+   * cut off and the cut is logged. At most 65507. With `raw`, the default is
+   * the largest datagram, 65507: RFC 862 echoes the whole datagram.
    *
-   * @default {5}
+   * @default {5, or 65507 with raw}
    */
   bufferSize?: number;
   /**
@@ -89,6 +91,8 @@ export interface UdpServerOptions extends ServerOptions {
 const RECEIVE_BUFFER_SIZE = 65_536;
 /** Receive loops per socket, each with its own buffer. */
 const RECEIVERS = 4;
+/** Sources whose filled prefix is remembered, up to this many. */
+const MAX_REMEMBERED_PREFIXES = 10_000;
 /** Hosts told about a missing send permission, remembered up to this many. */
 const MAX_REMEMBERED_HOSTS = 1024;
 const logger = getLogger(["echolab", "udp"]);
@@ -118,7 +122,9 @@ class UdpServer implements EchoServer<"udp"> {
   readonly finished: Promise<void>;
   #socket: Deno.DatagramConn;
   #bufferSize: number;
-  #prefix: string;
+  #prefix: ReplyPrefix;
+  #local: string;
+  #peerPrefixes = new Map<string, Uint8Array>();
   #raw: boolean;
   #allow: AccessList | undefined;
   #limiter: SourceRateLimiter | undefined;
@@ -135,7 +141,9 @@ class UdpServer implements EchoServer<"udp"> {
   #loop: Promise<void>;
 
   constructor(options: UdpServerOptions) {
-    const bufferSize = options.bufferSize ?? DEFAULT_BUFFER_SIZE;
+    // RFC 862 echoes the whole datagram; the seed's lines keep 5 bytes.
+    const bufferSize = options.bufferSize ??
+      (options.raw ? MAX_DATAGRAM_SIZE : DEFAULT_BUFFER_SIZE);
     if (
       !Number.isSafeInteger(bufferSize) || bufferSize < 1 ||
       bufferSize > MAX_DATAGRAM_SIZE
@@ -145,7 +153,9 @@ class UdpServer implements EchoServer<"udp"> {
       );
     }
     this.#bufferSize = bufferSize;
-    this.#prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.#prefix = new ReplyPrefix(options.prefix ?? DEFAULT_PREFIX, {
+      instance: options.instance,
+    });
     this.#raw = options.raw ?? false;
     this.#allow = options.allow;
     this.#limiter = options.rate
@@ -159,6 +169,8 @@ class UdpServer implements EchoServer<"udp"> {
       port: options.port ?? DEFAULT_UDP_PORT,
     });
     this.addr = this.#socket.addr as Deno.NetAddr & { transport: "udp" };
+    // Deno does not tell a datagram's destination: {local} is the bound one.
+    this.#local = formatAddress(this.addr);
     logger.info("Starting udp server on {address}", {
       address: formatAddress(this.addr),
     });
@@ -188,7 +200,8 @@ class UdpServer implements EchoServer<"udp"> {
     const buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
     const bufferSize = this.#bufferSize;
     const reader = new LineReader({ maxLine: bufferSize });
-    const formatter = new ReplyFormatter(this.#prefix);
+    const prefix = this.#prefix;
+    const formatter = new ReplyFormatter(prefix.bytes("", ""));
     const stats = this.#stats;
     let peer = "";
     let logLines = false;
@@ -241,6 +254,7 @@ class UdpServer implements EchoServer<"udp"> {
         if (logLines) seedLog.receiving(kept, peer);
         reply = kept;
       } else {
+        if (prefix.perPeer) formatter.usePrefix(this.#prefixFor(peer));
         // An empty datagram is one empty line.
         if (kept.length === 0) onLine(kept);
         else if (reader.push(kept, onLine)) reader.flush(onLine);
@@ -260,6 +274,19 @@ class UdpServer implements EchoServer<"udp"> {
       // The last reply of a graceful stop went out: now close.
       if (this.#closing && this.#sending === 0) this.#close();
     }
+  }
+
+  /** The prefix for one source, filled once and remembered. */
+  #prefixFor(peer: string): Uint8Array {
+    let bytes = this.#peerPrefixes.get(peer);
+    if (bytes === undefined) {
+      if (this.#peerPrefixes.size >= MAX_REMEMBERED_PREFIXES) {
+        this.#peerPrefixes.clear();
+      }
+      bytes = this.#prefix.bytes(peer, this.#local);
+      this.#peerPrefixes.set(peer, bytes);
+    }
+    return bytes;
   }
 
   /** Checks `allow`, the loop guard and `rate`, in that order. */

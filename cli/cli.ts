@@ -10,7 +10,8 @@ import config from "../deno.json" with { type: "json" };
 import type { AccessList } from "../lib/access_list.ts";
 import { formatAddress } from "../lib/address.ts";
 import type { EchoServer } from "../lib/server.ts";
-import { serveTcp } from "../tcp.ts";
+import { type OpsServer, serveOps } from "../lib/ops_server.ts";
+import { serveTcp, type TcpServerOptions } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import {
   type CommandLine,
@@ -55,11 +56,18 @@ const encoder = new TextEncoder();
  */
 export async function runCli(args: readonly string[]): Promise<number> {
   let commandLine: CommandLine;
-  let allow: AccessList | undefined;
+  let lists: AccessLists = {};
   try {
     commandLine = parseCommandLine(args);
-    if (commandLine.action === "serve" && commandLine.allow !== undefined) {
-      allow = await parseAccessList(commandLine.allow);
+    if (commandLine.action === "serve") {
+      lists = {
+        allow: commandLine.allow === undefined
+          ? undefined
+          : await parseAccessList(commandLine.allow, "--allow"),
+        proxyFrom: commandLine.proxyFrom === undefined
+          ? undefined
+          : await parseAccessList(commandLine.proxyFrom, "--proxy-from"),
+      };
     }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
@@ -77,12 +85,18 @@ export async function runCli(args: readonly string[]): Promise<number> {
     return 0;
   }
   if (commandLine.action === "send") return await send(commandLine);
-  return await serve(commandLine, allow);
+  return await serve(commandLine, lists);
+}
+
+/** The access lists of the command line, parsed. */
+interface AccessLists {
+  allow?: AccessList;
+  proxyFrom?: AccessList;
 }
 
 async function serve(
   commandLine: ServeCommandLine,
-  allow: AccessList | undefined,
+  lists: AccessLists,
 ): Promise<number> {
   // Signal listeners come first: until they exist, a signal kills outright.
   using signal = new ShutdownSignal((name) => {
@@ -111,6 +125,13 @@ async function serve(
     trace: commandLine.trace,
     flags: OPTION_FLAGS,
   });
+  const fail = async (message: string) => {
+    logger.error(message);
+    await Promise.all(servers.map(([, server]) => server.shutdown()));
+    reporting = false;
+    await stopLogging();
+    return 1;
+  };
   let tls: { cert: string; key: string } | undefined;
   if (commandLine.tlsCert !== undefined && commandLine.tlsKey !== undefined) {
     try {
@@ -120,32 +141,91 @@ async function serve(
       };
     } catch (error) {
       if (!(error instanceof FlagFileError)) throw error;
-      logger.error(error.message);
-      reporting = false;
-      await stopLogging();
-      return 1;
+      return await fail(error.message);
     }
   }
-  const started = await startServers(commandLine, allow, tls, servers);
-  if (started !== undefined) {
-    logger.error(started);
-    await Promise.all(servers.map(([, server]) => server.shutdown()));
-    reporting = false;
-    await stopLogging();
-    return 1;
+  const instance = resolveInstance(commandLine);
+  if (instance instanceof Error) return await fail(instance.message);
+  if (instance !== undefined) {
+    logger.info("Instance {instance}", { instance });
+  }
+  const started = await startServers(
+    { ...commandLine, instance },
+    lists,
+    tls,
+    servers,
+  );
+  if (started !== undefined) return await fail(started);
+  let ops: OpsServer | undefined;
+  if (commandLine.httpPort !== undefined) {
+    const target: BindTarget = {
+      server: "http",
+      transport: "tcp",
+      hostname: commandLine.httpHost,
+      port: commandLine.httpPort,
+      portFlag: "--http-port",
+    };
+    try {
+      ops = serveOps({
+        hostname: target.hostname,
+        port: target.port,
+        servers: servers.map(([, server]) => server),
+      });
+    } catch (error) {
+      return await fail(describeStartError(error, target));
+    }
   }
   const stopped = await Promise.race([
     signal.received,
     Promise.race(servers.map(([, server]) => server.finished)),
   ]);
+  // Readiness turns false first, before any listener closes.
+  ops?.drain();
   if (stopped !== undefined) {
     logger.info("Received {signal}: shutting down", { signal: stopped });
+    if (commandLine.drain > 0) {
+      logger.info(
+        ops === undefined
+          ? "Draining for {seconds} s before the stop"
+          : "Draining for {seconds} s: /readyz answers 503",
+        { seconds: commandLine.drain },
+      );
+      // A second signal during the drain exits at once (see above).
+      await new Promise((resolve) =>
+        setTimeout(resolve, commandLine.drain * 1000)
+      );
+    }
   }
   await Promise.all(servers.map(([, server]) => server.shutdown()));
   await printStats(false);
+  await ops?.shutdown();
   reporting = false;
   await stopLogging();
   return 0;
+}
+
+/**
+ * The instance name: `--instance`, or the host name when the prefix names
+ * `{instance}` or `--allow-sys=hostname` is granted; an Error with the
+ * one-line fix when the host name is needed but not granted.
+ */
+function resolveInstance(
+  commandLine: ServeCommandLine,
+): string | undefined | Error {
+  if (commandLine.instance !== undefined) return commandLine.instance;
+  const needed = commandLine.prefix.includes("{instance}");
+  const granted =
+    Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state ===
+      "granted";
+  if (!needed && !granted) return undefined;
+  try {
+    return Deno.hostname();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    return new Error(
+      "Cannot name the instance for {instance} in --prefix: no permission to read the host name; re-run with --allow-sys=hostname, or give --instance NAME",
+    );
+  }
 }
 
 /**
@@ -161,71 +241,76 @@ function listenForStatsSignal(handler: () => void): void {
 /** Starts the servers the mode asks for; returns an error line on failure. */
 async function startServers(
   commandLine: ServeCommandLine,
-  allow: AccessList | undefined,
+  lists: AccessLists,
   tls: { cert: string; key: string } | undefined,
   servers: [transport: "tcp" | "udp", server: EchoServer][],
 ): Promise<string | undefined> {
   const { mode, hostname } = commandLine;
-  const targets: BindTarget[] = [];
+  const shared = {
+    hostname,
+    allow: lists.allow,
+    prefix: commandLine.prefix,
+    instance: commandLine.instance,
+    raw: commandLine.raw,
+    trace: commandLine.trace,
+  };
   if (mode !== "udp") {
-    targets.push({
+    const target: BindTarget = {
       transport: "tcp",
       hostname,
       port: commandLine.tcpPort,
       portFlag: mode === "all" ? "--tcp-port" : "--port",
-    });
-  }
-  if (mode !== "tcp") {
-    targets.push({
-      transport: "udp",
-      hostname,
-      port: commandLine.udpPort,
-      portFlag: mode === "all" ? "--udp-port" : "--port",
-    });
-  }
-  for (const target of targets) {
+    };
+    const options: TcpServerOptions = {
+      ...shared,
+      port: target.port,
+      timeout: commandLine.timeout,
+      lifetime: commandLine.lifetime,
+      maxLine: commandLine.maxLine,
+      maxConnections: commandLine.maxConnections,
+      maxPerSource: commandLine.maxPerSource,
+      proxyProtocol: commandLine.proxyProtocol,
+      proxyFrom: lists.proxyFrom,
+      tls,
+    };
     try {
-      const tcpOptions = {
-        hostname,
-        port: target.port,
-        timeout: commandLine.timeout,
-        lifetime: commandLine.lifetime,
-        maxLine: commandLine.maxLine,
-        maxConnections: commandLine.maxConnections,
-        maxPerSource: commandLine.maxPerSource,
-        allow,
-        prefix: commandLine.prefix,
-        raw: commandLine.raw,
-        trace: commandLine.trace,
-        tls,
-      };
       servers.push([
-        target.transport,
-        target.transport === "tcp"
-          ? commandLine.workers > 1
-            ? await serveTcpWorkers(tcpOptions, commandLine.workers, {
-              level: commandLine.logLevel,
-              format: commandLine.logFormat,
-              trace: commandLine.trace,
-              flags: OPTION_FLAGS,
-            })
-            : serveTcp(tcpOptions)
-          : serveUdp({
-            hostname,
-            port: target.port,
-            bufferSize: commandLine.bufferSize,
-            allow,
-            rate: commandLine.udpRate,
-            loopGuard: commandLine.loopGuard,
-            prefix: commandLine.prefix,
-            raw: commandLine.raw,
+        "tcp",
+        commandLine.workers > 1
+          ? await serveTcpWorkers(options, commandLine.workers, {
+            level: commandLine.logLevel,
+            format: commandLine.logFormat,
             trace: commandLine.trace,
-          }),
+            flags: OPTION_FLAGS,
+          })
+          : serveTcp(options),
       ]);
     } catch (error) {
       if (error instanceof WorkersError) {
         return `Cannot start the tcp workers: ${error.message}`;
       }
+      return describeStartError(error, target);
+    }
+  }
+  if (mode !== "tcp") {
+    const target: BindTarget = {
+      transport: "udp",
+      hostname,
+      port: commandLine.udpPort,
+      portFlag: mode === "all" ? "--udp-port" : "--port",
+    };
+    try {
+      servers.push([
+        "udp",
+        serveUdp({
+          ...shared,
+          port: target.port,
+          bufferSize: commandLine.bufferSize,
+          rate: commandLine.udpRate,
+          loopGuard: commandLine.loopGuard,
+        }),
+      ]);
+    } catch (error) {
       return describeStartError(error, target);
     }
   }

@@ -20,6 +20,7 @@ import {
   DEFAULT_UDP_PORT,
   MAX_DATAGRAM_SIZE,
 } from "../lib/defaults.ts";
+import { ReplyPrefix } from "../lib/reply_prefix.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logging.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -79,6 +80,18 @@ export interface ServeCommandLine {
   tlsCert: string | undefined;
   /** TLS key file for the TCP server. */
   tlsKey: string | undefined;
+  /** The side HTTP port (health, metrics); `undefined` serves none. */
+  httpPort: number | undefined;
+  /** Address of the side HTTP port. */
+  httpHost: string;
+  /** Seconds between the first stop signal and the stop. */
+  drain: number;
+  /** The name `{instance}` stands for; `undefined`: the host name. */
+  instance: string | undefined;
+  /** TCP connections must start with a PROXY protocol header. */
+  proxyProtocol: boolean;
+  /** The peers that may send PROXY headers, as given to `--proxy-from`. */
+  proxyFrom: string | undefined;
 }
 
 /** A command line that runs the client, `send`. */
@@ -105,6 +118,8 @@ export interface SendCommandLine {
   tls: boolean;
   /** CA certificate file to trust. */
   ca: string | undefined;
+  /** Send a PROXY protocol header of this version first. */
+  sendProxy: "v1" | "v2" | undefined;
 }
 
 /** `--help` or `--version`: print and exit. */
@@ -140,6 +155,12 @@ export const SERVE_DEFAULTS: Readonly<ServeCommandLine> = {
   workers: 1,
   tlsCert: undefined,
   tlsKey: undefined,
+  httpPort: undefined,
+  httpHost: DEFAULT_HOSTNAME,
+  drain: 0,
+  instance: undefined,
+  proxyProtocol: false,
+  proxyFrom: undefined,
 };
 
 /** Defaults of every client flag. */
@@ -154,6 +175,7 @@ export const SEND_DEFAULTS: Readonly<Omit<SendCommandLine, "port">> = {
   wait: 1,
   tls: false,
   ca: undefined,
+  sendProxy: undefined,
 };
 
 /** The longest delay `setTimeout` can wait, in whole seconds (about 24 days). */
@@ -165,14 +187,14 @@ type Parsed =
   & Partial<Omit<SendCommandLine, "action" | "mode" | "messages">>;
 
 interface Flag {
-  /** `true` for switches that take no value. */
-  boolean?: boolean;
+  /** `true` for switches that take no value (or a test per mode). */
+  boolean?: boolean | ((mode: Mode) => boolean);
   /** The library option the flag sets, for hints in log lines. */
   option?: string;
   /** Modes the flag applies to. */
   modes: readonly Mode[];
   /** Checks the value and stores it. */
-  apply(value: string, into: Parsed, flag: string): void;
+  apply(value: string, into: Parsed, flag: string, mode: Mode): void;
 }
 
 const TCP: readonly Mode[] = ["tcp", "all"];
@@ -181,6 +203,38 @@ const SINGLE: readonly Mode[] = ["tcp", "udp", "send"];
 const SEND: readonly Mode[] = ["send"];
 
 const FLAGS: Record<string, Flag> = {
+  "http-port": {
+    modes: SERVERS,
+    apply: (value, into, flag) => into.httpPort = parsePort(value, flag),
+  },
+  "http-host": {
+    modes: SERVERS,
+    apply: (value, into, flag) => into.httpHost = parseHost(value, flag),
+  },
+  "drain": {
+    modes: SERVERS,
+    apply: (value, into, flag) => into.drain = parseSeconds(value, flag),
+  },
+  "instance": {
+    modes: SERVERS,
+    option: "instance",
+    apply: (value, into, flag) => into.instance = parseInstance(value, flag),
+  },
+  "proxy-protocol": {
+    boolean: (mode) => mode !== "send",
+    modes: [...TCP, ...SEND],
+    option: "proxyProtocol",
+    apply: (value, into, flag, mode) => {
+      if (mode === "send") {
+        into.sendProxy = parseChoice(value, flag, ["v1", "v2"] as const);
+      } else into.proxyProtocol = true;
+    },
+  },
+  "proxy-from": {
+    modes: TCP,
+    option: "proxyFrom",
+    apply: (value, into) => into.proxyFrom = value,
+  },
   "trace": {
     option: "trace",
     boolean: true,
@@ -346,10 +400,44 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
   if (args.includes("--version") || args.includes("-V")) {
     return { action: "version" };
   }
+  // A flag may be a switch for the servers and take a value for send
+  // (--proxy-protocol): the mode decides, so read the mode first.
+  let { positionals, seen } = tokenize(args, "tcp");
+  if (positionals[0] === "send") {
+    ({ positionals, seen } = tokenize(args, "send"));
+  }
+  const [mode, messages] = parseMode(positionals);
+  const parsed: Parsed = {};
+  for (const { name, flag, value } of seen) {
+    const definition = FLAGS[name]!;
+    if (!definition.modes.includes(mode)) {
+      throw new UsageError(
+        `Flag ${flag} does not apply to mode ${mode}: it is for ${
+          listing(definition.modes)
+        }`,
+      );
+    }
+    definition.apply(value, parsed, flag, mode);
+  }
+  return mode === "send"
+    ? sendCommandLine(parsed, messages)
+    : serveCommandLine(parsed, mode);
+}
+
+function isSwitch(flag: Flag, mode: Mode): boolean {
+  return typeof flag.boolean === "function"
+    ? flag.boolean(mode)
+    : flag.boolean === true;
+}
+
+function tokenize(args: readonly string[], mode: Mode) {
   const options = Object.fromEntries(
     Object.entries(FLAGS).map((
       [name, flag],
-    ) => [name, { type: flag.boolean ? "boolean" : "string" } as const]),
+    ) => [
+      name,
+      { type: isSwitch(flag, mode) ? "boolean" : "string" } as const,
+    ]),
   );
   const { tokens } = parseArgs({
     args: [...args],
@@ -371,7 +459,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     if (flag === undefined || !written.startsWith("--")) {
       throw new UsageError(`Unknown flag ${written}`);
     }
-    if (flag.boolean) {
+    if (isSwitch(flag, mode)) {
       if (token.inlineValue) {
         throw new UsageError(`Flag ${written} takes no value`);
       }
@@ -383,31 +471,24 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
       seen.push({ name: token.name, flag: written, value: token.value });
     }
   }
-  const [mode, messages] = parseMode(positionals);
-  const parsed: Parsed = {};
-  for (const { name, flag, value } of seen) {
-    const definition = FLAGS[name]!;
-    if (!definition.modes.includes(mode)) {
-      throw new UsageError(
-        `Flag ${flag} does not apply to mode ${mode}: it is for ${
-          listing(definition.modes)
-        }`,
-      );
-    }
-    definition.apply(value, parsed, flag);
-  }
-  return mode === "send"
-    ? sendCommandLine(parsed, messages)
-    : serveCommandLine(parsed, mode);
+  return { positionals, seen };
 }
 
 function serveCommandLine(parsed: Parsed, mode: ServeMode): ServeCommandLine {
   const { port, ...rest } = parsed;
   const result: ServeCommandLine = { ...SERVE_DEFAULTS, ...rest, mode };
+  // RFC 862 echoes the whole datagram; the seed's line mode keeps 5 bytes.
+  if (result.raw && parsed.bufferSize === undefined) {
+    result.bufferSize = MAX_DATAGRAM_SIZE;
+  }
   if (port !== undefined) {
     if (mode === "tcp") result.tcpPort = port;
     else result.udpPort = port;
   }
+  if (result.proxyFrom !== undefined && !result.proxyProtocol) {
+    throw new UsageError("Flag --proxy-from needs --proxy-protocol");
+  }
+  if (result.prefix !== DEFAULT_PREFIX) checkPrefix(result.prefix);
   if ((result.tlsCert === undefined) !== (result.tlsKey === undefined)) {
     throw new UsageError(
       "Flags --tls-cert and --tls-key go together: give both files, or neither",
@@ -424,6 +505,11 @@ function sendCommandLine(parsed: Parsed, messages: string[]): SendCommandLine {
     port: parsed.port ?? (udp ? DEFAULT_UDP_PORT : DEFAULT_TCP_PORT),
     messages,
   };
+  if (udp && result.sendProxy !== undefined) {
+    throw new UsageError(
+      "Flag --proxy-protocol is for TCP: drop --udp or drop it",
+    );
+  }
   if (udp && (result.tls || result.ca)) {
     throw new UsageError(
       `Flag ${result.tls ? "--tls" : "--ca"} is for TCP: drop --udp or drop it`,
@@ -478,6 +564,29 @@ function listing(items: readonly string[]): string {
   return items.length === 1
     ? items[0]!
     : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
+}
+
+function checkPrefix(prefix: string): void {
+  try {
+    new ReplyPrefix(prefix, { instance: "" });
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new UsageError(
+      `Invalid --prefix ${JSON.stringify(prefix)}: ${error.message}`,
+    );
+  }
+}
+
+function parseInstance(value: string, flag: string): string {
+  // deno-lint-ignore no-control-regex
+  if (value === "" || value.length > 253 || /[\x00-\x1f\x7f]/.test(value)) {
+    throw new UsageError(
+      `Invalid ${flag} ${
+        JSON.stringify(value)
+      }: expected a name of 1 to 253 characters without control characters`,
+    );
+  }
+  return value;
 }
 
 function parseFile(value: string, flag: string): string {
@@ -643,10 +752,12 @@ function isIpv6(value: string): boolean {
 }
 
 /**
- * Parses the `--allow` list. The address library is loaded only here, when
- * the flag is given, so that a plain start stays fast.
+ * Parses a list of CIDR ranges given to a flag (`--allow`, `--proxy-from`).
+ * The address library is loaded only here, when such a flag is given, so
+ * that a plain start stays fast.
  *
- * @param text The value of `--allow`.
+ * @param text The flag's value.
+ * @param flag The flag, for the message.
  * @returns The list.
  * @throws {UsageError} Naming the entry that is not a range.
  *
@@ -655,18 +766,19 @@ function isIpv6(value: string): boolean {
  * import { parseAccessList } from "./command_line.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
- * deepStrictEqual((await parseAccessList("127.0.0.1/8")).ranges, ["127.0.0.0/8"]);
+ * deepStrictEqual((await parseAccessList("127.0.0.1/8", "--allow")).ranges, ["127.0.0.0/8"]);
  * ```
  */
 export async function parseAccessList(
   text: string,
+  flag: string,
 ): Promise<import("../lib/access_list.ts").AccessList> {
   const { AccessList } = await import("../lib/access_list.ts");
   try {
     return AccessList.parse(text);
   } catch (error) {
     throw new UsageError(
-      `Invalid --allow: ${error instanceof Error ? error.message : error}`,
+      `Invalid ${flag}: ${error instanceof Error ? error.message : error}`,
     );
   }
 }

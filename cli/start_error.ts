@@ -12,6 +12,12 @@ import { errorMessage, netGrant, type NetTarget } from "../lib/errors.ts";
 export interface BindTarget extends NetTarget {
   /** The flag that sets this port (`--port`, `--tcp-port`, `--udp-port`). */
   portFlag: string;
+  /**
+   * What the message calls the server.
+   *
+   * @default {the transport}
+   */
+  server?: string;
 }
 
 /**
@@ -35,9 +41,9 @@ export interface BindTarget extends NetTarget {
  * ```
  */
 export function describeStartError(error: unknown, target: BindTarget): string {
-  const where = `Cannot start the ${target.transport} server on ${
-    formatAddress(target)
-  }`;
+  const where = `Cannot start the ${
+    target.server ?? target.transport
+  } server on ${formatAddress(target)}`;
   if (error instanceof Deno.errors.AddrInUse) {
     return `${where}: the address is already in use; stop the other program or choose another ${target.portFlag}`;
   }

@@ -30,11 +30,14 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   switch (request.type) {
     case "start": {
       await configureLogging(request.logging);
-      const { allow, ...options } = request.options;
+      const { allow, proxyFrom, ...options } = request.options;
       try {
         server = serveTcp({
           ...options,
           allow: allow === undefined ? undefined : AccessList.parse(allow),
+          proxyFrom: proxyFrom === undefined
+            ? undefined
+            : AccessList.parse(proxyFrom),
           reusePort: true,
         });
         reply({ id, type: "started" });

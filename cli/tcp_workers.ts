@@ -7,7 +7,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { EchoServer } from "../lib/server.ts";
+import type { EchoServer, RefreshableStats } from "../lib/server.ts";
 import { mergeStats, type StatsSnapshot } from "../lib/server_stats.ts";
 import { serveTcp, type TcpServerOptions } from "../tcp.ts";
 import type {
@@ -137,7 +137,7 @@ class WorkerChannel {
  * sums what the workers last reported, {@linkcode TcpWorkers.refreshStats}
  * asks them first.
  */
-export interface TcpWorkers extends EchoServer<"tcp"> {
+export interface TcpWorkers extends EchoServer<"tcp">, RefreshableStats {
   /**
    * Asks every worker for its counters, then sums them with this thread's.
    *
@@ -192,6 +192,7 @@ export async function serveTcpWorkers(
           ...options,
           port: main.addr.port,
           allow: options.allow?.ranges.join(","),
+          proxyFrom: options.proxyFrom?.ranges.join(","),
         },
         logging,
       }, 30_000).catch((error: Error) => ({

@@ -10,11 +10,15 @@ import type { TcpServerOptions } from "../tcp.ts";
 import type { StatsSnapshot } from "../lib/server_stats.ts";
 import type { LoggingOptions } from "./logging.ts";
 
-/** Server options as they cross to a worker: the access list as its text. */
-export type WorkerServerOptions = Omit<TcpServerOptions, "allow"> & {
-  /** The `allow` ranges, comma-separated. */
-  allow?: string;
-};
+/** Server options as they cross to a worker: the access lists as text. */
+export type WorkerServerOptions =
+  & Omit<TcpServerOptions, "allow" | "proxyFrom">
+  & {
+    /** The `allow` ranges, comma-separated. */
+    allow?: string;
+    /** The `proxyFrom` ranges, comma-separated. */
+    proxyFrom?: string;
+  };
 
 /** Logging options as they cross to a worker (stderr is the worker's own). */
 export type WorkerLogging = Omit<LoggingOptions, "writer">;

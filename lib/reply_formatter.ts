@@ -64,8 +64,7 @@ export function formatReply(
  * ```
  */
 export class ReplyFormatter {
-  /** The prefix as bytes. */
-  readonly prefix: Uint8Array;
+  #prefix: Uint8Array;
   #buffer: Uint8Array;
   #length = 0;
 
@@ -75,8 +74,23 @@ export class ReplyFormatter {
    * @param prefix Text put before each line (UTF-8), or its bytes.
    */
   constructor(prefix: string | Uint8Array = DEFAULT_PREFIX) {
-    this.prefix = typeof prefix === "string" ? encoder.encode(prefix) : prefix;
+    this.#prefix = typeof prefix === "string" ? encoder.encode(prefix) : prefix;
     this.#buffer = new Uint8Array(0);
+  }
+
+  /** The prefix as bytes. */
+  get prefix(): Uint8Array {
+    return this.#prefix;
+  }
+
+  /**
+   * Puts another prefix before the lines appended from now on (a server
+   * whose prefix names the peer switches it per peer).
+   *
+   * @param prefix The prefix's bytes.
+   */
+  usePrefix(prefix: Uint8Array): void {
+    this.#prefix = prefix;
   }
 
   /** Bytes collected since the last {@linkcode ReplyFormatter.clear}. */
@@ -90,7 +104,7 @@ export class ReplyFormatter {
    * @param line The line's bytes, without its line ending.
    */
   append(line: Uint8Array): void {
-    const prefix = this.prefix;
+    const prefix = this.#prefix;
     const lineLength = line.length;
     const prefixLength = prefix.length;
     let offset = this.#length;

@@ -47,6 +47,19 @@ export interface EchoServer<Transport extends "tcp" | "udp" = "tcp" | "udp">
 }
 
 /**
+ * A server whose counters live elsewhere (the `--workers` pool) and are
+ * fetched on demand.
+ */
+export interface RefreshableStats {
+  /**
+   * Fetches fresh counters.
+   *
+   * @returns The counters now.
+   */
+  refreshStats(): Promise<StatsSnapshot>;
+}
+
+/**
  * The options both {@linkcode serveTcp} and {@linkcode serveUdp} take;
  * `TcpServerOptions` and `UdpServerOptions` extend it.
  */
@@ -64,11 +77,24 @@ export interface ServerOptions {
    */
   port?: number;
   /**
-   * Text before each echoed line.
+   * Text before each echoed line. Placeholders: `{instance}` (see
+   * {@linkcode ServerOptions.instance}), `{peer}` (the client's address and
+   * port, e.g. `127.0.0.1:40446` or `[::1]:40446`), `{local}` (the server's
+   * own address and port); `{{` and `}}` are literal braces. Filled once per
+   * TCP connection and once per UDP source. An unknown placeholder or a lone
+   * brace throws a `RangeError`.
    *
    * @default {"received msg: "}
    */
   prefix?: string;
+  /**
+   * The name `{instance}` stands for in the prefix, to tell replicas apart.
+   * Without it, the machine's host name (`Deno.hostname()`, which needs
+   * `--allow-sys=hostname`), looked up only when the prefix uses it.
+   *
+   * @default {undefined}
+   */
+  instance?: string;
   /**
    * RFC 862 echo: the bytes back unchanged, no lines, no prefix.
    *

@@ -31,7 +31,34 @@ export interface StatsSnapshot {
   closes: Record<string, number>;
   /** Connections refused and datagrams dropped, by reason. */
   drops: Record<string, number>;
+  /**
+   * TCP connections closed, by how long they lived: the count per bucket of
+   * {@linkcode DURATION_BUCKETS} (its upper bound in seconds, or `+Inf`),
+   * not cumulative.
+   */
+  connection_duration_buckets: Record<string, number>;
+  /** The seconds all closed TCP connections lived, added up. */
+  connection_duration_seconds_sum: number;
 }
+
+/**
+ * Upper bounds, in seconds, of the buckets that count TCP connections by
+ * how long they lived (the last bucket, `+Inf`, takes the rest).
+ */
+export const DURATION_BUCKETS: readonly number[] = [
+  0.001,
+  0.005,
+  0.01,
+  0.05,
+  0.1,
+  0.5,
+  1,
+  5,
+  10,
+  30,
+  60,
+  300,
+];
 
 /**
  * The live counters of one server; fields are incremented in place on the
@@ -62,6 +89,8 @@ export class ServerStats implements StatsSnapshot {
   truncated = 0;
   closes: Record<string, number> = {};
   drops: Record<string, number> = {};
+  connection_duration_buckets: Record<string, number> = {};
+  connection_duration_seconds_sum = 0;
 
   /** Counts a connection accepted for serving. */
   opened(): void {
@@ -76,10 +105,21 @@ export class ServerStats implements StatsSnapshot {
    * Counts a connection closed.
    *
    * @param reason Why it closed.
+   * @param seconds How long it lived.
    */
-  closed(reason: string): void {
+  closed(reason: string, seconds = 0): void {
     this.connections_open--;
     this.closes[reason] = (this.closes[reason] ?? 0) + 1;
+    let bucket = "+Inf";
+    for (const bound of DURATION_BUCKETS) {
+      if (seconds <= bound) {
+        bucket = String(bound);
+        break;
+      }
+    }
+    this.connection_duration_buckets[bucket] =
+      (this.connection_duration_buckets[bucket] ?? 0) + 1;
+    this.connection_duration_seconds_sum += seconds;
   }
 
   /**
@@ -110,6 +150,8 @@ export class ServerStats implements StatsSnapshot {
       truncated: this.truncated,
       closes: { ...this.closes },
       drops: { ...this.drops },
+      connection_duration_buckets: { ...this.connection_duration_buckets },
+      connection_duration_seconds_sum: this.connection_duration_seconds_sum,
     };
   }
 }
@@ -149,4 +191,73 @@ export function mergeStats(snapshots: readonly StatsSnapshot[]): StatsSnapshot {
     }
   }
   return total;
+}
+
+/**
+ * Renders counters as one short line: `connections_total=3 … closes: client
+ * closed=3; drops: none` (the duration histogram is left to `/metrics`).
+ *
+ * @param stats The counters.
+ * @returns The line.
+ *
+ * @example
+ * ```ts
+ * import { formatStats, ServerStats } from "./server_stats.ts";
+ * import { match } from "node:assert/strict";
+ *
+ * match(formatStats(new ServerStats().snapshot()), /^connections_total=0 .* drops: none$/);
+ * ```
+ */
+export function formatStats(stats: StatsSnapshot): string {
+  const counts = Object.entries(stats)
+    .filter(([name, value]) =>
+      typeof value === "number" && !name.startsWith("connection_duration")
+    )
+    .map(([name, value]) => `${name}=${value}`)
+    .join(" ");
+  const byReason = (record: Record<string, number>) => {
+    const entries = Object.entries(record);
+    return entries.length === 0
+      ? "none"
+      : entries.map(([reason, count]) => `${reason}=${count}`).join(", ");
+  };
+  return `${counts}; closes: ${byReason(stats.closes)}; drops: ${
+    byReason(stats.drops)
+  }`;
+}
+
+/** The fields of one server's stats report: where it is, and its counters. */
+export type StatsReport = {
+  /** `tcp` or `udp`. */
+  transport: "tcp" | "udp";
+  /** Where it listens, as `host:port`. */
+  address: string;
+  /** The counters as one line, see {@linkcode formatStats}. */
+  summary: string;
+} & StatsSnapshot;
+
+/**
+ * One server's counters as the stats report shows them: the fields of the
+ * SIGUSR1 JSON log line and of each object `/stats` answers.
+ *
+ * @param transport Which server.
+ * @param address Where it listens, as `host:port`.
+ * @param stats Its counters.
+ * @returns The report.
+ *
+ * @example
+ * ```ts
+ * import { ServerStats, statsReport } from "./server_stats.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const report = statsReport("udp", "127.0.0.1:6000", new ServerStats().snapshot());
+ * strictEqual(report.datagrams_in, 0);
+ * ```
+ */
+export function statsReport(
+  transport: "tcp" | "udp",
+  address: string,
+  stats: StatsSnapshot,
+): StatsReport {
+  return { transport, address, summary: formatStats(stats), ...stats };
 }

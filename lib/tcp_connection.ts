@@ -9,10 +9,12 @@ import { getLogger } from "@logtape/logtape";
 import { type IdleClock, IdleTimer } from "./idle_timer.ts";
 import { LineReader } from "./line_reader.ts";
 import { ReplyFormatter } from "./reply_formatter.ts";
+import type { ReplyPrefix } from "./reply_prefix.ts";
 import type { ServerStats } from "./server_stats.ts";
 import type { Tracer } from "./tracer.ts";
 import { formatAddress } from "./address.ts";
 import { errorMessage } from "./errors.ts";
+import { parseProxyHeader } from "./proxy_header.ts";
 import { SeedLog } from "./seed_log.ts";
 import { writeAll } from "./write_all.ts";
 
@@ -25,7 +27,10 @@ export type CloseReason =
   | "line too long"
   | "write stalled"
   | "shutdown"
-  | "error";
+  | "error"
+  | "bad proxy header"
+  | "not allowed"
+  | "too many per source";
 
 /** Settings of a connection, fixed by the server. */
 export interface TcpConnectionSettings {
@@ -35,8 +40,8 @@ export interface TcpConnectionSettings {
   lifetime: number;
   /** Most bytes in one line. */
   maxLine: number;
-  /** Reply prefix as bytes. */
-  prefix: Uint8Array;
+  /** The reply prefix, filled per connection when it names the peer. */
+  prefix: ReplyPrefix;
   /** Echo bytes verbatim instead of lines. */
   raw: boolean;
   /** The server's counters, updated as the connection goes. */
@@ -45,9 +50,31 @@ export interface TcpConnectionSettings {
   tracer?: Tracer;
   /** Checks the idle timers of all the server's connections. */
   idleClock?: IdleClock;
+  /**
+   * Every connection starts with a PROXY protocol header, read within
+   * `timeout` (unlimited when 0); its source becomes the peer. Bad headers
+   * are reported here, throttled.
+   */
+  proxyProtocol?: { reportBadHeader(peer: string, reason: string): void };
+}
+
+/** Options of one {@linkcode TcpConnection}. */
+export interface TcpConnectionOptions {
+  /** The peer's address as `host:port`. */
+  peer: string;
+  /**
+   * With the PROXY protocol: checks the client named by the header (access
+   * list, per-source limit) before anything is answered, and returns why it
+   * is refused, or `undefined` to serve it.
+   *
+   * @default {undefined}
+   */
+  admit?: (source: string, peer: string) => CloseReason | undefined;
 }
 
 const MIN_READ_SIZE = 512;
+/** The longest PROXY header: a v2 header announcing 65,535 bytes. */
+const MAX_PROXY_HEADER = 16 + 65_535;
 const MAX_READ_SIZE = 65_536;
 const logger = getLogger(["echolab", "tcp"]);
 const seedLog = new SeedLog(logger);
@@ -62,8 +89,6 @@ const seedLog = new SeedLog(logger);
  * ```
  */
 export class TcpConnection {
-  /** The peer as `host:port`. */
-  readonly peer: string;
   /** Complete lines received. */
   lines = 0;
   /** Bytes read from the peer. */
@@ -80,22 +105,33 @@ export class TcpConnection {
   #batchLines = 0;
   #idleTimer: IdleTimer | undefined;
   #lifetimeTimer: ReturnType<typeof setTimeout> | undefined;
+  #peer: string;
+  #admit: TcpConnectionOptions["admit"];
 
   /**
    * Takes over an accepted connection.
    *
    * @param conn The connection; this object closes it.
    * @param settings Limits and reply format.
-   * @param peer The peer's address as `host:port`.
+   * @param options The peer, and the check of a PROXY header's client.
    */
   constructor(
     conn: Deno.TcpConn | Deno.TlsConn,
     settings: TcpConnectionSettings,
-    peer: string,
+    options: TcpConnectionOptions,
   ) {
     this.#conn = conn;
     this.#settings = settings;
-    this.peer = peer;
+    this.#peer = options.peer;
+    this.#admit = options.admit;
+  }
+
+  /**
+   * The peer as `host:port`: the client a PROXY header names once it is
+   * read, the connection's own peer otherwise.
+   */
+  get peer(): string {
+    return this.#peer;
   }
 
   /**
@@ -106,6 +142,21 @@ export class TcpConnection {
   async serve(): Promise<void> {
     const settings = this.#settings;
     const tracer = settings.tracer;
+    let initial: Uint8Array | undefined;
+    if (settings.proxyProtocol !== undefined) {
+      try {
+        const header = await this.#readProxyHeader();
+        if (typeof header === "string") this.#reason ??= header;
+        else initial = header;
+      } catch (error) {
+        this.#reason ??= isResetError(error) ? "reset" : "error";
+      }
+    }
+    if (this.#reason !== undefined) {
+      this.#close();
+      this.#finish();
+      return;
+    }
     logger.info("Accepted connection from {peer}", { peer: this.peer });
     tracer?.event("accepted {peer} on {local}", {
       peer: this.peer,
@@ -127,8 +178,8 @@ export class TcpConnection {
     try {
       if ("setNoDelay" in this.#conn) this.#conn.setNoDelay(true);
       this.#reason = settings.raw
-        ? await this.#echoBytes()
-        : await this.#echoLines();
+        ? await this.#echoBytes(initial)
+        : await this.#echoLines(initial);
     } catch (error) {
       if (this.#reason === undefined) {
         this.#reason = isResetError(error) ? "reset" : "error";
@@ -148,28 +199,95 @@ export class TcpConnection {
       this.#idleTimer?.clear();
       clearTimeout(this.#lifetimeTimer);
       this.#close();
-      settings.stats.closed(this.#reason!);
-      const closed = {
-        peer: this.peer,
-        reason: this.#reason,
-        lines: this.lines,
-        bytesIn: this.bytesIn,
-        bytesOut: this.bytesOut,
-        duration: Math.round(performance.now() - this.#startedAt) / 1000,
-      };
-      tracer?.event(
-        "closed {peer}: {who} closed first ({reason}), {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
-        {
-          ...closed,
-          who: this.#reason === "client closed" || this.#reason === "reset"
-            ? "client"
-            : "server",
-        },
-      );
-      logger.info(
-        "Closed connection from {peer}: {reason}, {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
-        closed,
-      );
+      this.#finish();
+    }
+  }
+
+  /** Counts and logs the close. */
+  #finish(): void {
+    const settings = this.#settings;
+    const tracer = settings.tracer;
+    const seconds = (performance.now() - this.#startedAt) / 1000;
+    settings.stats.closed(this.#reason!, seconds);
+    const closed = {
+      peer: this.peer,
+      reason: this.#reason,
+      lines: this.lines,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      duration: Math.round(seconds * 1000) / 1000,
+    };
+    tracer?.event(
+      "closed {peer}: {who} closed first ({reason}), {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
+      {
+        ...closed,
+        who: this.#reason === "client closed" || this.#reason === "reset"
+          ? "client"
+          : "server",
+      },
+    );
+    logger.info(
+      "Closed connection from {peer}: {reason}, {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
+      closed,
+    );
+  }
+
+  /**
+   * Reads the PROXY header before anything else, within the timeout. The
+   * header is never echoed; what came after it in the same reads is
+   * returned, to be served first.
+   *
+   * @returns The bytes after the header, or why the connection ends.
+   */
+  async #readProxyHeader(): Promise<Uint8Array | CloseReason> {
+    const settings = this.#settings;
+    const report = (reason: string) =>
+      settings.proxyProtocol!.reportBadHeader(this.peer, reason);
+    const proxy = this.peer;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (settings.timeout > 0) {
+      timer = setTimeout(() => {
+        report(`no complete header within ${settings.timeout / 1000} s`);
+        this.abort("bad proxy header");
+      }, settings.timeout);
+    }
+    try {
+      let buffer = new Uint8Array(MIN_READ_SIZE);
+      let length = 0;
+      while (true) {
+        if (length === buffer.length) {
+          const grown = new Uint8Array(
+            Math.min(buffer.length * 2, MAX_PROXY_HEADER),
+          );
+          grown.set(buffer);
+          buffer = grown;
+        }
+        const read = await this.#conn.read(buffer.subarray(length));
+        if (this.#reason !== undefined) return this.#reason;
+        if (read === null) {
+          report("the connection ended before a complete header");
+          return "bad proxy header";
+        }
+        length += read;
+        const header = parseProxyHeader(buffer.subarray(0, length));
+        if (header.status === "incomplete") continue;
+        if (header.status === "malformed") {
+          report(header.reason);
+          return "bad proxy header";
+        }
+        if (header.source !== undefined) {
+          this.#peer = formatAddress(header.source);
+          const refused = this.#admit?.(header.source.hostname, this.#peer);
+          if (refused !== undefined) return refused;
+        }
+        settings.tracer?.event(
+          "PROXY v{version} header from {proxy}: client {peer}",
+          { version: header.version, proxy, peer: this.#peer },
+        );
+        return buffer.slice(header.length, length);
+      }
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -211,10 +329,14 @@ export class TcpConnection {
     return true;
   }
 
-  async #echoLines(): Promise<CloseReason> {
+  async #echoLines(initial?: Uint8Array): Promise<CloseReason> {
     const settings = this.#settings;
     const reader = new LineReader({ maxLine: settings.maxLine });
-    const formatter = new ReplyFormatter(settings.prefix);
+    const formatter = new ReplyFormatter(
+      settings.prefix.perPeer
+        ? settings.prefix.bytes(this.peer, formatAddress(this.#conn.localAddr))
+        : settings.prefix.bytes("", ""),
+    );
     const peer = this.peer;
     let logLines = false;
     const onLine = (line: Uint8Array) => {
@@ -222,20 +344,13 @@ export class TcpConnection {
       formatter.append(line);
       if (logLines) seedLog.receiving(line, peer);
     };
-    let buffer = new Uint8Array(MIN_READ_SIZE);
-    while (true) {
-      const read = await this.#conn.read(buffer);
-      if (this.#reason !== undefined) return this.#reason;
-      this.#traceRead(read);
+    const handle = async (
+      chunk: Uint8Array,
+    ): Promise<CloseReason | undefined> => {
+      this.bytesIn += chunk.length;
+      settings.stats.bytes_in += chunk.length;
       logLines = seedLog.receivingEnabled();
-      if (read === null) {
-        reader.flush(onLine);
-        await this.#answer(formatter);
-        return "client closed";
-      }
-      this.bytesIn += read;
-      settings.stats.bytes_in += read;
-      const fits = reader.push(buffer.subarray(0, read), onLine);
+      const fits = reader.push(chunk, onLine);
       if (this.#batchLines > 0) {
         this.#idleTimer?.touch();
         await this.#answer(formatter);
@@ -248,6 +363,25 @@ export class TcpConnection {
         );
         return "line too long";
       }
+      return undefined;
+    };
+    if (initial !== undefined && initial.length > 0) {
+      const ended = await handle(initial);
+      if (ended !== undefined) return ended;
+    }
+    let buffer = new Uint8Array(MIN_READ_SIZE);
+    while (true) {
+      const read = await this.#conn.read(buffer);
+      if (this.#reason !== undefined) return this.#reason;
+      this.#traceRead(read);
+      if (read === null) {
+        logLines = seedLog.receivingEnabled();
+        reader.flush(onLine);
+        await this.#answer(formatter);
+        return "client closed";
+      }
+      const ended = await handle(buffer.subarray(0, read));
+      if (ended !== undefined) return ended;
       if (read === buffer.length && buffer.length < MAX_READ_SIZE) {
         buffer = new Uint8Array(buffer.length * 2);
       }
@@ -273,20 +407,26 @@ export class TcpConnection {
     }
   }
 
-  async #echoBytes(): Promise<CloseReason> {
-    let buffer = new Uint8Array(MIN_READ_SIZE);
+  async #echoBytes(initial?: Uint8Array): Promise<CloseReason> {
     const peer = this.peer;
+    const handle = async (chunk: Uint8Array) => {
+      this.bytesIn += chunk.length;
+      this.#settings.stats.bytes_in += chunk.length;
+      this.#idleTimer?.touch();
+      if (seedLog.receivingEnabled()) seedLog.receiving(chunk, peer);
+      await this.#writeBytes(chunk);
+    };
+    if (initial !== undefined && initial.length > 0) {
+      await handle(initial);
+      if (this.#reason !== undefined) return this.#reason;
+    }
+    let buffer = new Uint8Array(MIN_READ_SIZE);
     while (true) {
       const read = await this.#conn.read(buffer);
       if (this.#reason !== undefined) return this.#reason;
       this.#traceRead(read);
       if (read === null) return "client closed";
-      this.bytesIn += read;
-      this.#settings.stats.bytes_in += read;
-      this.#idleTimer?.touch();
-      const received = buffer.subarray(0, read);
-      if (seedLog.receivingEnabled()) seedLog.receiving(received, peer);
-      await this.#writeBytes(received);
+      await handle(buffer.subarray(0, read));
       if (this.#reason !== undefined) return this.#reason;
       if (read === buffer.length && buffer.length < MAX_READ_SIZE) {
         buffer = new Uint8Array(buffer.length * 2);

@@ -1,0 +1,227 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * The servers' counters in the Prometheus text exposition format (0.0.4):
+ * the names, labels and types that `/metrics` serves.
+ *
+ * @module
+ */
+
+import { DURATION_BUCKETS, type StatsSnapshot } from "./server_stats.ts";
+
+/** The content type of the text exposition format. */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** One server's counters, and which server it is. */
+export interface ServerMetrics {
+  /** `tcp` or `udp`. */
+  transport: "tcp" | "udp";
+  /** Its counters (for `--workers`, the sum over the workers). */
+  stats: StatsSnapshot;
+}
+
+/** Facts about the process, for `echolab_build_info` and `process_*`. */
+export interface ProcessMetrics {
+  /** echolab's version. */
+  version: string;
+  /** Resident memory in bytes. */
+  residentMemory: number;
+  /** When the process started, in seconds since the Unix epoch. */
+  startTime: number;
+}
+
+type Sample = [labels: Record<string, string>, value: number];
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(
+    /"/g,
+    '\\"',
+  );
+}
+
+function formatValue(value: number): string {
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return String(value);
+}
+
+function sampleLine(
+  name: string,
+  labels: Record<string, string>,
+  value: number,
+): string {
+  const pairs = Object.entries(labels).map(([key, label]) =>
+    `${key}="${escapeLabel(label)}"`
+  );
+  return `${name}${pairs.length > 0 ? `{${pairs.join(",")}}` : ""} ${
+    formatValue(value)
+  }\n`;
+}
+
+function family(
+  name: string,
+  type: "counter" | "gauge",
+  help: string,
+  samples: Sample[],
+): string {
+  let text = `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
+  for (const [labels, value] of samples) {
+    text += sampleLine(name, labels, value);
+  }
+  return text;
+}
+
+function byReason(
+  record: Record<string, number>,
+  labels: Record<string, string> = {},
+): Sample[] {
+  return Object.entries(record).sort(([a], [b]) => a < b ? -1 : 1).map((
+    [reason, count],
+  ) => [{ ...labels, reason }, count]);
+}
+
+/**
+ * Renders the metrics of the running servers and of the process, as
+ * `promtool check metrics` accepts them: each family once, counters ending
+ * in `_total`, the connection durations as a histogram.
+ *
+ * @param servers The servers of the process, at most one per transport.
+ * @param process The process's version, memory and start time.
+ * @returns The exposition text.
+ *
+ * @example
+ * ```ts
+ * import { formatMetrics } from "./metrics.ts";
+ * import { ServerStats } from "./server_stats.ts";
+ * import { ok } from "node:assert/strict";
+ *
+ * const stats = new ServerStats();
+ * stats.lines_in = 2;
+ * const text = formatMetrics([{ transport: "tcp", stats: stats.snapshot() }], {
+ *   version: "0.1.0", residentMemory: 1024, startTime: 1_700_000_000,
+ * });
+ * ok(text.includes('echolab_lines_total{transport="tcp",direction="in"} 2\n'));
+ * ```
+ */
+export function formatMetrics(
+  servers: readonly ServerMetrics[],
+  process: ProcessMetrics,
+): string {
+  const tcp = servers.filter((server) => server.transport === "tcp");
+  const udp = servers.filter((server) => server.transport === "udp");
+  const perTransport = (
+    pick: (stats: StatsSnapshot) => number,
+    direction: "in" | "out",
+  ): Sample[] =>
+    servers.map(({ transport, stats }) => [
+      { transport, direction },
+      pick(stats),
+    ]);
+  let text = "";
+  if (tcp.length > 0) {
+    text += family(
+      "echolab_connections_total",
+      "counter",
+      "TCP connections accepted and served (refused ones are drops).",
+      tcp.map(({ stats }) => [{ transport: "tcp" }, stats.connections_total]),
+    );
+    text += family(
+      "echolab_connections_open",
+      "gauge",
+      "TCP connections open now.",
+      tcp.map(({ stats }) => [{ transport: "tcp" }, stats.connections_open]),
+    );
+  }
+  text += family(
+    "echolab_lines_total",
+    "counter",
+    "Lines received (in) and answered (out).",
+    [
+      ...perTransport((stats) => stats.lines_in, "in"),
+      ...perTransport((stats) => stats.lines_out, "out"),
+    ],
+  );
+  if (udp.length > 0) {
+    text += family(
+      "echolab_datagrams_total",
+      "counter",
+      "UDP datagrams received (in, dropped and cut ones too) and answered (out).",
+      udp.flatMap(({ stats }): Sample[] => [
+        [{ direction: "in" }, stats.datagrams_in],
+        [{ direction: "out" }, stats.datagrams_out],
+      ]),
+    );
+  }
+  text += family(
+    "echolab_bytes_total",
+    "counter",
+    "Bytes received (in) and sent (out).",
+    [
+      ...perTransport((stats) => stats.bytes_in, "in"),
+      ...perTransport((stats) => stats.bytes_out, "out"),
+    ],
+  );
+  if (udp.length > 0) {
+    text += family(
+      "echolab_truncated_total",
+      "counter",
+      "UDP datagrams cut to the buffer size.",
+      udp.map(({ stats }) => [{}, stats.truncated]),
+    );
+  }
+  if (tcp.length > 0) {
+    text += family(
+      "echolab_closes_total",
+      "counter",
+      "TCP connections closed, by reason.",
+      tcp.flatMap(({ stats }) => byReason(stats.closes)),
+    );
+  }
+  text += family(
+    "echolab_drops_total",
+    "counter",
+    "TCP connections refused and UDP datagrams dropped, by reason.",
+    servers.flatMap(({ transport, stats }) =>
+      byReason(stats.drops, { transport })
+    ),
+  );
+  for (const { stats } of tcp) text += durationHistogram(stats);
+  text += family(
+    "echolab_build_info",
+    "gauge",
+    "echolab's version; always 1.",
+    [[{ version: process.version }, 1]],
+  );
+  text += family(
+    "process_resident_memory_bytes",
+    "gauge",
+    "Resident memory size in bytes.",
+    [[{}, process.residentMemory]],
+  );
+  text += family(
+    "process_start_time_seconds",
+    "gauge",
+    "Start time of the process since the Unix epoch in seconds.",
+    [[{}, process.startTime]],
+  );
+  return text;
+}
+
+function durationHistogram(stats: StatsSnapshot): string {
+  const name = "echolab_connection_duration_seconds";
+  let text =
+    `# HELP ${name} How long TCP connections lived, from accept to close.\n# TYPE ${name} histogram\n`;
+  let cumulative = 0;
+  for (const bound of DURATION_BUCKETS) {
+    cumulative += stats.connection_duration_buckets[String(bound)] ?? 0;
+    text += sampleLine(`${name}_bucket`, { le: String(bound) }, cumulative);
+  }
+  cumulative += stats.connection_duration_buckets["+Inf"] ?? 0;
+  text += sampleLine(`${name}_bucket`, { le: "+Inf" }, cumulative);
+  text += sampleLine(
+    `${name}_sum`,
+    {},
+    stats.connection_duration_seconds_sum,
+  );
+  text += sampleLine(`${name}_count`, {}, cumulative);
+  return text;
+}

@@ -1,0 +1,157 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * The side HTTP port of a process running echo servers: liveness,
+ * readiness (turned off by {@linkcode OpsServer.drain}), Prometheus metrics
+ * and the stats report. It never echoes.
+ *
+ * @module
+ */
+
+import config from "../deno.json" with { type: "json" };
+import { formatAddress } from "./address.ts";
+import { DEFAULT_HOSTNAME } from "./defaults.ts";
+import { formatMetrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
+import type { EchoServer, RefreshableStats } from "./server.ts";
+import { statsReport, type StatsSnapshot } from "./server_stats.ts";
+
+/** Default port of the side HTTP port. */
+export const DEFAULT_HTTP_PORT = 9090;
+
+/** Options of {@linkcode serveOps}. */
+export interface OpsServerOptions {
+  /**
+   * Address to bind.
+   *
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
+  /**
+   * Port to bind; 0 picks a free one.
+   *
+   * @default {9090}
+   */
+  port?: number;
+  /**
+   * The echo servers reported on: bound (so ready) when given. A server
+   * that also has `refreshStats()` (the `--workers` pool) is asked for fresh
+   * counters at each `/metrics` and `/stats`.
+   */
+  servers: readonly (EchoServer & Partial<RefreshableStats>)[];
+}
+
+/** The side HTTP port, running. */
+export interface OpsServer extends AsyncDisposable {
+  /** Where it listens. */
+  readonly addr: Deno.NetAddr;
+  /** Whether `/readyz` answers 200 now. */
+  readonly ready: boolean;
+  /** From now on `/readyz` answers `503 draining`; there is no way back. */
+  drain(): void;
+  /**
+   * Stops serving HTTP.
+   *
+   * @returns Once the listener and its connections are closed.
+   */
+  shutdown(): Promise<void>;
+}
+
+/** When the process started, in seconds since the Unix epoch. */
+const START_TIME = Math.round(performance.timeOrigin) / 1000;
+const TEXT = "text/plain; charset=utf-8";
+
+/**
+ * Serves `GET /healthz` (`200 ok`), `/readyz` (`200 ready`, or `503
+ * draining` after {@linkcode OpsServer.drain}), `/metrics` (the Prometheus
+ * text format) and `/stats` (one stats report per server: an object, or an
+ * array when there are several). Other paths are `404`, other methods than
+ * GET and HEAD `405`. Binding happens before this returns.
+ *
+ * @param options Where to listen and which servers to report on.
+ * @returns The running endpoint.
+ *
+ * @example
+ * ```ts
+ * import { serveOps } from "./ops_server.ts";
+ * import { serveTcp } from "../tcp.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * await using echo = serveTcp({ port: 0 });
+ * await using ops = serveOps({ port: 0, servers: [echo] });
+ * const url = `http://127.0.0.1:${ops.addr.port}`;
+ * strictEqual(await (await fetch(`${url}/readyz`)).text(), "ready");
+ * ops.drain();
+ * const response = await fetch(`${url}/readyz`);
+ * strictEqual(response.status, 503);
+ * strictEqual(await response.text(), "draining");
+ * ```
+ */
+export function serveOps(options: OpsServerOptions): OpsServer {
+  const servers = options.servers;
+  let ready = true;
+  const collect = () =>
+    Promise.all(servers.map(async (server) => ({
+      transport: server.addr.transport,
+      address: formatAddress(server.addr),
+      stats: server.refreshStats !== undefined
+        ? await server.refreshStats()
+        : server.stats() as StatsSnapshot,
+    })));
+  const handler = async (request: Request): Promise<Response> => {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return new Response("method not allowed", {
+        status: 405,
+        headers: { "content-type": TEXT, allow: "GET, HEAD" },
+      });
+    }
+    const path = new URL(request.url).pathname;
+    switch (path) {
+      case "/healthz":
+        return text(200, "ok");
+      case "/readyz":
+        return ready ? text(200, "ready") : text(503, "draining");
+      case "/metrics": {
+        const body = formatMetrics(await collect(), {
+          version: config.version,
+          residentMemory: Deno.memoryUsage().rss,
+          startTime: START_TIME,
+        });
+        return new Response(body, {
+          headers: { "content-type": METRICS_CONTENT_TYPE },
+        });
+      }
+      case "/stats": {
+        const reports = (await collect()).map(({ transport, address, stats }) =>
+          statsReport(transport, address, stats)
+        );
+        return Response.json(reports.length === 1 ? reports[0] : reports);
+      }
+      default:
+        return text(404, "not found");
+    }
+  };
+  const server = Deno.serve({
+    hostname: options.hostname ?? DEFAULT_HOSTNAME,
+    port: options.port ?? DEFAULT_HTTP_PORT,
+    onListen: () => {},
+  }, handler);
+  let stopping: Promise<void> | undefined;
+  const shutdown = () => {
+    stopping ??= server.shutdown();
+    return stopping;
+  };
+  return {
+    addr: server.addr,
+    get ready() {
+      return ready;
+    },
+    drain() {
+      ready = false;
+    },
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
+  };
+}
+
+function text(status: number, body: string): Response {
+  return new Response(body, { status, headers: { "content-type": TEXT } });
+}

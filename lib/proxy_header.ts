@@ -1,0 +1,415 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * The PROXY protocol header (HAProxy's `doc/proxy-protocol.txt`), versions 1
+ * (text) and 2 (binary), told apart by their first bytes: parsed from the
+ * bytes a connection has received so far, and written by the client.
+ *
+ * @module
+ */
+
+/** An address carried by a header. */
+export interface ProxyAddress {
+  /** IPv4 dotted quad, or IPv6 in RFC 5952 form (`::1`). */
+  hostname: string;
+  /** The port. */
+  port: number;
+}
+
+/** What {@linkcode parseProxyHeader} found. */
+export type ProxyHeaderResult =
+  | {
+    /** More bytes are needed. */
+    status: "incomplete";
+  }
+  | {
+    /** Not a valid header. */
+    status: "malformed";
+    /** Why, in a few words. */
+    reason: string;
+  }
+  | {
+    /** A valid header of `length` bytes. */
+    status: "ok";
+    /** 1 or 2. */
+    version: 1 | 2;
+    /** The header's length in bytes: what follows it is the stream's data. */
+    length: number;
+    /**
+     * The client and the address it connected to; `undefined` for v2 LOCAL,
+     * v1 UNKNOWN and families other than INET and INET6, whose connections
+     * keep their own addresses.
+     */
+    source?: ProxyAddress;
+    /** The address the client connected to, when `source` is given. */
+    destination?: ProxyAddress;
+  };
+
+/** The longest v1 header, CRLF included. */
+export const MAX_V1_LENGTH = 107;
+/** The 12 bytes every v2 header starts with. */
+export const V2_SIGNATURE: Uint8Array = new Uint8Array([
+  0x0d,
+  0x0a,
+  0x0d,
+  0x0a,
+  0x00,
+  0x0d,
+  0x0a,
+  0x51,
+  0x55,
+  0x49,
+  0x54,
+  0x0a,
+]);
+const V1_PREFIX = new TextEncoder().encode("PROXY ");
+const CR = 13;
+const LF = 10;
+const decoder = new TextDecoder();
+
+/**
+ * Parses the header at the start of `bytes`, which may hold only its first
+ * part (then `incomplete`), or the header and the data after it.
+ *
+ * @param bytes What the connection has received so far.
+ * @returns The header, `incomplete`, or `malformed` with the reason.
+ *
+ * @example
+ * ```ts
+ * import { parseProxyHeader } from "./proxy_header.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const bytes = new TextEncoder().encode("PROXY TCP4 192.0.2.1 192.0.2.2 40446 8000\r\nhello\n");
+ * deepStrictEqual(parseProxyHeader(bytes), {
+ *   status: "ok", version: 1, length: 43,
+ *   source: { hostname: "192.0.2.1", port: 40446 },
+ *   destination: { hostname: "192.0.2.2", port: 8000 },
+ * });
+ * deepStrictEqual(parseProxyHeader(bytes.subarray(0, 10)), { status: "incomplete" });
+ * ```
+ */
+export function parseProxyHeader(bytes: Uint8Array): ProxyHeaderResult {
+  if (startsLike(bytes, V2_SIGNATURE)) {
+    return bytes.length < V2_SIGNATURE.length
+      ? { status: "incomplete" }
+      : parseV2(bytes);
+  }
+  if (startsLike(bytes, V1_PREFIX)) {
+    return bytes.length < V1_PREFIX.length
+      ? { status: "incomplete" }
+      : parseV1(bytes);
+  }
+  return { status: "malformed", reason: "no PROXY protocol signature" };
+}
+
+/** Whether `bytes` and `prefix` agree on their common length. */
+function startsLike(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  const length = Math.min(bytes.length, prefix.length);
+  for (let i = 0; i < length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
+}
+
+function malformed(reason: string): ProxyHeaderResult {
+  return { status: "malformed", reason };
+}
+
+function parseV1(bytes: Uint8Array): ProxyHeaderResult {
+  const limit = Math.min(bytes.length, MAX_V1_LENGTH);
+  let end = -1;
+  for (let i = V1_PREFIX.length; i < limit; i++) {
+    if (bytes[i] === LF) {
+      if (bytes[i - 1] !== CR) return malformed("v1 line ends without CRLF");
+      end = i - 1;
+      break;
+    }
+  }
+  if (end === -1) {
+    return bytes.length >= MAX_V1_LENGTH
+      ? malformed(`v1 header longer than ${MAX_V1_LENGTH} bytes`)
+      : { status: "incomplete" };
+  }
+  const line = decoder.decode(bytes.subarray(V1_PREFIX.length, end));
+  const length = end + 2;
+  const fields = line.split(" ");
+  const family = fields[0];
+  if (family === "UNKNOWN") return { status: "ok", version: 1, length };
+  if (family !== "TCP4" && family !== "TCP6") {
+    return malformed(
+      `v1 family ${JSON.stringify(family)} is not TCP4, TCP6 or UNKNOWN`,
+    );
+  }
+  if (fields.length !== 5) {
+    return malformed("v1 header needs 4 fields after the family");
+  }
+  const [, sourceText, destinationText, sourcePort, destinationPort] = fields;
+  const parse = family === "TCP4" ? formatIpv4Text : formatIpv6Text;
+  const source = parse(sourceText!);
+  const destination = parse(destinationText!);
+  if (source === undefined || destination === undefined) {
+    return malformed(
+      `v1 address is not ${family === "TCP4" ? "IPv4" : "IPv6"}`,
+    );
+  }
+  const ports = [parsePort(sourcePort!), parsePort(destinationPort!)];
+  if (ports[0] === undefined || ports[1] === undefined) {
+    return malformed("v1 port is not a number from 0 to 65535");
+  }
+  return {
+    status: "ok",
+    version: 1,
+    length,
+    source: { hostname: source, port: ports[0] },
+    destination: { hostname: destination, port: ports[1] },
+  };
+}
+
+function parsePort(text: string): number | undefined {
+  if (!/^(0|[1-9]\d{0,4})$/.test(text)) return undefined;
+  const port = Number(text);
+  return port <= 65535 ? port : undefined;
+}
+
+function parseV2(bytes: Uint8Array): ProxyHeaderResult {
+  if (bytes.length < 16) {
+    // The version is known from the 13th byte on: reject early.
+    if (bytes.length > 12 && bytes[12]! >> 4 !== 2) {
+      return malformed(`v2 version ${bytes[12]! >> 4} is not 2`);
+    }
+    return { status: "incomplete" };
+  }
+  const version = bytes[12]! >> 4;
+  const command = bytes[12]! & 0x0f;
+  const family = bytes[13]! >> 4;
+  const protocol = bytes[13]! & 0x0f;
+  if (version !== 2) return malformed(`v2 version ${version} is not 2`);
+  if (command > 1) {
+    return malformed(`v2 command ${command} is not LOCAL or PROXY`);
+  }
+  if (family > 3) return malformed(`v2 address family ${family} is unknown`);
+  if (protocol > 2) return malformed(`v2 transport ${protocol} is unknown`);
+  const announced = (bytes[14]! << 8) | bytes[15]!;
+  const length = 16 + announced;
+  if (bytes.length < length) return { status: "incomplete" };
+  if (command === 0) return { status: "ok", version: 2, length };
+  const block = bytes.subarray(16, length);
+  if (family === 1) {
+    if (block.length < 12) return malformed("v2 INET address block is short");
+    return {
+      status: "ok",
+      version: 2,
+      length,
+      source: {
+        hostname: formatIpv4(block.subarray(0, 4)),
+        port: port(block, 8),
+      },
+      destination: {
+        hostname: formatIpv4(block.subarray(4, 8)),
+        port: port(block, 10),
+      },
+    };
+  }
+  if (family === 2) {
+    if (block.length < 36) return malformed("v2 INET6 address block is short");
+    return {
+      status: "ok",
+      version: 2,
+      length,
+      source: {
+        hostname: formatIpv6(block.subarray(0, 16)),
+        port: port(block, 32),
+      },
+      destination: {
+        hostname: formatIpv6(block.subarray(16, 32)),
+        port: port(block, 34),
+      },
+    };
+  }
+  if (family === 3 && block.length < 216) {
+    return malformed("v2 UNIX address block is short");
+  }
+  // UNSPEC or UNIX: the connection keeps its own addresses; TLVs skipped.
+  return { status: "ok", version: 2, length };
+}
+
+function port(block: Uint8Array, offset: number): number {
+  return (block[offset]! << 8) | block[offset + 1]!;
+}
+
+function formatIpv4(bytes: Uint8Array): string {
+  return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+}
+
+function parseIpv4(text: string): Uint8Array | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4) return undefined;
+  const bytes = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    if (!/^(0|[1-9]\d{0,2})$/.test(parts[i]!)) return undefined;
+    const value = Number(parts[i]);
+    if (value > 255) return undefined;
+    bytes[i] = value;
+  }
+  return bytes;
+}
+
+function formatIpv4Text(text: string): string | undefined {
+  const bytes = parseIpv4(text);
+  return bytes === undefined ? undefined : formatIpv4(bytes);
+}
+
+/** Parses IPv6 text (with `::` and a trailing IPv4 part) into 16 bytes. */
+function parseIpv6(text: string): Uint8Array | undefined {
+  if (!/^[0-9A-Fa-f:.]{2,45}$/.test(text)) return undefined;
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const groups = (half: string): number[] | undefined => {
+    if (half === "") return [];
+    const result: number[] = [];
+    const parts = half.split(":");
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      if (part.includes(".")) {
+        if (i !== parts.length - 1) return undefined;
+        const v4 = parseIpv4(part);
+        if (v4 === undefined) return undefined;
+        result.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+      } else {
+        if (!/^[0-9A-Fa-f]{1,4}$/.test(part)) return undefined;
+        result.push(parseInt(part, 16));
+      }
+    }
+    return result;
+  };
+  const head = groups(halves[0]!);
+  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  if (head === undefined || tail === undefined) return undefined;
+  if (
+    halves.length === 2 && halves[1]!.includes(".") && halves[0]!.includes(".")
+  ) {
+    return undefined;
+  }
+  const total = head.length + tail.length;
+  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
+  const all = [...head, ...new Array(8 - total).fill(0), ...tail];
+  const bytes = new Uint8Array(16);
+  all.forEach((group, i) => {
+    bytes[2 * i] = group >> 8;
+    bytes[2 * i + 1] = group & 0xff;
+  });
+  return bytes;
+}
+
+function formatIpv6Text(text: string): string | undefined {
+  const bytes = parseIpv6(text);
+  return bytes === undefined ? undefined : formatIpv6(bytes);
+}
+
+/**
+ * Formats 16 bytes as IPv6 in RFC 5952 form: lower case, no leading zeros,
+ * the longest run of two or more zero groups as `::` (the first of equal
+ * runs), and IPv4-mapped addresses as `::ffff:192.0.2.1`.
+ *
+ * @param bytes The address.
+ * @returns Its text.
+ *
+ * @example
+ * ```ts
+ * import { formatIpv6 } from "./proxy_header.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const bytes = new Uint8Array(16);
+ * bytes[15] = 1;
+ * strictEqual(formatIpv6(bytes), "::1");
+ * ```
+ */
+export function formatIpv6(bytes: Uint8Array): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `::ffff:${formatIpv4(bytes.subarray(12, 16))}`;
+  }
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart === -1) return hex.join(":");
+  return `${hex.slice(0, bestStart).join(":")}::${
+    hex.slice(bestStart + bestLength).join(":")
+  }`;
+}
+
+/**
+ * Writes a PROXY header for a connection from `source` to `destination`
+ * (the client side of the protocol, as a load balancer sends it).
+ *
+ * @param version 1 (text) or 2 (binary).
+ * @param addresses The client's and the server's addresses, both IPv4 or
+ * both IPv6.
+ * @returns The header's bytes.
+ *
+ * @example
+ * ```ts
+ * import { formatProxyHeader } from "./proxy_header.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const header = formatProxyHeader(1, {
+ *   source: { hostname: "127.0.0.1", port: 40446 },
+ *   destination: { hostname: "127.0.0.1", port: 8000 },
+ * });
+ * strictEqual(new TextDecoder().decode(header), "PROXY TCP4 127.0.0.1 127.0.0.1 40446 8000\r\n");
+ * ```
+ */
+export function formatProxyHeader(
+  version: 1 | 2,
+  addresses: { source: ProxyAddress; destination: ProxyAddress },
+): Uint8Array {
+  const { source, destination } = addresses;
+  const v6 = source.hostname.includes(":");
+  const sourceBytes = v6
+    ? parseIpv6(source.hostname)
+    : parseIpv4(source.hostname);
+  const destinationBytes = v6
+    ? parseIpv6(destination.hostname)
+    : parseIpv4(destination.hostname);
+  if (sourceBytes === undefined || destinationBytes === undefined) {
+    throw new TypeError(
+      `Cannot write a PROXY header: ${source.hostname} and ${destination.hostname} must both be IPv4 or both IPv6 addresses`,
+    );
+  }
+  if (version === 1) {
+    const family = v6 ? "TCP6" : "TCP4";
+    const text = v6
+      ? `PROXY ${family} ${formatIpv6(sourceBytes)} ${
+        formatIpv6(destinationBytes)
+      } ${source.port} ${destination.port}\r\n`
+      : `PROXY ${family} ${source.hostname} ${destination.hostname} ${source.port} ${destination.port}\r\n`;
+    return new TextEncoder().encode(text);
+  }
+  const blockLength = v6 ? 36 : 12;
+  const header = new Uint8Array(16 + blockLength);
+  header.set(V2_SIGNATURE);
+  header[12] = 0x21; // version 2, PROXY
+  header[13] = v6 ? 0x21 : 0x11; // INET6 or INET, STREAM
+  header[14] = blockLength >> 8;
+  header[15] = blockLength & 0xff;
+  const addressLength = v6 ? 16 : 4;
+  header.set(sourceBytes, 16);
+  header.set(destinationBytes, 16 + addressLength);
+  const ports = 16 + 2 * addressLength;
+  header[ports] = source.port >> 8;
+  header[ports + 1] = source.port & 0xff;
+  header[ports + 2] = destination.port >> 8;
+  header[ports + 3] = destination.port & 0xff;
+  return header;
+}
