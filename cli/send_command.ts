@@ -95,6 +95,11 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
       wait: commandLine.wait,
       tls: commandLine.tls,
       caCerts,
+      proxyProtocol: commandLine.sendProxy === undefined
+        ? undefined
+        : commandLine.sendProxy === "v1"
+        ? 1
+        : 2,
     }, (event) => {
       if (event.reply === undefined) {
         print(

@@ -81,12 +81,30 @@ ${
       DEFAULT_BUFFER_SIZE,
     )
   }
+                          (with --raw: ${MAX_DATAGRAM_SIZE}, the whole datagram)
   --udp-rate N            UDP datagrams answered per second per
                           source IP, excess dropped; 0 = no limit [0]
   --no-loop-guard         answer UDP from service ports (7, 19, 53,
                           123, ...) and from the server itself too
   --prefix TEXT           text before each echoed line  ["${DEFAULT_PREFIX}"]
+                          placeholders: {instance}, {peer} (the client's
+                          host:port), {local} (the server's); {{ and }}
+                          are braces
+  --instance NAME         what {instance} stands for    [the host name,
+                          which needs --allow-sys=hostname]
   --raw                   RFC 862 echo: bytes back unchanged, no prefix
+  --http-port PORT        serve /healthz, /readyz, /metrics, /stats on
+                          this HTTP port, 0 picks a free one; needs its
+                          own --allow-net grant                   [off]
+${dflt("  --http-host ADDRESS     address of the HTTP port", HOST)}
+  --drain SECONDS         on SIGTERM or SIGINT, /readyz answers 503 at
+                          once and the servers keep answering this
+                          long before they stop                   [0]
+  --proxy-protocol        TCP (the TCP side in all): every connection
+                          starts with a PROXY protocol v1 or v2 header,
+                          whose client is the peer from then on
+  --proxy-from CIDR[,CIDR...]  with --proxy-protocol: only these peers
+                          (the load balancers) may connect  [everyone]
   --log-level LEVEL       debug, info, warning or error           [info]
   --log-format FORMAT     text or json (one object per line)      [text]
   --trace                 log every network event (accept, read, write,
@@ -107,6 +125,8 @@ Client flags (send):
   --wait SECONDS          how long to wait for each UDP reply       [1]
   --tls                   talk TLS to the TCP server
   --ca FILE               trust this PEM certificate (self-signed server)
+  --proxy-protocol v1|v2  send a PROXY header naming the client's own
+                          addresses first, as a load balancer would
   Exit 0 when every message was answered, 1 when one was lost or nothing
   listens, 2 for usage errors.
 

@@ -7,6 +7,7 @@
  */
 
 import { LineReader } from "./line_reader.ts";
+import { formatProxyHeader } from "./proxy_header.ts";
 import { writeAll } from "./write_all.ts";
 
 /** Options of {@linkcode sendMessages}. */
@@ -41,6 +42,13 @@ export interface ClientOptions {
    * @default {undefined}
    */
   caCerts?: string[];
+  /**
+   * TCP: send a PROXY protocol header of this version first, naming the
+   * client's own addresses, as a load balancer would (no TLS).
+   *
+   * @default {undefined}
+   */
+  proxyProtocol?: 1 | 2;
 }
 
 /** One message and what came back for it. */
@@ -115,6 +123,16 @@ export function sendMessages(
   options: ClientOptions,
   onReply: (event: ReplyEvent) => void,
 ): Promise<ClientSummary> {
+  if (
+    options.proxyProtocol !== undefined &&
+    (options.tls || options.transport === "udp")
+  ) {
+    return Promise.reject(
+      new TypeError(
+        "Cannot send: proxyProtocol is for plain TCP, without tls",
+      ),
+    );
+  }
   return options.transport === "tcp"
     ? sendOverTcp(messages, options, onReply)
     : sendOverUdp(messages, options, onReply);
@@ -148,6 +166,17 @@ async function sendOverTcp(
     if ("handshake" in conn) await conn.handshake();
     else conn.setNoDelay(true);
     summary.connectTime = performance.now() - started;
+    if (options.proxyProtocol !== undefined) {
+      const local = conn.localAddr as Deno.NetAddr;
+      const remote = conn.remoteAddr as Deno.NetAddr;
+      await writeAll(
+        conn,
+        formatProxyHeader(options.proxyProtocol, {
+          source: { hostname: local.hostname, port: local.port },
+          destination: { hostname: remote.hostname, port: remote.port },
+        }),
+      );
+    }
     const pending: { message: string; sentAt: number }[] = [];
     const answer = (line: Uint8Array) => {
       const sentAt = pending.shift();

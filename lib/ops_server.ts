@@ -7,6 +7,7 @@
  * @module
  */
 
+import { getLogger } from "@logtape/logtape";
 import config from "../deno.json" with { type: "json" };
 import { formatAddress } from "./address.ts";
 import { DEFAULT_HOSTNAME } from "./defaults.ts";
@@ -58,6 +59,7 @@ export interface OpsServer extends AsyncDisposable {
 /** When the process started, in seconds since the Unix epoch. */
 const START_TIME = Math.round(performance.timeOrigin) / 1000;
 const TEXT = "text/plain; charset=utf-8";
+const logger = getLogger(["echolab", "http"]);
 
 /**
  * Serves `GET /healthz` (`200 ok`), `/readyz` (`200 ready`, or `503
@@ -134,6 +136,9 @@ export function serveOps(options: OpsServerOptions): OpsServer {
     port: options.port ?? DEFAULT_HTTP_PORT,
     onListen: () => {},
   }, handler);
+  logger.info("Serving health and metrics on http://{address}", {
+    address: formatAddress(server.addr),
+  });
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     stopping ??= server.shutdown();
