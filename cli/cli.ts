@@ -126,7 +126,8 @@ async function serve(
     flags: OPTION_FLAGS,
   });
   const fail = async (message: string) => {
-    logger.error(message);
+    // The line as a value, never as a template: it may hold braces.
+    logger.error("{error}", { error: message });
     await Promise.all(servers.map(([, server]) => server.shutdown()));
     reporting = false;
     await stopLogging();
