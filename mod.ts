@@ -23,3 +23,4 @@ export * from "./udp.ts";
 export * from "./lib/line_reader.ts";
 export * from "./lib/reply_formatter.ts";
 export * from "./lib/client.ts";
+export * from "./lib/ops_server.ts";

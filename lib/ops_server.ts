@@ -15,6 +15,8 @@ import { formatMetrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
 import type { EchoServer, RefreshableStats } from "./server.ts";
 import { statsReport, type StatsSnapshot } from "./server_stats.ts";
 
+export type { RefreshableStats } from "./server.ts";
+
 /** Default port of the side HTTP port. */
 export const DEFAULT_HTTP_PORT = 9090;
 

@@ -12,7 +12,6 @@ import {
   readToEnd,
   REPLY,
   udpClient,
-  writeAll,
 } from "./net_client.ts";
 import { ensureCommand } from "./system_package.ts";
 
