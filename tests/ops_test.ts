@@ -231,3 +231,51 @@ Deno.test("ops: a missing grant for the HTTP port gets the one-line --allow-net 
     ),
   );
 });
+
+Deno.test("ops: with --workers 2, /metrics and /stats sum every worker", async () => {
+  const root = new URL("../", import.meta.url).pathname;
+  await using server = new MainProcess(
+    ["tcp", "--port", "0", "--workers", "2", "--http-port", "0"],
+    "127.0.0.1",
+    undefined,
+    [`--allow-read=${root}`],
+  );
+  const port = await server.port("tcp");
+  const http = Number(
+    (await server.waitFor(/Serving health and metrics/)).match(/:(\d+)$/)![1],
+  );
+  for (let i = 0; i < 20; i++) {
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    strictEqual(await ping(conn, `w${i}`), `${REPLY}w${i}\n`);
+  }
+  const url = `http://127.0.0.1:${http}`;
+  const metrics = (await get(`${url}/metrics`)).body;
+  strictEqual(
+    sample(metrics, 'echolab_connections_total{transport="tcp"}'),
+    20,
+  );
+  strictEqual(
+    sample(metrics, 'echolab_lines_total{transport="tcp",direction="in"}'),
+    20,
+  );
+  strictEqual(JSON.parse((await get(`${url}/stats`)).body).lines_out, 20);
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});
+
+Deno.test("ops: a client that never finishes its HTTP request does not delay the echo server", async () => {
+  await using echo = serveTcp({ port: 0 });
+  await using ops = serveOps({ port: 0, servers: [echo] });
+  // Half a request, held open.
+  using slow = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: ops.addr.port,
+  });
+  await slow.write(encoder.encode("GET /metrics HTTP/1.1\r\nHost: x\r\n"));
+  using conn = await Deno.connect(echo.addr);
+  strictEqual(await ping(conn, "still here"), `${REPLY}still here\n`);
+  strictEqual(
+    (await get(`http://127.0.0.1:${ops.addr.port}/healthz`)).body,
+    "ok",
+  );
+});
