@@ -43,24 +43,32 @@ type ServerName = "echolab" | "echolab --workers 2" | "node" | "go seed";
 
 interface ServerSpec {
   name: ServerName;
-  /** Command line; `logged` sends the log to a file, else it is discarded. */
-  command(tcpPort: number, udpPort: number, logged: boolean): string;
+  /**
+   * Command line; `logged` sends the log to a file, else it is discarded;
+   * `extra` are more flags (echolab only).
+   */
+  command(
+    tcpPort: number,
+    udpPort: number,
+    logged: boolean,
+    extra?: string,
+  ): string;
 }
 
 const DENO = Deno.execPath();
 
 const ECHOLAB: ServerSpec = {
   name: "echolab",
-  command: (tcp, udp, logged) =>
+  command: (tcp, udp, logged, extra = "") =>
     `exec ${DENO} run --allow-net=127.0.0.1 --unstable-net ${ROOT}main.ts all --tcp-port ${tcp} --udp-port ${udp} --timeout 60 --log-level ${
       logged ? "info" : "error"
-    } 2>${logged ? `${WORK}/echolab.log` : "/dev/null"}`,
+    } ${extra} 2>${logged ? `${WORK}/echolab.log` : "/dev/null"}`,
 };
 
 const ECHOLAB_WORKERS: ServerSpec = {
   name: "echolab --workers 2",
-  command: (tcp, udp, logged) =>
-    ECHOLAB.command(tcp, udp, logged)
+  command: (tcp, udp, logged, extra) =>
+    ECHOLAB.command(tcp, udp, logged, extra)
       .replace(" all ", " all --workers 2 ")
       .replace(" run ", ` run --allow-read=${ROOT} `),
 };
@@ -92,15 +100,21 @@ async function shell(command: string): Promise<{ ok: boolean; out: string }> {
 class RunningServer implements AsyncDisposable {
   readonly tcpPort = freePort();
   readonly udpPort = freePort();
+  readonly httpPort = freePort();
   readonly startedAt = performance.now();
   #child: Deno.ChildProcess;
 
-  constructor(spec: ServerSpec, logged: boolean) {
+  constructor(spec: ServerSpec, logged: boolean, extra?: string) {
     this.#child = new Deno.Command("bash", {
       args: [
         "-c",
         `ulimit -n 30000 2>/dev/null || ulimit -n $(ulimit -Hn); ${
-          spec.command(this.tcpPort, this.udpPort, logged)
+          spec.command(
+            this.tcpPort,
+            this.udpPort,
+            logged,
+            extra?.replace("{httpPort}", String(this.httpPort)),
+          )
         }`,
       ],
       stdout: "null",
@@ -203,6 +217,10 @@ interface Scenario {
   higher: boolean;
   servers: ServerName[];
   logged?: boolean;
+  /** More echolab flags; `{httpPort}` stands for a free port. */
+  extra?: string;
+  /** The scenario this one is a variant of, for its cost in the same run. */
+  baseline?: string;
   measure(server: RunningServer, settings: Settings): Promise<Measurement>;
 }
 
@@ -210,6 +228,7 @@ interface Scenario {
 async function tcpThroughput(
   server: RunningServer,
   settings: Settings,
+  variant: Pick<LoadTask, "prefix" | "proxy"> = {},
 ): Promise<Measurement> {
   const r = await load({
     kind: "throughput",
@@ -218,6 +237,7 @@ async function tcpThroughput(
     window: 16,
     size: 16,
     duration: settings.duration,
+    ...variant,
   }, 2);
   return { value: r.ok / r.seconds, errors: r.wrong + r.lost };
 }
@@ -245,6 +265,52 @@ const SCENARIOS: Scenario[] = [
     higher: true,
     servers: ["echolab", "echolab --workers 2", "node", "go seed"],
     measure: tcpThroughput,
+  },
+  {
+    name: "1b. as 1, prefix {instance} {peer}",
+    unit: "lines/s",
+    higher: true,
+    servers: ["echolab"],
+    extra: `--instance bench --prefix "{instance} {peer}: "`,
+    baseline: "1.",
+    measure: (server, settings) =>
+      tcpThroughput(server, settings, { prefix: "bench {peer}: " }),
+  },
+  {
+    name: "1c. as 1, PROXY protocol v2",
+    unit: "lines/s",
+    higher: true,
+    servers: ["echolab"],
+    extra: "--proxy-protocol",
+    baseline: "1.",
+    measure: (server, settings) =>
+      tcpThroughput(server, settings, { proxy: true }),
+  },
+  {
+    name: "1d. as 1, /metrics scraped every second",
+    unit: "lines/s",
+    higher: true,
+    servers: ["echolab"],
+    extra: "--http-port {httpPort}",
+    baseline: "1.",
+    async measure(server, settings) {
+      let scraping = true;
+      const scraper = (async () => {
+        while (scraping) {
+          const response = await fetch(
+            `http://127.0.0.1:${server.httpPort}/metrics`,
+          );
+          await response.text();
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+      })();
+      try {
+        return await tcpThroughput(server, settings);
+      } finally {
+        scraping = false;
+        await scraper;
+      }
+    },
   },
   {
     name: "2. TCP 32 x 16, info logs to a file",
@@ -394,14 +460,22 @@ async function main(): Promise<number> {
   for (const scenario of SCENARIOS) {
     if (
       settings.only.length > 0 &&
-      !settings.only.some((prefix) => scenario.name.startsWith(`${prefix}.`))
+      !settings.only.some((only) =>
+        // "1" also runs its variants 1b, 1c…; "4b" runs only 4b.
+        scenario.name.startsWith(`${only}.`) ||
+        new RegExp(`^${only}[a-z]\\.`).test(scenario.name)
+      )
     ) continue;
     const results: Partial<Record<ServerName, Measurement>> = {};
     for (const spec of servers) {
       if (!scenario.servers.includes(spec.name)) continue;
       const rounds: Measurement[] = [];
       for (let round = 0; round < settings.rounds; round++) {
-        await using server = new RunningServer(spec, scenario.logged ?? false);
+        await using server = new RunningServer(
+          spec,
+          scenario.logged ?? false,
+          scenario.extra,
+        );
         const startup = await server.ready();
         rounds.push(
           scenario.name.startsWith("7.")
@@ -433,6 +507,21 @@ async function main(): Promise<number> {
     });
   }
   printTable(rows, servers.map((s) => s.name));
+  for (const scenario of SCENARIOS) {
+    const row = rows.find((r) => r.scenario === scenario.name);
+    const base = rows.find((r) =>
+      scenario.baseline !== undefined &&
+      r.scenario.startsWith(scenario.baseline)
+    );
+    const value = row?.results.echolab?.value;
+    const plain = base?.results.echolab?.value;
+    if (value === undefined || plain === undefined) continue;
+    console.log(
+      `${scenario.name}: ${(value / plain).toFixed(3)}x of "${
+        base!.scenario
+      }" (cost ${((1 - value / plain) * 100).toFixed(1)} %)`,
+    );
+  }
   if (settings.json !== undefined) {
     await Deno.writeTextFile(
       settings.json,

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { formatProxyHeader } from "../lib/proxy_header.ts";
 import { encoder, readExactly, REPLY, writeAll } from "../tests/net_client.ts";
 
 const PREFIX = encoder.encode(REPLY);
@@ -28,6 +29,15 @@ export interface LoadTask {
   duration: number;
   /** Distinguishes the payloads of concurrent load processes. */
   id: number;
+  /**
+   * The reply prefix the server uses, `{peer}` standing for each
+   * connection's own address (throughput only).
+   *
+   * @default {"received msg: "}
+   */
+  prefix?: string;
+  /** Send a PROXY protocol v2 header first on each connection (throughput). */
+  proxy?: boolean;
 }
 
 /** What one load process measured. */
@@ -122,24 +132,38 @@ async function throughput(
       () => Deno.connect({ hostname: "127.0.0.1", port: task.port }),
     ),
   );
-  for (const conn of conns) conn.setNoDelay(true);
+  for (const conn of conns) {
+    conn.setNoDelay(true);
+    if (task.proxy) {
+      await writeAll(
+        conn,
+        formatProxyHeader(2, {
+          source: conn.localAddr,
+          destination: conn.remoteAddr,
+        }),
+      );
+    }
+  }
   const started = performance.now();
   const deadline = started + task.duration;
   const size = task.size;
-  const replySize = PREFIX.length + size;
   await Promise.all(conns.map(async (conn, c) => {
     let seq = 0;
+    const prefix = task.prefix === undefined ? PREFIX : encoder.encode(
+      task.prefix.replace("{peer}", `127.0.0.1:${conn.localAddr.port}`),
+    );
+    const replySize = prefix.length + size;
     const request = new Uint8Array(task.window * size);
     const expected = new Uint8Array(task.window * replySize);
     const reply = new Uint8Array(expected.length);
-    for (let i = 0; i < task.window; i++) expected.set(PREFIX, i * replySize);
+    for (let i = 0; i < task.window; i++) expected.set(prefix, i * replySize);
     try {
       while (performance.now() < deadline) {
         for (let i = 0; i < task.window; i++) {
           fillLine(request, i * size, size, task.id, c, seq++);
           expected.set(
             request.subarray(i * size, (i + 1) * size),
-            i * replySize + PREFIX.length,
+            i * replySize + prefix.length,
           );
         }
         const sentAt = performance.now();
