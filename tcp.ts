@@ -115,7 +115,9 @@ export interface TcpServerOptions extends ServerOptions {
    * `timeout`. The client it names is the peer from then on: logs, trace,
    * `{peer}`, `allow`, `maxPerSource` and the stats use it. A missing, slow,
    * malformed or over-long header closes the connection with the reason
-   * `bad proxy header`; nothing of it is echoed. Not with `tls`.
+   * `bad proxy header`; nothing of it is echoed. With `tls`, the TLS
+   * handshake follows the header, as HAProxy's `send-proxy` with `ssl`
+   * sends it.
    *
    * @default {false}
    */
@@ -182,11 +184,6 @@ class TcpServer implements EchoServer<"tcp"> {
   #shutdown: Promise<void> | undefined;
 
   constructor(options: TcpServerOptions) {
-    if (options.proxyProtocol && options.tls !== undefined) {
-      throw new TypeError(
-        "Cannot start the tcp server: proxyProtocol does not work with tls (the header would have to come before the TLS handshake)",
-      );
-    }
     if (options.proxyFrom !== undefined && !options.proxyProtocol) {
       throw new TypeError(
         "Cannot start the tcp server: proxyFrom needs proxyProtocol",
@@ -216,6 +213,8 @@ class TcpServer implements EchoServer<"tcp"> {
             ),
         }
         : undefined,
+      // With the PROXY protocol, TLS starts after the header.
+      tls: options.proxyProtocol ? options.tls : undefined,
     };
     this.#allow = options.allow;
     this.#proxyProtocol = options.proxyProtocol ?? false;
@@ -228,7 +227,7 @@ class TcpServer implements EchoServer<"tcp"> {
       port: options.port ?? DEFAULT_TCP_PORT,
       ...(options.reusePort ? { reusePort: true } : {}),
     };
-    this.#listener = options.tls === undefined
+    this.#listener = options.tls === undefined || options.proxyProtocol
       ? Deno.listen({ transport: "tcp", ...address })
       : Deno.listenTls({ ...address, ...options.tls });
     this.addr = this.#listener.addr as Deno.NetAddr & { transport: "tcp" };

@@ -488,11 +488,6 @@ function serveCommandLine(parsed: Parsed, mode: ServeMode): ServeCommandLine {
   if (result.proxyFrom !== undefined && !result.proxyProtocol) {
     throw new UsageError("Flag --proxy-from needs --proxy-protocol");
   }
-  if (result.proxyProtocol && result.tlsCert !== undefined) {
-    throw new UsageError(
-      "Flag --proxy-protocol does not work with --tls-cert: the header would have to come before the TLS handshake",
-    );
-  }
   if (result.prefix !== DEFAULT_PREFIX) checkPrefix(result.prefix);
   if ((result.tlsCert === undefined) !== (result.tlsKey === undefined)) {
     throw new UsageError(
@@ -518,11 +513,6 @@ function sendCommandLine(parsed: Parsed, messages: string[]): SendCommandLine {
   if (udp && (result.tls || result.ca)) {
     throw new UsageError(
       `Flag ${result.tls ? "--tls" : "--ca"} is for TCP: drop --udp or drop it`,
-    );
-  }
-  if (result.sendProxy !== undefined && result.tls) {
-    throw new UsageError(
-      "Flag --proxy-protocol does not work with --tls: the header would have to come before the TLS handshake",
     );
   }
   if (result.ca !== undefined && !result.tls) {

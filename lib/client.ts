@@ -44,7 +44,8 @@ export interface ClientOptions {
   caCerts?: string[];
   /**
    * TCP: send a PROXY protocol header of this version first, naming the
-   * client's own addresses, as a load balancer would (no TLS).
+   * client's own addresses, as a load balancer would (before the TLS
+   * handshake, with `tls`).
    *
    * @default {undefined}
    */
@@ -123,14 +124,9 @@ export function sendMessages(
   options: ClientOptions,
   onReply: (event: ReplyEvent) => void,
 ): Promise<ClientSummary> {
-  if (
-    options.proxyProtocol !== undefined &&
-    (options.tls || options.transport === "udp")
-  ) {
+  if (options.proxyProtocol !== undefined && options.transport === "udp") {
     return Promise.reject(
-      new TypeError(
-        "Cannot send: proxyProtocol is for plain TCP, without tls",
-      ),
+      new TypeError("Cannot send: proxyProtocol is for TCP"),
     );
   }
   return options.transport === "tcp"
@@ -151,6 +147,39 @@ function emptySummary(): ClientSummary {
   };
 }
 
+/**
+ * Connects as asked: plain or TLS, with a PROXY header first when asked (the
+ * header goes before the TLS handshake, as a load balancer sends it).
+ */
+async function connect(
+  options: ClientOptions,
+): Promise<Deno.TcpConn | Deno.TlsConn> {
+  const address = { hostname: options.hostname, port: options.port };
+  if (options.proxyProtocol === undefined) {
+    return options.tls
+      ? await Deno.connectTls({ ...address, caCerts: options.caCerts })
+      : await Deno.connect(address);
+  }
+  const conn = await Deno.connect(address);
+  try {
+    await writeAll(
+      conn,
+      formatProxyHeader(options.proxyProtocol, {
+        source: conn.localAddr,
+        destination: conn.remoteAddr,
+      }),
+    );
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+  if (!options.tls) return conn;
+  return await Deno.startTls(conn, {
+    hostname: options.hostname,
+    caCerts: options.caCerts,
+  });
+}
+
 async function sendOverTcp(
   messages: Iterable<string> | AsyncIterable<string>,
   options: ClientOptions,
@@ -158,25 +187,11 @@ async function sendOverTcp(
 ): Promise<ClientSummary> {
   const summary = emptySummary();
   const started = performance.now();
-  const address = { hostname: options.hostname, port: options.port };
-  const conn = options.tls
-    ? await Deno.connectTls({ ...address, caCerts: options.caCerts })
-    : await Deno.connect(address);
+  const conn = await connect(options);
   try {
     if ("handshake" in conn) await conn.handshake();
     else conn.setNoDelay(true);
     summary.connectTime = performance.now() - started;
-    if (options.proxyProtocol !== undefined) {
-      const local = conn.localAddr as Deno.NetAddr;
-      const remote = conn.remoteAddr as Deno.NetAddr;
-      await writeAll(
-        conn,
-        formatProxyHeader(options.proxyProtocol, {
-          source: { hostname: local.hostname, port: local.port },
-          destination: { hostname: remote.hostname, port: remote.port },
-        }),
-      );
-    }
     const pending: { message: string; sentAt: number }[] = [];
     const answer = (line: Uint8Array) => {
       const sentAt = pending.shift();

@@ -16,6 +16,7 @@ import { formatAddress } from "./address.ts";
 import { errorMessage } from "./errors.ts";
 import { parseProxyHeader } from "./proxy_header.ts";
 import { SeedLog } from "./seed_log.ts";
+import type { ByteStream } from "./tls_stream.ts";
 import { writeAll } from "./write_all.ts";
 
 /** Why a TCP connection ended, as the close log line says it. */
@@ -56,6 +57,11 @@ export interface TcpConnectionSettings {
    * are reported here, throttled.
    */
   proxyProtocol?: { reportBadHeader(peer: string, reason: string): void };
+  /**
+   * With `proxyProtocol`: serve TLS after the header, with this certificate
+   * and key (PEM).
+   */
+  tls?: { cert: string; key: string };
 }
 
 /** Options of one {@linkcode TcpConnection}. */
@@ -95,7 +101,8 @@ export class TcpConnection {
   bytesIn = 0;
   /** Bytes written to the peer. */
   bytesOut = 0;
-  #conn: Deno.TcpConn | Deno.TlsConn;
+  #socket: Deno.TcpConn | Deno.TlsConn;
+  #conn: ByteStream;
   #settings: TcpConnectionSettings;
   #startedAt = performance.now();
   #reason: CloseReason | undefined;
@@ -120,6 +127,7 @@ export class TcpConnection {
     settings: TcpConnectionSettings,
     options: TcpConnectionOptions,
   ) {
+    this.#socket = conn;
     this.#conn = conn;
     this.#settings = settings;
     this.#peer = options.peer;
@@ -147,7 +155,15 @@ export class TcpConnection {
       try {
         const header = await this.#readProxyHeader();
         if (typeof header === "string") this.#reason ??= header;
-        else initial = header;
+        else if (settings.tls !== undefined) {
+          // TLS starts after the header: the bytes after it are TLS's.
+          const { serverTls } = await import("./tls_stream.ts");
+          this.#conn = serverTls(
+            this.#socket as Deno.TcpConn,
+            header,
+            settings.tls,
+          );
+        } else initial = header;
       } catch (error) {
         this.#reason ??= isResetError(error) ? "reset" : "error";
       }
@@ -160,7 +176,7 @@ export class TcpConnection {
     logger.info("Accepted connection from {peer}", { peer: this.peer });
     tracer?.event("accepted {peer} on {local}", {
       peer: this.peer,
-      local: formatAddress(this.#conn.localAddr),
+      local: formatAddress(this.#socket.localAddr),
     });
     if (settings.timeout > 0) {
       this.#idleTimer = new IdleTimer(
@@ -176,7 +192,7 @@ export class TcpConnection {
       );
     }
     try {
-      if ("setNoDelay" in this.#conn) this.#conn.setNoDelay(true);
+      if ("setNoDelay" in this.#socket) this.#socket.setNoDelay(true);
       this.#reason = settings.raw
         ? await this.#echoBytes(initial)
         : await this.#echoLines(initial);
@@ -334,7 +350,10 @@ export class TcpConnection {
     const reader = new LineReader({ maxLine: settings.maxLine });
     const formatter = new ReplyFormatter(
       settings.prefix.perPeer
-        ? settings.prefix.bytes(this.peer, formatAddress(this.#conn.localAddr))
+        ? settings.prefix.bytes(
+          this.peer,
+          formatAddress(this.#socket.localAddr),
+        )
         : settings.prefix.bytes("", ""),
     );
     const peer = this.peer;

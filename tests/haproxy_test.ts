@@ -4,6 +4,7 @@ import { serveTcp } from "../tcp.ts";
 import { freePort, waitForTcp } from "./cli_process.ts";
 import { encoder, readText, writeAll } from "./net_client.ts";
 import { ensureCommand } from "./system_package.ts";
+import { makeCertificate } from "./tls_certificate.ts";
 
 const skipped = await ensureCommand("haproxy", "haproxy");
 
@@ -21,18 +22,27 @@ async function startHaproxy(config: string): Promise<Deno.ChildProcess> {
   return child;
 }
 
-for (const sendProxy of ["send-proxy", "send-proxy-v2"]) {
+for (
+  const [sendProxy, ssl] of [
+    ["send-proxy", false],
+    ["send-proxy-v2", false],
+    ["send-proxy-v2", true],
+  ] as const
+) {
   Deno.test({
-    name:
-      `haproxy: behind HAProxy's ${sendProxy}, {peer} is the client's own address, not HAProxy's${
-        skipped === undefined ? "" : ` (${skipped})`
-      }`,
+    name: `haproxy: behind HAProxy's ${sendProxy}${
+      ssl ? " with ssl" : ""
+    }, {peer} is the client's own address, not HAProxy's${
+      skipped === undefined ? "" : ` (${skipped})`
+    }`,
     ignore: skipped !== undefined,
     async fn() {
+      await using certificate = ssl ? await makeCertificate() : undefined;
       await using server = serveTcp({
         port: 0,
         proxyProtocol: true,
         prefix: "{peer}: ",
+        tls: certificate && { cert: certificate.cert, key: certificate.key },
       });
       const front = freePort();
       const haproxy = await startHaproxy(`
@@ -45,7 +55,9 @@ frontend echo
   bind 127.0.0.1:${front}
   default_backend echolab
 backend echolab
-  server one 127.0.0.1:${server.addr.port} ${sendProxy}
+  server one 127.0.0.1:${server.addr.port} ${sendProxy}${
+        ssl ? ` ssl verify required ca-file ${certificate!.certFile}` : ""
+      }
 `);
       try {
         await waitForTcp(front);

@@ -160,3 +160,61 @@ Deno.test("tls: all serves TLS on its TCP side and plain UDP", async () => {
   server.kill("SIGTERM");
   strictEqual((await server.finished()).code, 0);
 });
+
+Deno.test("tls: with the PROXY protocol, TLS follows the header, and a half-close still gets the last reply", async () => {
+  await using certificate = await makeCertificate();
+  await using server = serveTcp({
+    port: 0,
+    proxyProtocol: true,
+    prefix: "{peer}: ",
+    tls: { cert: certificate.cert, key: certificate.key },
+  });
+  const plain = await Deno.connect(server.addr);
+  await writeAll(
+    plain,
+    encoder.encode("PROXY TCP4 192.0.2.1 192.0.2.2 40446 8000\r\n"),
+  );
+  using conn = await Deno.startTls(plain, {
+    hostname: "127.0.0.1",
+    caCerts: [certificate.cert],
+  });
+  await writeAll(conn, encoder.encode("secret\nlast"));
+  strictEqual(await readText(conn, 24), "192.0.2.1:40446: secret\n");
+  await conn.closeWrite();
+  strictEqual(
+    decoder.decode(await readToEnd(conn)),
+    "192.0.2.1:40446: last\n",
+  );
+  deepStrictEqual(server.stats().closes, { "client closed": 1 });
+});
+
+Deno.test("tls: send --tls --proxy-protocol v2 sends the header before the handshake", async () => {
+  await using certificate = await makeCertificate();
+  await using server = serveTcp({
+    port: 0,
+    proxyProtocol: true,
+    prefix: "[{peer}] ",
+    tls: { cert: certificate.cert, key: certificate.key },
+  });
+  const { code, stdout, stderr } = await runMain(
+    [
+      "send",
+      "--port",
+      String(server.addr.port),
+      "--tls",
+      "--ca",
+      certificate.certFile,
+      "--proxy-protocol",
+      "v2",
+      "hello",
+      "world",
+    ],
+    "127.0.0.1",
+    [`--allow-read=${certificate.certFile}`],
+  );
+  strictEqual(code, 0, stderr);
+  match(
+    stdout,
+    /^\[127\.0\.0\.1:(\d+)\] hello {2}time=.*\n\[127\.0\.0\.1:\1\] world {2}time=/,
+  );
+});
