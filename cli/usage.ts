@@ -102,7 +102,8 @@ ${dflt("  --http-host ADDRESS     address of the HTTP port", HOST)}
                           long before they stop                   [0]
   --proxy-protocol        TCP (the TCP side in all): every connection
                           starts with a PROXY protocol v1 or v2 header,
-                          whose client is the peer from then on
+                          whose client is the peer from then on; with
+                          --tls-cert, TLS follows the header
   --proxy-from CIDR[,CIDR...]  with --proxy-protocol: only these peers
                           (the load balancers) may connect  [everyone]
   --log-level LEVEL       debug, info, warning or error           [info]

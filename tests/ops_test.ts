@@ -279,3 +279,24 @@ Deno.test("ops: a client that never finishes its HTTP request does not delay the
     "ok",
   );
 });
+
+Deno.test("ops: a second signal during the drain stops at once, exit 143", async () => {
+  await using server = new MainProcess([
+    "tcp",
+    "--port",
+    "0",
+    "--http-port",
+    "0",
+    "--drain",
+    "30",
+  ]);
+  await server.port("tcp");
+  await server.waitFor(/Serving health and metrics/);
+  server.kill("SIGTERM");
+  await server.waitFor(/Draining for 30 s/);
+  // Past the 250 ms in which a repeat counts as the same delivery.
+  await delay(300);
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 143);
+  match(server.lines.at(-1)!, /Received SIGTERM again: exiting at once$/);
+});
