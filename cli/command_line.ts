@@ -120,6 +120,10 @@ export interface SendCommandLine {
   ca: string | undefined;
   /** Send a PROXY protocol header of this version first. */
   sendProxy: "v1" | "v2" | undefined;
+  /** A new connection or socket for every message. */
+  reconnect: boolean;
+  /** Count the replies by their prefix. */
+  tally: boolean;
 }
 
 /** `--help` or `--version`: print and exit. */
@@ -176,6 +180,8 @@ export const SEND_DEFAULTS: Readonly<Omit<SendCommandLine, "port">> = {
   tls: false,
   ca: undefined,
   sendProxy: undefined,
+  reconnect: false,
+  tally: false,
 };
 
 /** The longest delay `setTimeout` can wait, in whole seconds (about 24 days). */
@@ -260,6 +266,16 @@ const FLAGS: Record<string, Flag> = {
     boolean: true,
     modes: SEND,
     apply: (_value, into) => into.udp = true,
+  },
+  "reconnect": {
+    boolean: true,
+    modes: SEND,
+    apply: (_value, into) => into.reconnect = true,
+  },
+  "tally": {
+    boolean: true,
+    modes: SEND,
+    apply: (_value, into) => into.tally = true,
   },
   "count": {
     modes: SEND,

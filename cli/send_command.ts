@@ -86,6 +86,7 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
     ? repeat(commandLine.messages, commandLine.count)
     : stdinLines();
   let summary: ClientSummary;
+  const tally = new Map<string, number>();
   try {
     summary = await sendMessages(messages, {
       transport,
@@ -95,12 +96,17 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
       wait: commandLine.wait,
       tls: commandLine.tls,
       caCerts,
+      reconnect: commandLine.reconnect,
       proxyProtocol: commandLine.sendProxy === undefined
         ? undefined
         : commandLine.sendProxy === "v1"
         ? 1
         : 2,
     }, (event) => {
+      if (event.reply !== undefined && commandLine.tally) {
+        const prefix = replyPrefix(decoder.decode(event.reply), event.message);
+        tally.set(prefix, (tally.get(prefix) ?? 0) + 1);
+      }
       if (event.reply === undefined) {
         print(
           transport === "udp"
@@ -136,7 +142,34 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
     return fail(`Cannot talk to ${address}: ${errorMessage(error)}${hint}`);
   }
   printSummary(summary, address, transport, commandLine.tls);
+  if (commandLine.tally) printTally(tally);
   return summary.lost > 0 ? 1 : 0;
+}
+
+/**
+ * The text of a reply before the part that echoes the message: the
+ * server's prefix (`pod-a: ` when it names its instance). The echoed part is
+ * the longest start of the message's last line that the reply ends with
+ * (a UDP server may have cut the message).
+ */
+function replyPrefix(reply: string, message: string): string {
+  const line = message.slice(message.lastIndexOf("\n") + 1);
+  for (let length = line.length; length > 0; length--) {
+    if (reply.endsWith(line.slice(0, length))) {
+      return reply.slice(0, reply.length - length);
+    }
+  }
+  return reply;
+}
+
+function printTally(tally: Map<string, number>): void {
+  print("--- tally: replies by prefix ---");
+  const rows = [...tally].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const width = Math.max(7, ...rows.map(([, count]) => String(count).length));
+  print(`${"replies".padStart(width)}  prefix`);
+  for (const [prefix, count] of rows) {
+    print(`${String(count).padStart(width)}  ${JSON.stringify(prefix)}`);
+  }
 }
 
 function plural(count: number, one: string, many: string): string {

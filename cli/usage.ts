@@ -128,6 +128,10 @@ Client flags (send):
   --ca FILE               trust this PEM certificate (self-signed server)
   --proxy-protocol v1|v2  send a PROXY header naming the client's own
                           addresses first, as a load balancer would
+  --reconnect             a new connection (or UDP socket) per message,
+                          so that a load balancer spreads them
+  --tally                 after the summary, count the replies by their
+                          prefix (the instance, when the prefix names it)
   Exit 0 when every message was answered, 1 when one was lost or nothing
   listens, 2 for usage errors.
 

@@ -43,6 +43,14 @@ export interface ClientOptions {
    */
   caCerts?: string[];
   /**
+   * A new connection (TCP) or socket (UDP) for every message, so that a
+   * load balancer can spread them. A connection that fails after the first
+   * message counts that message as lost.
+   *
+   * @default {false}
+   */
+  reconnect?: boolean;
+  /**
    * TCP: send a PROXY protocol header of this version first, naming the
    * client's own addresses, as a load balancer would (before the TLS
    * handshake, with `tls`).
@@ -83,7 +91,10 @@ export interface ClientSummary {
   bytesIn: number;
   /** Round-trip times of the answered ones, in milliseconds. */
   rtts: number[];
-  /** TCP connect time in milliseconds (TLS: including the handshake). */
+  /**
+   * TCP connect time in milliseconds (TLS: including the handshake); with
+   * `reconnect`, the average over the connections.
+   */
   connectTime?: number;
 }
 
@@ -129,9 +140,55 @@ export function sendMessages(
       new TypeError("Cannot send: proxyProtocol is for TCP"),
     );
   }
+  if (options.reconnect) return sendReconnecting(messages, options, onReply);
   return options.transport === "tcp"
     ? sendOverTcp(messages, options, onReply)
     : sendOverUdp(messages, options, onReply);
+}
+
+/** One connection or socket per message, the totals added up. */
+async function sendReconnecting(
+  messages: Iterable<string> | AsyncIterable<string>,
+  options: ClientOptions,
+  onReply: (event: ReplyEvent) => void,
+): Promise<ClientSummary> {
+  const summary = emptySummary();
+  const once = { ...options, reconnect: false, interval: 0 };
+  const connectTimes: number[] = [];
+  let first = true;
+  for await (const message of messages) {
+    const lines = options.transport === "tcp" ? message.split("\n") : [message];
+    for (const line of lines) {
+      if (!first && options.interval) await delay(options.interval);
+      let part: ClientSummary;
+      try {
+        part = await sendMessages([line], once, onReply);
+      } catch (error) {
+        // Nothing there at all: the caller says so. Later, one lost message.
+        if (first) throw error;
+        summary.sent++;
+        summary.lost++;
+        onReply({ message: line, reply: undefined, rtt: undefined });
+        continue;
+      } finally {
+        first = false;
+      }
+      summary.sent += part.sent;
+      summary.answered += part.answered;
+      summary.lost += part.lost;
+      summary.late += part.late;
+      summary.unexpected += part.unexpected;
+      summary.bytesOut += part.bytesOut;
+      summary.bytesIn += part.bytesIn;
+      summary.rtts.push(...part.rtts);
+      if (part.connectTime !== undefined) connectTimes.push(part.connectTime);
+    }
+  }
+  if (connectTimes.length > 0) {
+    summary.connectTime = connectTimes.reduce((a, b) => a + b, 0) /
+      connectTimes.length;
+  }
+  return summary;
 }
 
 function emptySummary(): ClientSummary {
