@@ -284,3 +284,56 @@ Deno.test("client: a TCP message whose write fails counts as sent and lost", asy
   strictEqual(summary.lost, 1);
   strictEqual(summary.answered + summary.lost, summary.sent);
 });
+
+Deno.test("client: send --reconnect opens a connection per message and --tally counts replies by prefix", async () => {
+  await using server = serveTcp({
+    port: 0,
+    prefix: "{instance}: ",
+    instance: "pod-a",
+  });
+  const { code, stdout } = await runMain([
+    "send",
+    "--port",
+    String(server.addr.port),
+    "--reconnect",
+    "--tally",
+    "--count",
+    "3",
+    "hello",
+  ]);
+  strictEqual(code, 0);
+  const output = lines(stdout);
+  deepStrictEqual(output.slice(-3), [
+    "--- tally: replies by prefix ---",
+    "replies  prefix",
+    '      3  "pod-a: "',
+  ]);
+  match(output[4]!, /^3 lines sent, 3 answered, 0 lost/);
+  strictEqual(server.stats().connections_total, 3);
+});
+
+Deno.test("client: --reconnect over UDP sends each message from its own socket", async () => {
+  // A real UDP peer that records where each datagram came from.
+  const server = udpClient();
+  const sources = new Set<number>();
+  const serving = (async () => {
+    for (let i = 0; i < 3; i++) {
+      const [data, from] = await server.receive();
+      sources.add((from as Deno.NetAddr).port);
+      await server.send(data, from);
+    }
+  })();
+  try {
+    const summary = await sendMessages(["a", "b", "c"], {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: (server.addr as Deno.NetAddr).port,
+      reconnect: true,
+    }, () => {});
+    await serving;
+    strictEqual(summary.answered, 3);
+    strictEqual(sources.size, 3);
+  } finally {
+    server.close();
+  }
+});
