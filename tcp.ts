@@ -21,6 +21,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { AccessList } from "./lib/access_list.ts";
 import { formatAddress } from "./lib/address.ts";
+import { checkFaults, FaultInjector, type FaultOptions } from "./lib/faults.ts";
 import { SocketBackoff } from "./lib/backoff.ts";
 import {
   DEFAULT_HOSTNAME,
@@ -48,6 +49,7 @@ import { Tracer } from "./lib/tracer.ts";
 export type { EchoServer, ServerOptions } from "./lib/server.ts";
 export type { StatsSnapshot } from "./lib/server_stats.ts";
 export type { CloseReason } from "./lib/tcp_connection.ts";
+export type { FaultKind, FaultOptions } from "./lib/faults.ts";
 export { AccessList } from "./lib/access_list.ts";
 export {
   DEFAULT_HOSTNAME,
@@ -123,6 +125,14 @@ export interface TcpServerOptions extends ServerOptions {
    */
   proxyProtocol?: boolean;
   /**
+   * Faults to inject on purpose (delays, chunked replies, dropped lines, a
+   * close, half-close or stall after N replies, a banner); see
+   * {@linkcode FaultOptions}. The start log names them, at warning level.
+   *
+   * @default {undefined}
+   */
+  faults?: FaultOptions;
+  /**
    * With `proxyProtocol`: the only peers (the load balancers) that may
    * connect at all; others are closed at once and counted under the drop
    * reason `proxy not trusted`. `undefined` lets every peer connect, and
@@ -189,6 +199,10 @@ class TcpServer implements EchoServer<"tcp"> {
         "Cannot start the tcp server: proxyFrom needs proxyProtocol",
       );
     }
+    if (options.faults !== undefined) checkFaults(options.faults, "tcp");
+    const faults = options.faults === undefined
+      ? undefined
+      : new FaultInjector(options.faults);
     const timeout = (options.timeout ?? DEFAULT_TIMEOUT) * 1000;
     this.#settings = {
       timeout,
@@ -215,6 +229,7 @@ class TcpServer implements EchoServer<"tcp"> {
         : undefined,
       // With the PROXY protocol, TLS starts after the header.
       tls: options.proxyProtocol ? options.tls : undefined,
+      faults: faults?.active ? faults : undefined,
     };
     this.#allow = options.allow;
     this.#proxyProtocol = options.proxyProtocol ?? false;
@@ -236,6 +251,9 @@ class TcpServer implements EchoServer<"tcp"> {
       tls: options.tls === undefined ? "" : " (TLS)",
     });
     warnIfReachable(logger, this.addr, this.#allow);
+    if (faults?.active) {
+      logger.warn("Injecting faults: {faults}", { faults: faults.describe() });
+    }
     this.#acceptLoop = this.#accept();
     // The loop ends on shutdown, or when the listener fails on its own.
     this.finished = this.#acceptLoop.then(() => this.shutdown());

@@ -37,11 +37,13 @@ import {
   DEFAULT_UDP_PORT,
   MAX_DATAGRAM_SIZE,
 } from "./lib/defaults.ts";
+import { DelayQueue } from "./lib/delay_queue.ts";
 import { DropReporter } from "./lib/drop_reporter.ts";
 import { errorMessage, netGrant } from "./lib/errors.ts";
 import { warnIfReachable } from "./lib/exposure.ts";
 import { LineReader } from "./lib/line_reader.ts";
 import { loopRisk } from "./lib/loop_guard.ts";
+import { checkFaults, FaultInjector, type FaultOptions } from "./lib/faults.ts";
 import { ReplyFormatter } from "./lib/reply_formatter.ts";
 import { ReplyPrefix } from "./lib/reply_prefix.ts";
 import { SeedLog } from "./lib/seed_log.ts";
@@ -53,6 +55,7 @@ import { Tracer } from "./lib/tracer.ts";
 export type { EchoServer, ServerOptions } from "./lib/server.ts";
 export type { StatsSnapshot } from "./lib/server_stats.ts";
 export { AccessList } from "./lib/access_list.ts";
+export type { FaultKind, FaultOptions } from "./lib/faults.ts";
 export {
   DEFAULT_BUFFER_SIZE,
   DEFAULT_UDP_PORT,
@@ -85,12 +88,45 @@ export interface UdpServerOptions extends ServerOptions {
    * @default {true}
    */
   loopGuard?: boolean;
+  /**
+   * Faults to inject on purpose: `delay` (replies wait, and may overtake
+   * each other), `drop`, `duplicate`; see {@linkcode FaultOptions}. The
+   * start log names them, at warning level.
+   *
+   * @default {undefined}
+   */
+  faults?: FaultOptions;
+  /**
+   * With a `delay` fault: the most bytes of replies waiting out their delay
+   * at once; a datagram whose reply would exceed it is dropped and counted
+   * (`delay queue full`), so a flood cannot fill the memory.
+   *
+   * @default {1048576}
+   */
+  maxDelayed?: number;
 }
 
 /** Every datagram fits: its real size is known even when it is cut. */
 const RECEIVE_BUFFER_SIZE = 65_536;
 /** Receive loops per socket, each with its own buffer. */
 const RECEIVERS = 4;
+/** Default of {@linkcode UdpServerOptions.maxDelayed}: 1 MiB. */
+const DEFAULT_MAX_DELAYED = 1024 * 1024;
+/**
+ * Bytes a delayed reply costs beyond its own, counted against the limit: an
+ * estimate of its address, peer text and queue entry.
+ */
+const DELAYED_OVERHEAD = 640;
+
+/** A reply waiting out its delay. */
+interface DelayedReply {
+  reply: Uint8Array;
+  address: Deno.NetAddr;
+  peer: string;
+  lines: number;
+  twice: boolean;
+  cost: number;
+}
 /** Sources whose filled prefix is remembered, up to this many. */
 const MAX_REMEMBERED_PREFIXES = 10_000;
 /** Hosts told about a missing send permission, remembered up to this many. */
@@ -139,6 +175,10 @@ class UdpServer implements EchoServer<"udp"> {
   #refusedHosts = new Set<string>();
   #shutdown: Promise<void> | undefined;
   #loop: Promise<void>;
+  #faults: FaultInjector | undefined;
+  #maxDelayed: number;
+  #delayedBytes = 0;
+  #delayed = new DelayQueue<DelayedReply>((entry) => this.#sendDelayed(entry));
 
   constructor(options: UdpServerOptions) {
     // RFC 862 echoes the whole datagram; the seed's lines keep 5 bytes.
@@ -162,6 +202,12 @@ class UdpServer implements EchoServer<"udp"> {
       ? new SourceRateLimiter(options.rate)
       : undefined;
     this.#loopGuard = options.loopGuard ?? true;
+    if (options.faults !== undefined) checkFaults(options.faults, "udp");
+    const faults = options.faults === undefined
+      ? undefined
+      : new FaultInjector(options.faults);
+    this.#faults = faults?.active ? faults : undefined;
+    this.#maxDelayed = options.maxDelayed ?? DEFAULT_MAX_DELAYED;
     this.#tracer = options.trace ? new Tracer("udp") : undefined;
     this.#socket = Deno.listenDatagram({
       transport: "udp",
@@ -175,6 +221,11 @@ class UdpServer implements EchoServer<"udp"> {
       address: formatAddress(this.addr),
     });
     warnIfReachable(logger, this.addr, this.#allow);
+    if (this.#faults !== undefined) {
+      logger.warn("Injecting faults: {faults}", {
+        faults: this.#faults.describe(),
+      });
+    }
     // Several receives in flight keep the socket busy while replies go out.
     this.#loop = Promise.all(
       Array.from({ length: RECEIVERS }, () => this.#serve()),
@@ -248,6 +299,12 @@ class UdpServer implements EchoServer<"udp"> {
           { peer, size, kept: bufferSize, option: "bufferSize" },
         );
       }
+      const faults = this.#faults;
+      if (faults?.drops()) {
+        stats.countFault("drop");
+        this.#tracer?.event("dropped datagram from {peer}", { peer });
+        continue;
+      }
       logLines = seedLog.receivingEnabled();
       let reply: Uint8Array;
       if (this.#raw) {
@@ -261,19 +318,97 @@ class UdpServer implements EchoServer<"udp"> {
         reply = formatter.bytes();
         stats.lines_in += lines;
       }
-      this.#sending++;
-      const sent = await this.#send(reply, address, peer);
-      this.#sending--;
-      if (sent) {
-        stats.datagrams_out++;
-        stats.bytes_out += reply.length;
-        stats.lines_out += lines;
+      if (faults === undefined) {
+        this.#sending++;
+        await this.#deliver(reply, address, peer, lines, false);
+        this.#sending--;
+      } else {
+        const delay = faults.options.delay === undefined
+          ? undefined
+          : faults.delay();
+        const twice = faults.duplicates();
+        if (delay === undefined) {
+          this.#sending++;
+          await this.#deliver(reply, address, peer, lines, twice);
+          this.#sending--;
+        } else {
+          this.#later(reply.slice(), address, peer, lines, twice, delay);
+        }
       }
       formatter.clear();
       lines = 0;
       // The last reply of a graceful stop went out: now close.
       if (this.#closing && this.#sending === 0) this.#close();
     }
+  }
+
+  /**
+   * Sends a reply (twice with the duplicate fault) and counts it: the one
+   * place where the outgoing counters change.
+   */
+  async #deliver(
+    reply: Uint8Array,
+    address: Deno.NetAddr,
+    peer: string,
+    lines: number,
+    twice: boolean,
+  ): Promise<void> {
+    const stats = this.#stats;
+    for (let copy = 0; copy < (twice ? 2 : 1); copy++) {
+      if (!(await this.#send(reply, address, peer))) return;
+      stats.datagrams_out++;
+      stats.bytes_out += reply.length;
+      if (copy === 0) stats.lines_out += lines;
+    }
+    if (twice) {
+      stats.countFault("duplicate");
+      this.#tracer?.event("duplicated reply to {peer}", { peer });
+    }
+  }
+
+  /**
+   * Sends a reply after its injected delay, without holding up the receive
+   * loops: replies with different delays may overtake each other. The
+   * queue is bounded in bytes, an entry's bookkeeping counted too.
+   */
+  #later(
+    reply: Uint8Array,
+    address: Deno.NetAddr,
+    peer: string,
+    lines: number,
+    twice: boolean,
+    delay: number,
+  ): void {
+    const cost = reply.length + DELAYED_OVERHEAD;
+    if (this.#delayedBytes + cost > this.#maxDelayed) {
+      this.#drops.drop(
+        "delay queue full",
+        "Dropped datagram from {peer}: {bytes} bytes of replies already wait out their delay (see {option})",
+        { peer, bytes: this.#delayedBytes, option: "maxDelayed" },
+      );
+      return;
+    }
+    this.#stats.countFault("delay");
+    this.#tracer?.event("delayed reply to {peer} by {ms} ms", {
+      peer,
+      ms: delay,
+    });
+    this.#sending++;
+    this.#delayedBytes += cost;
+    this.#delayed.add({ reply, address, peer, lines, twice, cost }, delay);
+  }
+
+  async #sendDelayed(entry: DelayedReply): Promise<void> {
+    this.#delayedBytes -= entry.cost;
+    await this.#deliver(
+      entry.reply,
+      entry.address,
+      entry.peer,
+      entry.lines,
+      entry.twice,
+    );
+    this.#sending--;
+    if (this.#closing && this.#sending === 0) this.#close();
   }
 
   /** The prefix for one source, filled once and remembered. */
@@ -392,7 +527,9 @@ class UdpServer implements EchoServer<"udp"> {
 
   async #stop(): Promise<void> {
     this.#closing = true;
-    // Replies being sent are finished first; pending receives are cancelled.
+    // Replies being sent are finished first, delayed ones go out now;
+    // pending receives are cancelled.
+    await this.#delayed.flush();
     if (this.#sending === 0) this.#close();
     this.#backoff.wake();
     await this.#loop;

@@ -9,6 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import config from "../deno.json" with { type: "json" };
 import type { AccessList } from "../lib/access_list.ts";
 import { formatAddress } from "../lib/address.ts";
+import type { FaultOptions } from "../lib/faults.ts";
 import type { EchoServer } from "../lib/server.ts";
 import { type OpsServer, serveOps } from "../lib/ops_server.ts";
 import { serveTcp, type TcpServerOptions } from "../tcp.ts";
@@ -239,6 +240,30 @@ function listenForStatsSignal(handler: () => void): void {
   Deno.addSignalListener("SIGUSR1", handler);
 }
 
+/** The faults the command line asks of one server; none: `undefined`. */
+function faultsOf(
+  commandLine: ServeCommandLine,
+  transport: "tcp" | "udp",
+): FaultOptions | undefined {
+  const { delay, drop, seed } = commandLine;
+  const faults: FaultOptions = transport === "tcp"
+    ? {
+      delay,
+      drop,
+      chunk: commandLine.chunk,
+      chunkDelay: commandLine.chunkDelay,
+      closeAfter: commandLine.closeAfter,
+      halfCloseAfter: commandLine.halfCloseAfter,
+      stallAfter: commandLine.stallAfter,
+      banner: commandLine.banner,
+    }
+    : { delay, drop, duplicate: commandLine.duplicate };
+  const given = Object.fromEntries(
+    Object.entries(faults).filter(([, value]) => value !== undefined),
+  ) as FaultOptions;
+  return Object.keys(given).length === 0 ? undefined : { ...given, seed };
+}
+
 /** Starts the servers the mode asks for; returns an error line on failure. */
 async function startServers(
   commandLine: ServeCommandLine,
@@ -273,6 +298,7 @@ async function startServers(
       proxyProtocol: commandLine.proxyProtocol,
       proxyFrom: lists.proxyFrom,
       tls,
+      faults: faultsOf(commandLine, "tcp"),
     };
     try {
       servers.push([
@@ -309,6 +335,8 @@ async function startServers(
           bufferSize: commandLine.bufferSize,
           rate: commandLine.udpRate,
           loopGuard: commandLine.loopGuard,
+          faults: faultsOf(commandLine, "udp"),
+          maxDelayed: commandLine.maxDelayed,
         }),
       ]);
     } catch (error) {

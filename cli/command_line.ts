@@ -20,6 +20,7 @@ import {
   DEFAULT_UDP_PORT,
   MAX_DATAGRAM_SIZE,
 } from "../lib/defaults.ts";
+import { MAX_DELAY, MAX_SEED } from "../lib/faults.ts";
 import { ReplyPrefix } from "../lib/reply_prefix.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logging.ts";
 import { UsageError } from "./usage_error.ts";
@@ -88,6 +89,28 @@ export interface ServeCommandLine {
   drain: number;
   /** The name `{instance}` stands for; `undefined`: the host name. */
   instance: string | undefined;
+  /** Milliseconds every reply waits: fixed, or a `[min, max]` range. */
+  delay: number | [number, number] | undefined;
+  /** TCP replies written in pieces of at most this many bytes. */
+  chunk: number | undefined;
+  /** Milliseconds between two pieces. */
+  chunkDelay: number | undefined;
+  /** Close a TCP connection after this many replies. */
+  closeAfter: number | undefined;
+  /** Half-close a TCP connection after this many replies. */
+  halfCloseAfter: number | undefined;
+  /** Stop reading a TCP connection after this many replies. */
+  stallAfter: number | undefined;
+  /** A line the TCP server sends first. */
+  banner: string | undefined;
+  /** The fraction of lines or datagrams left unanswered. */
+  drop: number | undefined;
+  /** The fraction of UDP replies sent twice. */
+  duplicate: number | undefined;
+  /** The seed of the faults' generator. */
+  seed: number | undefined;
+  /** Bytes of UDP replies that may wait out a delay at once. */
+  maxDelayed: number;
   /** TCP connections must start with a PROXY protocol header. */
   proxyProtocol: boolean;
   /** The peers that may send PROXY headers, as given to `--proxy-from`. */
@@ -165,6 +188,17 @@ export const SERVE_DEFAULTS: Readonly<ServeCommandLine> = {
   instance: undefined,
   proxyProtocol: false,
   proxyFrom: undefined,
+  delay: undefined,
+  chunk: undefined,
+  chunkDelay: undefined,
+  closeAfter: undefined,
+  halfCloseAfter: undefined,
+  stallAfter: undefined,
+  banner: undefined,
+  drop: undefined,
+  duplicate: undefined,
+  seed: undefined,
+  maxDelayed: 1024 * 1024,
 };
 
 /** Defaults of every client flag. */
@@ -209,6 +243,68 @@ const SINGLE: readonly Mode[] = ["tcp", "udp", "send"];
 const SEND: readonly Mode[] = ["send"];
 
 const FLAGS: Record<string, Flag> = {
+  "delay": {
+    modes: SERVERS,
+    option: "delay",
+    apply: (value, into, flag) => into.delay = parseDelay(value, flag),
+  },
+  "chunk": {
+    modes: TCP,
+    option: "chunk",
+    apply: (value, into, flag) =>
+      into.chunk = parseCount(value, flag, 1, MAX_LINE_LIMIT),
+  },
+  "chunk-delay": {
+    modes: TCP,
+    option: "chunkDelay",
+    apply: (value, into, flag) =>
+      into.chunkDelay = parseCount(value, flag, 0, MAX_DELAY),
+  },
+  "close-after": {
+    modes: TCP,
+    option: "closeAfter",
+    apply: (value, into, flag) =>
+      into.closeAfter = parseCount(value, flag, 0, 1_000_000_000),
+  },
+  "half-close-after": {
+    modes: TCP,
+    option: "halfCloseAfter",
+    apply: (value, into, flag) =>
+      into.halfCloseAfter = parseCount(value, flag, 0, 1_000_000_000),
+  },
+  "stall-after": {
+    modes: TCP,
+    option: "stallAfter",
+    apply: (value, into, flag) =>
+      into.stallAfter = parseCount(value, flag, 0, 1_000_000_000),
+  },
+  "banner": {
+    modes: TCP,
+    option: "banner",
+    apply: (value, into) => into.banner = value,
+  },
+  "drop": {
+    modes: SERVERS,
+    option: "drop",
+    apply: (value, into, flag) => into.drop = parseRate(value, flag),
+  },
+  "duplicate": {
+    modes: UDP,
+    option: "duplicate",
+    apply: (value, into, flag) => into.duplicate = parseRate(value, flag),
+  },
+  "seed": {
+    modes: SERVERS,
+    option: "seed",
+    apply: (value, into, flag) =>
+      into.seed = parseCount(value, flag, 0, MAX_SEED),
+  },
+  "max-delayed": {
+    modes: UDP,
+    option: "maxDelayed",
+    apply: (value, into, flag) =>
+      into.maxDelayed = parseCount(value, flag, 1, 1 << 30),
+  },
   "http-port": {
     modes: SERVERS,
     apply: (value, into, flag) => into.httpPort = parsePort(value, flag),
@@ -504,6 +600,9 @@ function serveCommandLine(parsed: Parsed, mode: ServeMode): ServeCommandLine {
   if (result.proxyFrom !== undefined && !result.proxyProtocol) {
     throw new UsageError("Flag --proxy-from needs --proxy-protocol");
   }
+  if (result.chunkDelay !== undefined && result.chunk === undefined) {
+    throw new UsageError("Flag --chunk-delay needs --chunk");
+  }
   if (result.prefix !== DEFAULT_PREFIX) checkPrefix(result.prefix);
   if ((result.tlsCert === undefined) !== (result.tlsKey === undefined)) {
     throw new UsageError(
@@ -580,6 +679,32 @@ function listing(items: readonly string[]): string {
   return items.length === 1
     ? items[0]!
     : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
+}
+
+function parseDelay(value: string, flag: string): number | [number, number] {
+  const match = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(value);
+  const min = match ? Number(match[1]) : NaN;
+  const max = match?.[2] === undefined ? min : Number(match[2]);
+  if (!(min >= 0 && max <= MAX_DELAY && min <= max)) {
+    throw new UsageError(
+      `Invalid ${flag} ${
+        JSON.stringify(value)
+      }: expected MS or MIN-MAX, milliseconds from 0 to ${MAX_DELAY}, MIN not above MAX`,
+    );
+  }
+  return match?.[2] === undefined ? min : [min, max];
+}
+
+function parseRate(value: string, flag: string): number {
+  const rate = /^(0|1|0?\.\d+|1\.0+|0\.\d*)$/.test(value) ? Number(value) : NaN;
+  if (!(rate >= 0 && rate <= 1)) {
+    throw new UsageError(
+      `Invalid ${flag} ${
+        JSON.stringify(value)
+      }: expected a fraction from 0 to 1, e.g. 0.1`,
+    );
+  }
+  return rate;
 }
 
 function checkPrefix(prefix: string): void {

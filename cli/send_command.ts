@@ -97,6 +97,7 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
       tls: commandLine.tls,
       caCerts,
       reconnect: commandLine.reconnect,
+      onBanner: (line) => print(`banner: ${JSON.stringify(line)}`),
       proxyProtocol: commandLine.sendProxy === undefined
         ? undefined
         : commandLine.sendProxy === "v1"
@@ -190,6 +191,10 @@ function printSummary(
       transport === "udp" && summary.lost > 0 ? ": UDP does not retransmit" : ""
     })`;
   const ignored = [
+    summary.duplicates > 0
+      ? `; ${plural(summary.duplicates, "duplicate", "duplicates")}`
+      : "",
+    summary.reordered > 0 ? `; ${summary.reordered} reordered` : "",
     summary.late > 0
       ? `; ${plural(summary.late, "late reply", "late replies")} ignored`
       : "",
@@ -202,6 +207,13 @@ function printSummary(
   print(
     `${summary.sent} ${unit} sent, ${summary.answered} answered, ${summary.lost} lost${loss}${ignored}; ${summary.bytesOut} bytes sent, ${summary.bytesIn} bytes received`,
   );
+  if (summary.endedEarly) {
+    print(
+      `the server ended the connection after ${summary.answered} ${
+        summary.answered === 1 ? "reply" : "replies"
+      }: ${summary.lost} lost`,
+    );
+  }
   const rtts = summary.rtts;
   const parts: string[] = [];
   if (rtts.length > 0) {

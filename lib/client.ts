@@ -19,7 +19,9 @@ export interface ClientOptions {
   /** The server's port. */
   port: number;
   /**
-   * Seconds to pause between two sends.
+   * Seconds to pause between two sends. Over UDP, datagrams then go out
+   * every `interval` seconds without waiting for the previous reply, as
+   * `ping` does.
    *
    * @default {0}
    */
@@ -42,6 +44,13 @@ export interface ClientOptions {
    * @default {undefined}
    */
   caCerts?: string[];
+  /**
+   * TCP: called with a line the server sends before any reply (a banner,
+   * as SMTP and FTP servers send), which is not taken for a reply.
+   *
+   * @default {undefined}
+   */
+  onBanner?: (line: string) => void;
   /**
    * A new connection (TCP) or socket (UDP) for every message, so that a
    * load balancer can spread them. A connection that fails after the first
@@ -85,6 +94,20 @@ export interface ClientSummary {
   late: number;
   /** UDP replies that echo none of the messages sent: ignored. */
   unexpected: number;
+  /** UDP replies to a message that was already answered: ignored. */
+  duplicates: number;
+  /**
+   * UDP replies that came after the reply to a later datagram (with an
+   * `interval`, datagrams do not wait for each other's replies).
+   */
+  reordered: number;
+  /** TCP: a first line the server sent before any reply (a banner). */
+  banner?: string;
+  /**
+   * TCP: the server ended the connection (closed or half-closed it) before
+   * every reply came; the messages left are counted lost.
+   */
+  endedEarly?: boolean;
   /** Bytes sent. */
   bytesOut: number;
   /** Bytes received. */
@@ -178,6 +201,10 @@ async function sendReconnecting(
       summary.lost += part.lost;
       summary.late += part.late;
       summary.unexpected += part.unexpected;
+      summary.duplicates += part.duplicates;
+      summary.reordered += part.reordered;
+      summary.banner ??= part.banner;
+      if (part.endedEarly) summary.endedEarly = true;
       summary.bytesOut += part.bytesOut;
       summary.bytesIn += part.bytesIn;
       summary.rtts.push(...part.rtts);
@@ -198,6 +225,8 @@ function emptySummary(): ClientSummary {
     lost: 0,
     late: 0,
     unexpected: 0,
+    duplicates: 0,
+    reordered: 0,
     bytesOut: 0,
     bytesIn: 0,
     rtts: [],
@@ -249,10 +278,20 @@ async function sendOverTcp(
     if ("handshake" in conn) await conn.handshake();
     else conn.setNoDelay(true);
     summary.connectTime = performance.now() - started;
-    const pending: { message: string; sentAt: number }[] = [];
+    const pending: { message: string; bytes: Uint8Array; sentAt: number }[] =
+      [];
     const answer = (line: Uint8Array) => {
-      const sentAt = pending.shift();
-      if (sentAt === undefined) return;
+      const next = pending[0];
+      // A reply ends with the line it echoes; the first line that does not
+      // is a banner, a later one is unexpected.
+      if (next === undefined || !endsWith(line, next.bytes)) {
+        if (summary.answered === 0 && summary.banner === undefined) {
+          summary.banner = new TextDecoder().decode(line);
+          options.onBanner?.(summary.banner);
+        } else summary.unexpected++;
+        return;
+      }
+      const sentAt = pending.shift()!;
       const rtt = performance.now() - sentAt.sentAt;
       summary.answered++;
       summary.rtts.push(rtt);
@@ -282,7 +321,11 @@ async function sendOverTcp(
           const bytes = encoder.encode(`${line}\n`);
           // Sent once it is handed to the connection, so that every message
           // ends up answered or lost, even when its write fails.
-          pending.push({ message: line, sentAt: performance.now() });
+          pending.push({
+            message: line,
+            bytes: bytes.subarray(0, bytes.length - 1),
+            sentAt: performance.now(),
+          });
           summary.sent++;
           await writeAll(conn, bytes);
           summary.bytesOut += bytes.length;
@@ -293,6 +336,7 @@ async function sendOverTcp(
       // The server closed: the replies read so far still count.
     }
     await reading;
+    if (pending.length > 0) summary.endedEarly = true;
     for (const { message } of pending.splice(0)) {
       summary.lost++;
       onReply({ message, reply: undefined, rtt: undefined });
@@ -314,11 +358,13 @@ function clientBindAddress(hostname: string): string {
 /** A UDP message waiting for its reply. */
 interface Waiting {
   bytes: Uint8Array;
+  /** Its place in the sending order. */
+  seq: number;
   resolve(reply: Uint8Array): void;
 }
 
-/** Messages whose wait ran out, remembered to recognise late replies. */
-const MAX_EXPIRED = 1024;
+/** Messages remembered to recognise late and duplicate replies. */
+const MAX_REMEMBERED = 1024;
 
 async function sendOverUdp(
   messages: Iterable<string> | AsyncIterable<string>,
@@ -338,41 +384,58 @@ async function sendOverUdp(
     port: 0,
   });
   // Replies are matched to the message they echo, never to whichever
-  // message happens to be waiting: a late reply is recognised as late.
+  // message happens to be waiting: a late reply is recognised as late, a
+  // second reply to an answered message as a duplicate.
   const waiting: Waiting[] = [];
   const expired: Uint8Array[] = [];
+  const answered: Uint8Array[] = [];
+  const remember = (list: Uint8Array[], bytes: Uint8Array) => {
+    list.push(bytes);
+    if (list.length > MAX_REMEMBERED) list.shift();
+  };
+  let latestAnswered = -1;
   const receiving = (async () => {
     const buffer = new Uint8Array(65_536);
     try {
       while (true) {
         const [data] = await socket.receive(buffer);
         summary.bytesIn += data.length;
-        const match = bestEcho(data, waiting, expired);
+        const match = bestEcho(data, waiting, [expired, answered]);
         if (match === undefined) summary.unexpected++;
-        else if (match.expired) summary.late++;
-        else waiting.splice(match.index, 1)[0]!.resolve(data.slice());
+        else if (match.list === 1) summary.late++;
+        else if (match.list === 2) summary.duplicates++;
+        else {
+          const entry = waiting.splice(match.index, 1)[0]!;
+          // A later datagram was answered first: this reply was overtaken.
+          if (entry.seq < latestAnswered) summary.reordered++;
+          latestAnswered = Math.max(latestAnswered, entry.seq);
+          remember(answered, entry.bytes);
+          entry.resolve(data.slice());
+        }
       }
     } catch {
       // The socket was closed: done.
     }
   })();
+  // With an interval, datagrams go out on time whatever the replies do (as
+  // ping sends); without one, each waits for its reply.
+  const pipelined = (options.interval ?? 0) > 0;
+  const outstanding: Promise<void>[] = [];
   try {
-    let first = true;
+    let seq = 0;
     for await (const message of messages) {
-      if (!first && options.interval) await delay(options.interval);
-      first = false;
+      if (seq > 0 && options.interval) await delay(options.interval);
       const bytes = encoder.encode(message);
       const { promise, resolve } = Promise.withResolvers<
         Uint8Array | undefined
       >();
-      const entry: Waiting = { bytes, resolve };
+      const entry: Waiting = { bytes, seq: seq++, resolve };
       waiting.push(entry);
       const timer = setTimeout(() => {
         // From now on a reply to this message is late.
         const index = waiting.indexOf(entry);
         if (index !== -1) waiting.splice(index, 1);
-        expired.push(bytes);
-        if (expired.length > MAX_EXPIRED) expired.shift();
+        remember(expired, bytes);
         resolve(undefined);
       }, wait);
       const sentAt = performance.now();
@@ -380,24 +443,31 @@ async function sendOverUdp(
         await socket.send(bytes, server);
       } catch (error) {
         clearTimeout(timer);
-        waiting.splice(waiting.indexOf(entry), 1);
+        const index = waiting.indexOf(entry);
+        if (index !== -1) waiting.splice(index, 1);
         throw error;
       }
       summary.sent++;
       summary.bytesOut += bytes.length;
-      const reply = await promise;
-      clearTimeout(timer);
-      if (reply === undefined) {
-        summary.lost++;
-        onReply({ message, reply: undefined, rtt: undefined });
-      } else {
-        const rtt = performance.now() - sentAt;
-        summary.answered++;
-        summary.rtts.push(rtt);
-        const end = reply.at(-1) === 10 ? reply.length - 1 : reply.length;
-        onReply({ message, reply: reply.subarray(0, end), rtt });
-      }
+      const settled = promise.then((reply) => {
+        clearTimeout(timer);
+        if (reply === undefined) {
+          summary.lost++;
+          onReply({ message, reply: undefined, rtt: undefined });
+        } else {
+          const rtt = performance.now() - sentAt;
+          summary.answered++;
+          summary.rtts.push(rtt);
+          const end = reply.at(-1) === 10 ? reply.length - 1 : reply.length;
+          onReply({ message, reply: reply.subarray(0, end), rtt });
+        }
+      });
+      if (pipelined) outstanding.push(settled);
+      else await settled;
     }
+    await Promise.all(outstanding);
+    // Room for a last duplicate to arrive before the socket closes.
+    if (pipelined && summary.sent > 0) await delay(0.05);
   } finally {
     socket.close();
     await receiving;
@@ -406,31 +476,34 @@ async function sendOverUdp(
 }
 
 /**
- * The message a UDP reply echoes, among those waiting and those whose wait
- * ran out: the one with the longest echoed part; among equals, a waiting
- * one before an expired one, and the oldest first.
+ * The message a UDP reply echoes, among those waiting (`list` 0) and those
+ * remembered (`list` 1 and up: expired, answered): the one with the
+ * longest echoed part; among equals, the earlier list, and in a list the
+ * oldest first.
  */
 function bestEcho(
   reply: Uint8Array,
   waiting: readonly Waiting[],
-  expired: readonly Uint8Array[],
-): { index: number; expired: boolean } | undefined {
-  let best: { index: number; expired: boolean } | undefined;
+  remembered: readonly (readonly Uint8Array[])[],
+): { index: number; list: number } | undefined {
+  let best: { index: number; list: number } | undefined;
   let bestLength = -1;
   for (let i = 0; i < waiting.length; i++) {
     const length = echoedLength(reply, waiting[i]!.bytes);
     if (length > bestLength) {
-      best = { index: i, expired: false };
+      best = { index: i, list: 0 };
       bestLength = length;
     }
   }
-  for (let i = 0; i < expired.length; i++) {
-    const length = echoedLength(reply, expired[i]!);
-    if (length > bestLength) {
-      best = { index: i, expired: true };
-      bestLength = length;
+  remembered.forEach((messages, list) => {
+    for (let i = 0; i < messages.length; i++) {
+      const length = echoedLength(reply, messages[i]!);
+      if (length > bestLength) {
+        best = { index: i, list: list + 1 };
+        bestLength = length;
+      }
     }
-  }
+  });
   return best;
 }
 

@@ -106,6 +106,7 @@ export class IdleTimer implements Disposable {
   #clock: IdleClock;
   #lastActivity: number;
   #pausedAt: number | undefined;
+  #suspended = false;
   #done = false;
 
   /**
@@ -139,9 +140,18 @@ export class IdleTimer implements Disposable {
     this.#pausedAt = Date.now();
   }
 
-  /** Ends a pause; its end counts as activity. */
+  /**
+   * Stops the clock entirely until {@linkcode IdleTimer.resume}: the time
+   * the server itself spends (a delay it injects) is nobody's idleness.
+   */
+  suspend(): void {
+    this.#suspended = true;
+  }
+
+  /** Ends a pause or a suspension; its end counts as activity. */
   resume(): void {
     this.#pausedAt = undefined;
+    this.#suspended = false;
     this.#lastActivity = Date.now();
   }
 
@@ -151,7 +161,7 @@ export class IdleTimer implements Disposable {
    * @param now The time in milliseconds (`Date.now()`).
    */
   check(now: number): void {
-    if (this.#done) return;
+    if (this.#done || this.#suspended) return;
     const stalled = this.#pausedAt !== undefined;
     const since = this.#pausedAt ?? this.#lastActivity;
     if (now - since >= this.timeout) {

@@ -184,6 +184,20 @@ export function formatMetrics(
       byReason(stats.drops, { transport })
     ),
   );
+  const faults: Record<string, number> = {};
+  for (const { stats } of servers) {
+    for (const [kind, count] of Object.entries(stats.faults)) {
+      faults[kind] = (faults[kind] ?? 0) + count;
+    }
+  }
+  text += family(
+    "echolab_faults_total",
+    "counter",
+    "Faults injected on purpose, by kind.",
+    Object.entries(faults).sort(([a], [b]) => a < b ? -1 : 1).map((
+      [kind, count],
+    ) => [{ kind }, count]),
+  );
   for (const { stats } of tcp) text += durationHistogram(stats);
   text += family(
     "echolab_build_info",

@@ -31,6 +31,8 @@ export interface StatsSnapshot {
   closes: Record<string, number>;
   /** Connections refused and datagrams dropped, by reason. */
   drops: Record<string, number>;
+  /** Faults injected on purpose, by kind (`delay`, `drop`, …). */
+  faults: Record<string, number>;
   /**
    * TCP connections closed, by how long they lived: the count per bucket of
    * {@linkcode DURATION_BUCKETS} (its upper bound in seconds, or `+Inf`),
@@ -89,6 +91,7 @@ export class ServerStats implements StatsSnapshot {
   truncated = 0;
   closes: Record<string, number> = {};
   drops: Record<string, number> = {};
+  faults: Record<string, number> = {};
   connection_duration_buckets: Record<string, number> = {};
   connection_duration_seconds_sum = 0;
 
@@ -132,6 +135,15 @@ export class ServerStats implements StatsSnapshot {
   }
 
   /**
+   * Counts a fault injected on purpose.
+   *
+   * @param kind Which.
+   */
+  countFault(kind: string): void {
+    this.faults[kind] = (this.faults[kind] ?? 0) + 1;
+  }
+
+  /**
    * Copies the counters.
    *
    * @returns A plain object, safe to keep and to print as JSON.
@@ -150,6 +162,7 @@ export class ServerStats implements StatsSnapshot {
       truncated: this.truncated,
       closes: { ...this.closes },
       drops: { ...this.drops },
+      faults: { ...this.faults },
       connection_duration_buckets: { ...this.connection_duration_buckets },
       connection_duration_seconds_sum: this.connection_duration_seconds_sum,
     };
@@ -195,7 +208,8 @@ export function mergeStats(snapshots: readonly StatsSnapshot[]): StatsSnapshot {
 
 /**
  * Renders counters as one short line: `connections_total=3 … closes: client
- * closed=3; drops: none` (the duration histogram is left to `/metrics`).
+ * closed=3; drops: none`, and `; faults: delay=2` when faults were injected
+ * (the duration histogram is left to `/metrics`).
  *
  * @param stats The counters.
  * @returns The line.
@@ -221,9 +235,12 @@ export function formatStats(stats: StatsSnapshot): string {
       ? "none"
       : entries.map(([reason, count]) => `${reason}=${count}`).join(", ");
   };
+  const faults = Object.keys(stats.faults).length === 0
+    ? ""
+    : `; faults: ${byReason(stats.faults)}`;
   return `${counts}; closes: ${byReason(stats.closes)}; drops: ${
     byReason(stats.drops)
-  }`;
+  }${faults}`;
 }
 
 /** The fields of one server's stats report: where it is, and its counters. */

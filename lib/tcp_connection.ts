@@ -14,6 +14,7 @@ import type { ServerStats } from "./server_stats.ts";
 import type { Tracer } from "./tracer.ts";
 import { formatAddress } from "./address.ts";
 import { errorMessage } from "./errors.ts";
+import { type FaultInjector, sleep } from "./faults.ts";
 import { parseProxyHeader } from "./proxy_header.ts";
 import { SeedLog } from "./seed_log.ts";
 import type { ByteStream } from "./tls_stream.ts";
@@ -31,7 +32,8 @@ export type CloseReason =
   | "error"
   | "bad proxy header"
   | "not allowed"
-  | "too many per source";
+  | "too many per source"
+  | "close after";
 
 /** Settings of a connection, fixed by the server. */
 export interface TcpConnectionSettings {
@@ -62,6 +64,8 @@ export interface TcpConnectionSettings {
    * and key (PEM).
    */
   tls?: { cert: string; key: string };
+  /** Faults to inject; `undefined` when none is on. */
+  faults?: FaultInjector;
 }
 
 /** Options of one {@linkcode TcpConnection}. */
@@ -110,6 +114,9 @@ export class TcpConnection {
   #writing = false;
   #draining = false;
   #batchLines = 0;
+  #batchAnswers = 0;
+  #answered = 0;
+  #stopped: AbortController | undefined;
   #idleTimer: IdleTimer | undefined;
   #lifetimeTimer: ReturnType<typeof setTimeout> | undefined;
   #peer: string;
@@ -193,6 +200,15 @@ export class TcpConnection {
     }
     try {
       if ("setNoDelay" in this.#socket) this.#socket.setNoDelay(true);
+      const banner = settings.faults?.options.banner;
+      if (banner !== undefined) {
+        settings.stats.countFault("banner");
+        tracer?.event("banner to {peer}: {banner}", {
+          peer: this.peer,
+          banner,
+        });
+        await this.#writeBytes(new TextEncoder().encode(`${banner}\n`));
+      }
       this.#reason = settings.raw
         ? await this.#echoBytes(initial)
         : await this.#echoLines(initial);
@@ -358,10 +374,22 @@ export class TcpConnection {
     );
     const peer = this.peer;
     let logLines = false;
+    const faults = settings.faults;
+    const budget = answerBudget(faults);
     const onLine = (line: Uint8Array) => {
       this.#batchLines++;
-      formatter.append(line);
       if (logLines) seedLog.receiving(line, peer);
+      if (faults !== undefined) {
+        // Past a close, half-close or stall: received, never answered.
+        if (this.#answered + this.#batchAnswers >= budget) return;
+        if (faults.drops()) {
+          settings.stats.countFault("drop");
+          settings.tracer?.event("dropped line from {peer}", { peer });
+          return;
+        }
+      }
+      this.#batchAnswers++;
+      formatter.append(line);
     };
     const handle = async (
       chunk: Uint8Array,
@@ -374,6 +402,7 @@ export class TcpConnection {
         this.#idleTimer?.touch();
         await this.#answer(formatter);
         if (this.#reason !== undefined) return this.#reason;
+        if (this.#answered >= budget) return await this.#afterBudget();
       }
       if (!fits) {
         logger.warn(
@@ -414,16 +443,99 @@ export class TcpConnection {
   async #answer(formatter: ReplyFormatter): Promise<void> {
     const lines = this.#batchLines;
     if (lines === 0) return;
+    const answers = this.#batchAnswers;
     this.#batchLines = 0;
+    this.#batchAnswers = 0;
     this.lines += lines;
     const stats = this.#settings.stats;
     stats.lines_in += lines;
+    if (answers === 0) return;
     try {
+      await this.#delayReply();
       await this.#writeBytes(formatter.bytes());
-      stats.lines_out += lines;
+      stats.lines_out += answers;
+      this.#answered += answers;
     } finally {
       formatter.clear();
     }
+  }
+
+  /** Waits out an injected delay; the idle timeout does not count it. */
+  async #delayReply(): Promise<void> {
+    const faults = this.#settings.faults;
+    if (faults?.options.delay === undefined) return;
+    const milliseconds = faults.delay();
+    this.#settings.stats.countFault("delay");
+    this.#settings.tracer?.event("delayed reply to {peer} by {ms} ms", {
+      peer: this.peer,
+      ms: milliseconds,
+    });
+    // Lines already received: a graceful stop waits for this reply too.
+    this.#writing = true;
+    this.#idleTimer?.suspend();
+    try {
+      await sleep(milliseconds, this.#stopSignal());
+    } finally {
+      this.#writing = false;
+      this.#idleTimer?.resume();
+    }
+  }
+
+  /** Aborted when the connection closes: ends the server's own waits. */
+  #stopSignal(): AbortSignal {
+    this.#stopped ??= new AbortController();
+    if (this.#closed) this.#stopped.abort();
+    return this.#stopped.signal;
+  }
+
+  /**
+   * The answers allowed ran out: close, half-close or stall, as the faults
+   * say (the first whose count was reached).
+   */
+  async #afterBudget(): Promise<CloseReason> {
+    const settings = this.#settings;
+    const options = settings.faults!.options;
+    const peer = this.peer;
+    const answered = this.#answered;
+    if (options.closeAfter === answered) {
+      settings.stats.countFault("close_after");
+      settings.tracer?.event("closing {peer} after {n} replies", {
+        peer,
+        n: answered,
+      });
+      return "close after";
+    }
+    if (options.halfCloseAfter === answered) {
+      settings.stats.countFault("half_close");
+      settings.tracer?.event("half-closed {peer} after {n} replies", {
+        peer,
+        n: answered,
+      });
+      await this.#conn.closeWrite();
+      // Keep reading, unanswered, until the client closes too.
+      const buffer = new Uint8Array(MIN_READ_SIZE);
+      while (true) {
+        const read = await this.#conn.read(buffer);
+        if (this.#reason !== undefined) return this.#reason;
+        this.#traceRead(read);
+        if (read === null) return "client closed";
+        this.bytesIn += read;
+        settings.stats.bytes_in += read;
+      }
+    }
+    settings.stats.countFault("stall");
+    settings.tracer?.event("stopped reading {peer} after {n} replies", {
+      peer,
+      n: answered,
+    });
+    // Nothing reads any more: the client's writes block once the buffers
+    // fill, and only the idle timeout (or the client) ends it.
+    const signal = this.#stopSignal();
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener("abort", () => resolve());
+    });
+    return this.#reason ?? "client closed";
   }
 
   async #echoBytes(initial?: Uint8Array): Promise<CloseReason> {
@@ -433,6 +545,7 @@ export class TcpConnection {
       this.#settings.stats.bytes_in += chunk.length;
       this.#idleTimer?.touch();
       if (seedLog.receivingEnabled()) seedLog.receiving(chunk, peer);
+      await this.#delayReply();
       await this.#writeBytes(chunk);
     };
     if (initial !== undefined && initial.length > 0) {
@@ -473,7 +586,12 @@ export class TcpConnection {
     this.#writing = true;
     this.#idleTimer?.pause();
     try {
-      await writeAll(this.#conn, bytes);
+      const chunk = this.#settings.faults?.options.chunk;
+      if (chunk === undefined || bytes.length <= chunk) {
+        await writeAll(this.#conn, bytes);
+      } else {
+        await this.#writeChunked(bytes, chunk);
+      }
     } finally {
       this.#writing = false;
       this.#idleTimer?.resume();
@@ -488,9 +606,33 @@ export class TcpConnection {
     if (this.#draining) this.#close();
   }
 
+  /** A reply in pieces of at most `chunk` bytes, each its own write. */
+  async #writeChunked(bytes: Uint8Array, chunk: number): Promise<void> {
+    const settings = this.#settings;
+    const pause = settings.faults!.options.chunkDelay ?? 0;
+    const pieces = Math.ceil(bytes.length / chunk);
+    settings.stats.countFault("chunk");
+    settings.tracer?.event(
+      "chunked reply to {peer}: {pieces} writes of at most {chunk} bytes",
+      {
+        peer: this.peer,
+        pieces,
+        chunk,
+      },
+    );
+    for (let offset = 0; offset < bytes.length; offset += chunk) {
+      if (offset > 0 && pause > 0) {
+        await sleep(pause, this.#stopSignal());
+        if (this.#closed) throw new Deno.errors.BadResource("closed");
+      }
+      await writeAll(this.#conn, bytes.subarray(offset, offset + chunk));
+    }
+  }
+
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stopped?.abort();
     try {
       this.#conn.close();
     } catch {
@@ -510,4 +652,15 @@ export function isResetError(error: unknown): boolean {
     error instanceof Deno.errors.BrokenPipe ||
     error instanceof Deno.errors.ConnectionAborted ||
     error instanceof Deno.errors.NotConnected;
+}
+
+/** Lines a connection may answer before a close, half-close or stall fault. */
+function answerBudget(faults: FaultInjector | undefined): number {
+  const options = faults?.options;
+  if (options === undefined) return Infinity;
+  return Math.min(
+    options.closeAfter ?? Infinity,
+    options.halfCloseAfter ?? Infinity,
+    options.stallAfter ?? Infinity,
+  );
 }

@@ -137,5 +137,6 @@ Deno.test("tcp limits: counters add up exactly", async () => {
     truncated: 0,
     closes: { "client closed": 1, "line too long": 1 },
     drops: {},
+    faults: {},
   });
 });

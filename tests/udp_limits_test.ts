@@ -152,6 +152,7 @@ Deno.test("udp limits: counters add up exactly", async () => {
     truncated: 1,
     closes: {},
     drops: {},
+    faults: {},
     connection_duration_buckets: {},
     connection_duration_seconds_sum: 0,
   });

@@ -1,0 +1,292 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * Faults on purpose: replies that are late, split, missing, doubled, or a
+ * connection the server closes, half-closes or stops reading, and a banner
+ * before anything. Every random choice comes from one seeded generator, so
+ * the same requests meet the same faults in every run.
+ *
+ * @module
+ */
+
+/** The faults a server can inject; all are off unless given. */
+export interface FaultOptions {
+  /**
+   * Milliseconds every reply waits before it leaves (each TCP read batch's
+   * replies, each UDP reply): a fixed delay, or `[min, max]` drawn
+   * uniformly. At most 60000.
+   */
+  delay?: number | readonly [number, number];
+  /** TCP: write every reply in pieces of at most this many bytes. */
+  chunk?: number;
+  /** TCP, with `chunk`: milliseconds between two pieces. */
+  chunkDelay?: number;
+  /** TCP: close the connection after answering this many lines. */
+  closeAfter?: number;
+  /**
+   * TCP: after answering this many lines, shut down the sending side, keep
+   * reading (unanswered) and close once the client closes.
+   */
+  halfCloseAfter?: number;
+  /** TCP: after answering this many lines, stop reading the connection. */
+  stallAfter?: number;
+  /** TCP: a line the server sends first, on accept (`\n` is added). */
+  banner?: string;
+  /** The fraction (0 to 1) of TCP lines or UDP datagrams left unanswered. */
+  drop?: number;
+  /** UDP: the fraction (0 to 1) of replies sent twice. */
+  duplicate?: number;
+  /**
+   * The seed of the generator behind `delay` ranges, `drop` and
+   * `duplicate`: a whole number from 0 to 4294967295. Without it one is
+   * chosen at random, and the start log names it.
+   */
+  seed?: number;
+}
+
+/** The kinds of fault counted in `stats().faults` and `echolab_faults_total`. */
+export type FaultKind =
+  | "delay"
+  | "chunk"
+  | "close_after"
+  | "half_close"
+  | "stall"
+  | "banner"
+  | "drop"
+  | "duplicate";
+
+/** The longest delay, in milliseconds. */
+export const MAX_DELAY = 60_000;
+/** The largest seed. */
+export const MAX_SEED = 0xffff_ffff;
+
+/**
+ * Checks fault options for one transport; throws a `RangeError` naming the
+ * option that is out of range or does not apply.
+ *
+ * @param faults The options.
+ * @param transport Which server will use them.
+ *
+ * @example
+ * ```ts
+ * import { checkFaults } from "./faults.ts";
+ * import { throws } from "node:assert/strict";
+ *
+ * throws(() => checkFaults({ drop: 1.5 }, "udp"), /drop must be from 0 to 1/);
+ * throws(() => checkFaults({ duplicate: 0.1 }, "tcp"), /duplicate is for UDP/);
+ * ```
+ */
+export function checkFaults(
+  faults: FaultOptions,
+  transport: "tcp" | "udp",
+): void {
+  const fail = (message: string) => {
+    throw new RangeError(`Cannot inject faults: ${message}`);
+  };
+  const whole = (name: string, value: number | undefined, min: number) => {
+    if (
+      value !== undefined &&
+      (!Number.isSafeInteger(value) || value < min)
+    ) fail(`${name} must be a whole number from ${min} up, got ${value}`);
+  };
+  const delay = faults.delay;
+  if (delay !== undefined) {
+    const [min, max] = typeof delay === "number" ? [delay, delay] : delay;
+    for (const value of [min, max]) {
+      if (!(value >= 0 && value <= MAX_DELAY)) {
+        fail(`delay must be from 0 to ${MAX_DELAY} ms, got ${value}`);
+      }
+    }
+    if (min > max) {
+      fail(`delay range ${min}-${max} has its minimum above its maximum`);
+    }
+  }
+  for (const name of ["drop", "duplicate"] as const) {
+    const rate = faults[name];
+    if (rate !== undefined && !(rate >= 0 && rate <= 1)) {
+      fail(`${name} must be from 0 to 1, got ${rate}`);
+    }
+  }
+  whole("chunk", faults.chunk, 1);
+  whole("closeAfter", faults.closeAfter, 0);
+  whole("halfCloseAfter", faults.halfCloseAfter, 0);
+  whole("stallAfter", faults.stallAfter, 0);
+  if (
+    faults.chunkDelay !== undefined &&
+    !(faults.chunkDelay >= 0 && faults.chunkDelay <= MAX_DELAY)
+  ) {
+    fail(
+      `chunkDelay must be from 0 to ${MAX_DELAY} ms, got ${faults.chunkDelay}`,
+    );
+  }
+  if (
+    faults.seed !== undefined &&
+    (!Number.isSafeInteger(faults.seed) || faults.seed < 0 ||
+      faults.seed > MAX_SEED)
+  ) {
+    fail(
+      `seed must be a whole number from 0 to ${MAX_SEED}, got ${faults.seed}`,
+    );
+  }
+  const tcpOnly = [
+    "chunk",
+    "chunkDelay",
+    "closeAfter",
+    "halfCloseAfter",
+    "stallAfter",
+    "banner",
+  ] as const;
+  if (transport === "udp") {
+    for (const name of tcpOnly) {
+      if (faults[name] !== undefined) fail(`${name} is for TCP`);
+    }
+  } else if (faults.duplicate !== undefined) fail("duplicate is for UDP");
+}
+
+/**
+ * The faults of one server and their seeded generator (mulberry32: small,
+ * fast, and the same sequence for the same seed everywhere).
+ *
+ * @example
+ * ```ts
+ * import { FaultInjector } from "./faults.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const a = new FaultInjector({ drop: 0.3, seed: 7 });
+ * const b = new FaultInjector({ drop: 0.3, seed: 7 });
+ * const draws = (f: FaultInjector) => Array.from({ length: 20 }, () => f.drops());
+ * deepStrictEqual(draws(a), draws(b));
+ * ```
+ */
+export class FaultInjector {
+  /** The options, as given. */
+  readonly options: Readonly<FaultOptions>;
+  /** The seed in use (given, or chosen at random). */
+  readonly seed: number;
+  #state: number;
+
+  /**
+   * Creates the injector.
+   *
+   * @param options The faults.
+   */
+  constructor(options: FaultOptions) {
+    this.options = options;
+    this.seed = options.seed ??
+      crypto.getRandomValues(new Uint32Array(1))[0]!;
+    this.#state = this.seed >>> 0;
+  }
+
+  /** Whether any fault is on. */
+  get active(): boolean {
+    return Object.entries(this.options).some(([name, value]) =>
+      name !== "seed" && value !== undefined
+    );
+  }
+
+  /** The next number in [0, 1). */
+  #next(): number {
+    let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /**
+   * Draws whether the next line or datagram goes unanswered (one draw each,
+   * in arrival order, when `drop` is on).
+   *
+   * @returns `true` to drop it.
+   */
+  drops(): boolean {
+    const rate = this.options.drop;
+    return rate !== undefined && rate > 0 && this.#next() < rate;
+  }
+
+  /**
+   * Draws whether the next UDP reply is sent twice.
+   *
+   * @returns `true` to send it twice.
+   */
+  duplicates(): boolean {
+    const rate = this.options.duplicate;
+    return rate !== undefined && rate > 0 && this.#next() < rate;
+  }
+
+  /**
+   * The delay of the next reply, in milliseconds (a range draws once).
+   *
+   * @returns 0 when there is no delay.
+   */
+  delay(): number {
+    const delay = this.options.delay;
+    if (delay === undefined) return 0;
+    if (typeof delay === "number") return delay;
+    const [min, max] = delay;
+    return min === max ? min : Math.round(min + this.#next() * (max - min));
+  }
+
+  /**
+   * The active faults in words, for the start log:
+   * `delay 100-300 ms, drop 0.1, seed 42`.
+   *
+   * @returns The description.
+   */
+  describe(): string {
+    const o = this.options;
+    const parts: string[] = [];
+    if (o.delay !== undefined) {
+      parts.push(
+        `delay ${typeof o.delay === "number" ? o.delay : o.delay.join("-")} ms`,
+      );
+    }
+    if (o.chunk !== undefined) {
+      parts.push(
+        `chunk ${o.chunk} bytes${
+          o.chunkDelay ? ` every ${o.chunkDelay} ms` : ""
+        }`,
+      );
+    }
+    if (o.closeAfter !== undefined) parts.push(`close after ${o.closeAfter}`);
+    if (o.halfCloseAfter !== undefined) {
+      parts.push(`half-close after ${o.halfCloseAfter}`);
+    }
+    if (o.stallAfter !== undefined) parts.push(`stall after ${o.stallAfter}`);
+    if (o.banner !== undefined) {
+      parts.push(`banner ${JSON.stringify(o.banner)}`);
+    }
+    if (o.drop !== undefined) parts.push(`drop ${o.drop}`);
+    if (o.duplicate !== undefined) parts.push(`duplicate ${o.duplicate}`);
+    parts.push(`seed ${this.seed}`);
+    return parts.join(", ");
+  }
+}
+
+/**
+ * Waits, unless woken early (a server stopping).
+ *
+ * @param milliseconds How long.
+ * @param signal Ends the wait early.
+ * @returns After the time, or when aborted.
+ *
+ * @example
+ * ```ts
+ * import { sleep } from "./faults.ts";
+ *
+ * await sleep(1);
+ * ```
+ */
+export function sleep(
+  milliseconds: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (milliseconds <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, milliseconds);
+    signal?.addEventListener("abort", done);
+  });
+}
