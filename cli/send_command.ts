@@ -15,11 +15,20 @@ import { FlagFileError, readFlagFile } from "./flag_file.ts";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+let stdoutClosed = false;
+
 function print(text: string): void {
+  // A reader that went away (`send … | head -1`) ends the output, quietly.
+  if (stdoutClosed) return;
   const bytes = encoder.encode(`${text}\n`);
   let written = 0;
-  while (written < bytes.length) {
-    written += Deno.stdout.writeSync(bytes.subarray(written));
+  try {
+    while (written < bytes.length) {
+      written += Deno.stdout.writeSync(bytes.subarray(written));
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+    stdoutClosed = true;
   }
 }
 

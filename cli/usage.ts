@@ -118,6 +118,25 @@ ${dflt("  --http-host ADDRESS     address of the HTTP port", HOST)}
   --tls-cert FILE         serve TCP over TLS with this PEM certificate
   --tls-key FILE          ... and this PEM key (both need --allow-read)
 
+Faults on purpose (off by default; the start log names them as a warning):
+  --delay MS|MIN-MAX      every reply waits MS, or a time drawn from
+                          MIN-MAX, up to 60000 ms; UDP replies may
+                          overtake each other
+  --chunk BYTES           TCP: replies written in pieces of BYTES
+  --chunk-delay MS        TCP: pause between two pieces           [0]
+  --close-after N         TCP: close after answering N lines
+  --half-close-after N    TCP: shut down sending after N replies, keep
+                          reading, close when the client does
+  --stall-after N         TCP: stop reading after N replies
+  --banner TEXT           TCP: send TEXT and a newline first, on accept
+  --drop RATE             leave this fraction (0-1) of TCP lines or UDP
+                          datagrams unanswered
+  --duplicate RATE        UDP: send this fraction (0-1) of replies twice
+  --seed N                seed of every random fault choice (0 to
+                          4294967295)            [random, logged at start]
+  --max-delayed BYTES     UDP: most bytes of replies waiting out --delay;
+                          past it datagrams are dropped         [1048576]
+
 Client flags (send):
   --udp                   send datagrams instead of TCP lines
   --host ADDRESS, --port PORT   the server       [${HOST}, ${TCP} / ${UDP}]
