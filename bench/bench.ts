@@ -294,12 +294,21 @@ const SCENARIOS: Scenario[] = [
     extra: "--http-port {httpPort}",
     baseline: "1.",
     async measure(server, settings) {
+      // The HTTP port opens just after the echo ports: wait for it.
+      const url = `http://127.0.0.1:${server.httpPort}`;
+      for (let attempt = 0;; attempt++) {
+        try {
+          await (await fetch(`${url}/healthz`)).text();
+          break;
+        } catch (error) {
+          if (attempt >= 200) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      }
       let scraping = true;
       const scraper = (async () => {
         while (scraping) {
-          const response = await fetch(
-            `http://127.0.0.1:${server.httpPort}/metrics`,
-          );
+          const response = await fetch(`${url}/metrics`);
           await response.text();
           await new Promise((resolve) => setTimeout(resolve, 1000));
         }
