@@ -34,6 +34,12 @@ import {
 import { DropReporter } from "./lib/drop_reporter.ts";
 import { warnIfReachable } from "./lib/exposure.ts";
 import { IdleClock } from "./lib/idle_timer.ts";
+import type { PacketCapture } from "./lib/packet_capture.ts";
+import {
+  CAPTURE_HOLD,
+  captureServer,
+  stopCapture,
+} from "./lib/server_capture.ts";
 import { ReplyPrefix } from "./lib/reply_prefix.ts";
 import type { EchoServer, ServerOptions } from "./lib/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/server_stats.ts";
@@ -175,6 +181,8 @@ export function serveTcp(options: TcpServerOptions = {}): EchoServer<"tcp"> {
 class TcpServer implements EchoServer<"tcp"> {
   readonly addr: Deno.NetAddr & { transport: "tcp" };
   readonly finished: Promise<void>;
+  readonly started: Promise<void>;
+  #capture: PacketCapture | undefined;
   #listener: Deno.Listener<Deno.TcpConn | Deno.TlsConn, Deno.NetAddr>;
   #settings: TcpConnectionSettings;
   #stats = new ServerStats();
@@ -204,6 +212,7 @@ class TcpServer implements EchoServer<"tcp"> {
       ? undefined
       : new FaultInjector(options.faults);
     const timeout = (options.timeout ?? DEFAULT_TIMEOUT) * 1000;
+    const capture = options.capture ?? false;
     this.#settings = {
       timeout,
       lifetime: (options.lifetime ?? 0) * 1000,
@@ -213,7 +222,9 @@ class TcpServer implements EchoServer<"tcp"> {
       }),
       raw: options.raw ?? false,
       stats: this.#stats,
-      tracer: options.trace ? new Tracer("tcp") : undefined,
+      tracer: options.trace || capture !== false
+        ? new Tracer("tcp", { hold: capture === false ? 0 : CAPTURE_HOLD })
+        : undefined,
       idleClock: IdleClock.for(timeout),
       proxyProtocol: options.proxyProtocol
         ? {
@@ -246,15 +257,36 @@ class TcpServer implements EchoServer<"tcp"> {
       ? Deno.listen({ transport: "tcp", ...address })
       : Deno.listenTls({ ...address, ...options.tls });
     this.addr = this.#listener.addr as Deno.NetAddr & { transport: "tcp" };
-    logger.info("Starting tcp server on {address}{tls}", {
-      address: formatAddress(this.addr),
-      tls: options.tls === undefined ? "" : " (TLS)",
-    });
-    warnIfReachable(logger, this.addr, this.#allow);
-    if (faults?.active) {
-      logger.warn("Injecting faults: {faults}", { faults: faults.describe() });
+    const announce = () => {
+      logger.info("Starting tcp server on {address}{tls}", {
+        address: formatAddress(this.addr),
+        tls: options.tls === undefined ? "" : " (TLS)",
+      });
+      warnIfReachable(logger, this.addr, this.#allow);
+      if (faults?.active) {
+        logger.warn("Injecting faults: {faults}", {
+          faults: faults.describe(),
+        });
+      }
+    };
+    if (capture === false) {
+      announce();
+      this.started = Promise.resolve();
+      this.#acceptLoop = this.#accept();
+    } else {
+      // Nothing is served before tcpdump listens: no packet is missed.
+      this.started = captureServer(capture, this.addr, this.#settings.tracer!)
+        .then((running) => {
+          this.#capture = running;
+          announce();
+        });
+      this.#acceptLoop = this.started.then(() => this.#accept(), () => {
+        this.#closing = true;
+        this.#listener.close();
+      });
     }
-    this.#acceptLoop = this.#accept();
+    // Whoever awaits it sees a failure; it is never left unhandled.
+    this.started.catch(() => {});
     // The loop ends on shutdown, or when the listener fails on its own.
     this.finished = this.#acceptLoop.then(() => this.shutdown());
   }
@@ -460,5 +492,6 @@ class TcpServer implements EchoServer<"tcp"> {
     logger.info("Stopped tcp server on {address}", {
       address: formatAddress(this.addr),
     });
+    await stopCapture(this.#capture, this.#settings.tracer);
   }
 }

@@ -45,7 +45,13 @@ import { LineReader } from "./lib/line_reader.ts";
 import { loopRisk } from "./lib/loop_guard.ts";
 import { checkFaults, FaultInjector, type FaultOptions } from "./lib/faults.ts";
 import { ReplyFormatter } from "./lib/reply_formatter.ts";
+import type { PacketCapture } from "./lib/packet_capture.ts";
 import { ReplyPrefix } from "./lib/reply_prefix.ts";
+import {
+  CAPTURE_HOLD,
+  captureServer,
+  stopCapture,
+} from "./lib/server_capture.ts";
 import { SeedLog } from "./lib/seed_log.ts";
 import type { EchoServer, ServerOptions } from "./lib/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/server_stats.ts";
@@ -156,6 +162,8 @@ export function serveUdp(options: UdpServerOptions = {}): EchoServer<"udp"> {
 class UdpServer implements EchoServer<"udp"> {
   readonly addr: Deno.NetAddr & { transport: "udp" };
   readonly finished: Promise<void>;
+  readonly started: Promise<void>;
+  #capture: PacketCapture | undefined;
   #socket: Deno.DatagramConn;
   #bufferSize: number;
   #prefix: ReplyPrefix;
@@ -208,7 +216,10 @@ class UdpServer implements EchoServer<"udp"> {
       : new FaultInjector(options.faults);
     this.#faults = faults?.active ? faults : undefined;
     this.#maxDelayed = options.maxDelayed ?? DEFAULT_MAX_DELAYED;
-    this.#tracer = options.trace ? new Tracer("udp") : undefined;
+    const capture = options.capture ?? false;
+    this.#tracer = options.trace || capture !== false
+      ? new Tracer("udp", { hold: capture === false ? 0 : CAPTURE_HOLD })
+      : undefined;
     this.#socket = Deno.listenDatagram({
       transport: "udp",
       hostname: options.hostname ?? DEFAULT_HOSTNAME,
@@ -217,19 +228,40 @@ class UdpServer implements EchoServer<"udp"> {
     this.addr = this.#socket.addr as Deno.NetAddr & { transport: "udp" };
     // Deno does not tell a datagram's destination: {local} is the bound one.
     this.#local = formatAddress(this.addr);
-    logger.info("Starting udp server on {address}", {
-      address: formatAddress(this.addr),
-    });
-    warnIfReachable(logger, this.addr, this.#allow);
-    if (this.#faults !== undefined) {
-      logger.warn("Injecting faults: {faults}", {
-        faults: this.#faults.describe(),
+    const announce = () => {
+      logger.info("Starting udp server on {address}", {
+        address: formatAddress(this.addr),
+      });
+      warnIfReachable(logger, this.addr, this.#allow);
+      if (this.#faults !== undefined) {
+        logger.warn("Injecting faults: {faults}", {
+          faults: this.#faults.describe(),
+        });
+      }
+    };
+    // Several receives in flight keep the socket busy while replies go out.
+    const serve = () =>
+      Promise.all(Array.from({ length: RECEIVERS }, () => this.#serve()))
+        .then(() => this.#close());
+    if (capture === false) {
+      announce();
+      this.started = Promise.resolve();
+      this.#loop = serve();
+    } else {
+      // Nothing is received before tcpdump listens: no packet is missed.
+      this.started = captureServer(capture, this.addr, this.#tracer!).then(
+        (running) => {
+          this.#capture = running;
+          announce();
+        },
+      );
+      this.#loop = this.started.then(serve, () => {
+        this.#closing = true;
+        this.#close();
       });
     }
-    // Several receives in flight keep the socket busy while replies go out.
-    this.#loop = Promise.all(
-      Array.from({ length: RECEIVERS }, () => this.#serve()),
-    ).then(() => this.#close());
+    // Whoever awaits it sees a failure; it is never left unhandled.
+    this.started.catch(() => {});
     // The loops end on shutdown, or when the socket fails on its own.
     this.finished = this.#loop.then(() => this.shutdown());
   }
@@ -536,5 +568,6 @@ class UdpServer implements EchoServer<"udp"> {
     logger.info("Stopped udp server on {address}", {
       address: formatAddress(this.addr),
     });
+    await stopCapture(this.#capture, this.#tracer);
   }
 }

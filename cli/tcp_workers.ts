@@ -240,6 +240,7 @@ export async function serveTcpWorkers(
     ]);
   return {
     addr: main.addr,
+    started: main.started,
     finished: main.finished,
     shutdown,
     stats: combined,

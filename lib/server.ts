@@ -7,6 +7,7 @@
  */
 
 import type { AccessList } from "./access_list.ts";
+import type { CaptureOption } from "./server_capture.ts";
 import type { StatsSnapshot } from "./server_stats.ts";
 
 /**
@@ -25,6 +26,12 @@ export interface EchoServer<Transport extends "tcp" | "udp" = "tcp" | "udp">
   extends AsyncDisposable {
   /** The address the server is bound to (the real port when 0 was asked). */
   readonly addr: Deno.NetAddr & { transport: Transport };
+  /**
+   * Settles once the server serves: at once, or with `capture` once tcpdump
+   * listens. Rejects when it cannot serve (a `CaptureError` naming the
+   * fix); the server has then stopped.
+   */
+  readonly started: Promise<void>;
   /**
    * Settles once the server has stopped and closed every resource, whether
    * {@linkcode EchoServer.shutdown} stopped it or its socket failed.
@@ -116,4 +123,16 @@ export interface ServerOptions {
    * @default {false}
    */
   trace?: boolean;
+  /**
+   * Capture the server's own packets with `tcpdump` (which must be
+   * installed; capturing needs root or `CAP_NET_RAW`, and Deno's
+   * `--allow-run=tcpdump`) and trace each one, in time order with the other
+   * events: the handshake, the data segments and their ACKs, the FINs, each
+   * datagram, ICMP port unreachable. Implies `trace`. The server starts
+   * serving (and logs its start line) only once tcpdump listens; see
+   * {@linkcode EchoServer.started}. `{ file }` also writes a pcap file.
+   *
+   * @default {false}
+   */
+  capture?: CaptureOption;
 }

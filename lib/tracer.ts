@@ -1,14 +1,37 @@
 // Copyright 2026 the echolab authors. MIT license.
 /**
  * `--trace`: one log line per network event, with the time since the server
- * started, so a learner sees what Wireshark showed.
+ * started, so a learner sees what Wireshark showed; with a capture, the
+ * packets too, in time order with the events.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
+import { formatAddress } from "./address.ts";
+import { PacketDescriber } from "./packet_format.ts";
+import type { Packet } from "./pcap_reader.ts";
 
 const logger = getLogger(["echolab", "trace"]);
+
+/** Options of {@linkcode Tracer}. */
+export interface TracerOptions {
+  /**
+   * Milliseconds each event is held back before it is written, so that
+   * packets, which tcpdump delivers a little late, come out in time order
+   * with the server's own events. 0 writes at once.
+   *
+   * @default {0}
+   */
+  hold?: number;
+}
+
+interface Held {
+  at: number;
+  order: number;
+  template: string;
+  properties: Record<string, unknown>;
+}
 
 /**
  * Writes trace events to the `echolab.trace` logger, each starting with the
@@ -27,14 +50,21 @@ export class Tracer {
   /** `tcp` or `udp`, put before each event. */
   readonly transport: "tcp" | "udp";
   #start = performance.now();
+  #hold: number;
+  #held: Held[] = [];
+  #order = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #describer = new PacketDescriber();
 
   /**
    * Starts the clock.
    *
    * @param transport The server traced.
+   * @param options How long events are held back.
    */
-  constructor(transport: "tcp" | "udp") {
+  constructor(transport: "tcp" | "udp", options: TracerOptions = {}) {
     this.transport = transport;
+    this.#hold = options.hold ?? 0;
   }
 
   /**
@@ -44,8 +74,66 @@ export class Tracer {
    * @param properties Its values.
    */
   event(template: string, properties: Record<string, unknown>): void {
+    this.#add(performance.now(), template, properties);
+  }
+
+  /**
+   * Logs one captured packet at its capture time:
+   * `packet 127.0.0.1:40446 > 127.0.0.1:8000 [SYN] seq 0 win 65495`.
+   *
+   * @param packet The packet.
+   */
+  packet(packet: Packet): void {
+    const { text, fields } = this.#describer.describe(packet, 40);
+    this.#add(
+      packet.time - performance.timeOrigin,
+      "packet {from} > {to} {packet}",
+      {
+        from: formatAddress(packet.source),
+        to: formatAddress(packet.destination),
+        packet: text,
+        ...fields,
+      },
+    );
+  }
+
+  /** Writes every held event now, in time order, and stops holding. */
+  close(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#release(Infinity);
+  }
+
+  #add(at: number, template: string, properties: Record<string, unknown>) {
+    if (this.#hold <= 0) {
+      this.#write(at, template, properties);
+      return;
+    }
+    this.#held.push({ at, order: this.#order++, template, properties });
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(
+        () => this.#release(performance.now() - this.#hold),
+        Math.max(5, this.#hold / 4),
+      );
+      Deno.unrefTimer(this.#timer);
+    }
+  }
+
+  #release(before: number): void {
+    if (this.#held.length === 0) return;
+    this.#held.sort((a, b) => a.at - b.at || a.order - b.order);
+    let count = 0;
+    while (count < this.#held.length && this.#held[count]!.at <= before) {
+      const { at, template, properties } = this.#held[count]!;
+      this.#write(at, template, properties);
+      count++;
+    }
+    this.#held.splice(0, count);
+  }
+
+  #write(at: number, template: string, properties: Record<string, unknown>) {
     logger.info(`+{elapsed} s {transport} ${template}`, {
-      elapsed: ((performance.now() - this.#start) / 1000).toFixed(6),
+      elapsed: (Math.max(0, at - this.#start) / 1000).toFixed(6),
       transport: this.transport,
       ...properties,
     });

@@ -1,0 +1,200 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * Packets in words, the way Wireshark shows them: flags, sequence and
+ * acknowledgement numbers relative to each side's first one, lengths and a
+ * short view of the payload; and a client's session as a sequence diagram.
+ *
+ * @module
+ */
+
+import { formatAddress } from "./address.ts";
+import type { Packet, PacketEndpoint } from "./pcap_reader.ts";
+
+/**
+ * A payload as text for one line: UTF-8, with control bytes escaped (`\n`,
+ * `\x1b`), cut to `max` characters with `…`.
+ *
+ * @param bytes The payload.
+ * @param max The most characters shown.
+ * @returns The text in double quotes.
+ *
+ * @example
+ * ```ts
+ * import { formatPayload } from "./packet_format.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(formatPayload(new TextEncoder().encode("hello\n"), 20), '"hello\\n"');
+ * ```
+ */
+export function formatPayload(bytes: Uint8Array, max: number): string {
+  const text = new TextDecoder().decode(bytes);
+  let shown = "";
+  let count = 0;
+  for (const character of text) {
+    const code = character.codePointAt(0)!;
+    const piece = character === "\n"
+      ? "\\n"
+      : character === "\r"
+      ? "\\r"
+      : character === "\t"
+      ? "\\t"
+      : character === '"'
+      ? '\\"'
+      : character === "\\"
+      ? "\\\\"
+      : code < 0x20 || code === 0x7f
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : character;
+    if (count >= max) {
+      shown += "…";
+      break;
+    }
+    shown += piece;
+    count++;
+  }
+  return `"${shown}"`;
+}
+
+function key(from: PacketEndpoint, to: PacketEndpoint): string {
+  return `${formatAddress(from)}>${formatAddress(to)}`;
+}
+
+/**
+ * Describes packets one after another, remembering each TCP direction's
+ * first sequence number so that numbers are shown relative to it, as
+ * Wireshark does (the SYN is `seq 0`, the first data byte `seq 1`).
+ *
+ * @example
+ * ```ts
+ * import { PacketDescriber } from "./packet_format.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const describer = new PacketDescriber();
+ * const syn = {
+ *   time: 0, protocol: "tcp" as const, flags: ["SYN"], seq: 1000, ack: 0, window: 65495,
+ *   source: { hostname: "127.0.0.1", port: 40446 },
+ *   destination: { hostname: "127.0.0.1", port: 8000 }, payload: new Uint8Array(),
+ * };
+ * strictEqual(describer.describe(syn).text, "[SYN] seq 0 win 65495");
+ * ```
+ */
+export class PacketDescriber {
+  #first = new Map<string, number>();
+
+  /**
+   * Describes one packet (its addresses aside).
+   *
+   * @param packet The packet.
+   * @param payloadLength The most payload characters shown.
+   * @returns The words, and the fields for JSON logs.
+   */
+  describe(
+    packet: Packet,
+    payloadLength = 20,
+  ): { text: string; fields: Record<string, unknown> } {
+    if (packet.protocol === "udp") {
+      const text = `udp len ${packet.payload.length}${
+        packet.payload.length > 0
+          ? ` ${formatPayload(packet.payload, payloadLength)}`
+          : ""
+      }`;
+      return {
+        text,
+        fields: { protocol: "udp", len: packet.payload.length },
+      };
+    }
+    if (packet.protocol === "icmp") {
+      const error = packet.icmp;
+      const text = error === undefined
+        ? "icmp"
+        : `icmp ${error.description} (${error.protocol} ${
+          formatAddress(error.source)
+        } > ${formatAddress(error.destination)})`;
+      return { text, fields: { protocol: "icmp", icmp: error?.description } };
+    }
+    const flow = key(packet.source, packet.destination);
+    const reverse = key(packet.destination, packet.source);
+    if (packet.flags.includes("SYN") || !this.#first.has(flow)) {
+      this.#first.set(flow, packet.seq);
+    }
+    const seq = (packet.seq - this.#first.get(flow)!) >>> 0;
+    const hasAck = packet.flags.includes("ACK");
+    const otherFirst = this.#first.get(reverse);
+    const ack = otherFirst === undefined
+      ? packet.ack
+      : (packet.ack - otherFirst) >>> 0;
+    const parts = [`[${packet.flags.join(", ")}]`, `seq ${seq}`];
+    if (hasAck) parts.push(`ack ${ack}`);
+    if (packet.flags.includes("SYN")) parts.push(`win ${packet.window}`);
+    if (packet.payload.length > 0) {
+      parts.push(
+        `len ${packet.payload.length}`,
+        formatPayload(packet.payload, payloadLength),
+      );
+    }
+    return {
+      text: parts.join(" "),
+      fields: {
+        protocol: "tcp",
+        flags: packet.flags,
+        seq,
+        ...(hasAck ? { ack } : {}),
+        window: packet.window,
+        len: packet.payload.length,
+      },
+    };
+  }
+}
+
+const ARROW = 52;
+
+/**
+ * A client's session as a sequence diagram for the terminal: the client on
+ * the left, the server on the right, one arrow per packet in time order,
+ * with the time since the first packet.
+ *
+ * @param packets The session's packets, in capture order.
+ * @param ends The client's and the server's addresses.
+ * @returns The lines of the diagram.
+ *
+ * @example
+ * ```ts
+ * import { sequenceDiagram } from "./packet_format.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const lines = sequenceDiagram([], {
+ *   client: { hostname: "127.0.0.1", port: 40446 },
+ *   server: { hostname: "127.0.0.1", port: 8000 },
+ * });
+ * strictEqual(lines.length, 2);
+ * ```
+ */
+export function sequenceDiagram(
+  packets: readonly Packet[],
+  ends: { client: PacketEndpoint; server: PacketEndpoint },
+): string[] {
+  const client = formatAddress(ends.client);
+  const server = formatAddress(ends.server);
+  const gutter = 14;
+  const lines = [
+    `${"".padEnd(gutter)}${client.padEnd(ARROW + 2 - server.length)}${server}`,
+    `${"".padEnd(gutter)}|${"".padEnd(ARROW)}|`,
+  ];
+  const describer = new PacketDescriber();
+  const start = packets[0]?.time ?? 0;
+  for (const packet of packets) {
+    const toServer = formatAddress(packet.destination) === server ||
+      (packet.protocol === "icmp"
+        ? packet.destination.hostname === ends.server.hostname &&
+          packet.source.hostname !== ends.server.hostname
+        : false);
+    const label = ` ${describer.describe(packet).text} `;
+    const room = ARROW - 3;
+    const shown = label.length > room ? `${label.slice(0, room - 2)}… ` : label;
+    const fill = "-".repeat(Math.max(0, room - shown.length));
+    const arrow = toServer ? `--${shown}${fill}>` : `<${fill}${shown}--`;
+    const time = `+${((packet.time - start) / 1000).toFixed(6)} s`;
+    lines.push(`${time.padEnd(gutter)}|${arrow}|`);
+  }
+  return lines;
+}
