@@ -10,6 +10,7 @@ import config from "../deno.json" with { type: "json" };
 import type { AccessList } from "../lib/access_list.ts";
 import { formatAddress } from "../lib/address.ts";
 import type { FaultOptions } from "../lib/faults.ts";
+import { CaptureError } from "../lib/packet_capture.ts";
 import type { EchoServer } from "../lib/server.ts";
 import { type OpsServer, serveOps } from "../lib/ops_server.ts";
 import { serveTcp, type TcpServerOptions } from "../tcp.ts";
@@ -158,6 +159,15 @@ async function serve(
     servers,
   );
   if (started !== undefined) return await fail(started);
+  // With --capture, a server serves once tcpdump listens, or not at all.
+  for (const [, server] of servers) {
+    try {
+      await server.started;
+    } catch (error) {
+      if (!(error instanceof CaptureError)) throw error;
+      return await fail(error.message);
+    }
+  }
   let ops: OpsServer | undefined;
   if (commandLine.httpPort !== undefined) {
     const target: BindTarget = {
@@ -274,6 +284,9 @@ async function startServers(
   const { mode, hostname } = commandLine;
   const shared = {
     hostname,
+    capture: commandLine.capture
+      ? { file: commandLine.captureFile }
+      : false as const,
     allow: lists.allow,
     prefix: commandLine.prefix,
     instance: commandLine.instance,

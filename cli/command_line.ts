@@ -111,6 +111,10 @@ export interface ServeCommandLine {
   seed: number | undefined;
   /** Bytes of UDP replies that may wait out a delay at once. */
   maxDelayed: number;
+  /** Capture the servers' packets with tcpdump and trace them. */
+  capture: boolean;
+  /** Also write the captured packets to this pcap file. */
+  captureFile: string | undefined;
   /** TCP connections must start with a PROXY protocol header. */
   proxyProtocol: boolean;
   /** The peers that may send PROXY headers, as given to `--proxy-from`. */
@@ -141,6 +145,10 @@ export interface SendCommandLine {
   tls: boolean;
   /** CA certificate file to trust. */
   ca: string | undefined;
+  /** Capture the session's packets and print a sequence diagram. */
+  capture: boolean;
+  /** Also write the captured packets to this pcap file. */
+  captureFile: string | undefined;
   /** Send a PROXY protocol header of this version first. */
   sendProxy: "v1" | "v2" | undefined;
   /** A new connection or socket for every message. */
@@ -188,6 +196,8 @@ export const SERVE_DEFAULTS: Readonly<ServeCommandLine> = {
   instance: undefined,
   proxyProtocol: false,
   proxyFrom: undefined,
+  capture: false,
+  captureFile: undefined,
   delay: undefined,
   chunk: undefined,
   chunkDelay: undefined,
@@ -214,6 +224,8 @@ export const SEND_DEFAULTS: Readonly<Omit<SendCommandLine, "port">> = {
   tls: false,
   ca: undefined,
   sendProxy: undefined,
+  capture: false,
+  captureFile: undefined,
   reconnect: false,
   tally: false,
 };
@@ -243,6 +255,16 @@ const SINGLE: readonly Mode[] = ["tcp", "udp", "send"];
 const SEND: readonly Mode[] = ["send"];
 
 const FLAGS: Record<string, Flag> = {
+  "capture": {
+    boolean: true,
+    modes: MODES,
+    option: "capture",
+    apply: (_value, into) => into.capture = true,
+  },
+  "capture-file": {
+    modes: MODES,
+    apply: (value, into, flag) => into.captureFile = parseFile(value, flag),
+  },
   "delay": {
     modes: SERVERS,
     option: "delay",
@@ -600,6 +622,20 @@ function serveCommandLine(parsed: Parsed, mode: ServeMode): ServeCommandLine {
   if (result.proxyFrom !== undefined && !result.proxyProtocol) {
     throw new UsageError("Flag --proxy-from needs --proxy-protocol");
   }
+  if (result.captureFile !== undefined && !result.capture) {
+    throw new UsageError("Flag --capture-file needs --capture");
+  }
+  if (result.capture) result.trace = true;
+  if (result.captureFile !== undefined && mode === "all") {
+    throw new UsageError(
+      "Flag --capture-file takes one server's packets: use it with tcp or udp",
+    );
+  }
+  if (result.capture && result.workers > 1) {
+    throw new UsageError(
+      "Flag --capture does not work with --workers: capture with one accept loop",
+    );
+  }
   if (result.chunkDelay !== undefined && result.chunk === undefined) {
     throw new UsageError("Flag --chunk-delay needs --chunk");
   }
@@ -620,6 +656,9 @@ function sendCommandLine(parsed: Parsed, messages: string[]): SendCommandLine {
     port: parsed.port ?? (udp ? DEFAULT_UDP_PORT : DEFAULT_TCP_PORT),
     messages,
   };
+  if (result.captureFile !== undefined && !result.capture) {
+    throw new UsageError("Flag --capture-file needs --capture");
+  }
   if (udp && result.sendProxy !== undefined) {
     throw new UsageError(
       "Flag --proxy-protocol is for TCP: drop --udp or drop it",

@@ -11,6 +11,14 @@ import { type ClientSummary, sendMessages } from "../lib/client.ts";
 import type { SendCommandLine } from "./command_line.ts";
 import { errorMessage, netGrant } from "../lib/errors.ts";
 import { FlagFileError, readFlagFile } from "./flag_file.ts";
+import {
+  CaptureError,
+  type PacketCapture,
+  startCapture,
+} from "../lib/packet_capture.ts";
+import { sequenceDiagram } from "../lib/packet_format.ts";
+import type { Packet, PacketEndpoint } from "../lib/pcap_reader.ts";
+import { CAPTURE_SETTLE } from "../lib/server_capture.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -96,6 +104,15 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
     : stdinLines();
   let summary: ClientSummary;
   const tally = new Map<string, number>();
+  let capture: SessionCapture | undefined;
+  if (commandLine.capture) {
+    try {
+      capture = await SessionCapture.start(commandLine, transport);
+    } catch (error) {
+      if (error instanceof CaptureError) return fail(error.message);
+      throw error;
+    }
+  }
   try {
     summary = await sendMessages(messages, {
       transport,
@@ -134,6 +151,8 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
       }
     });
   } catch (error) {
+    // The diagram first, before the error line: it shows why.
+    await capture?.print();
     if (error instanceof Deno.errors.ConnectionRefused) {
       return fail(
         `nothing is listening on ${address}: start it with deno task ${transport}`,
@@ -151,6 +170,7 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
       : "";
     return fail(`Cannot talk to ${address}: ${errorMessage(error)}${hint}`);
   }
+  await capture?.print();
   printSummary(summary, address, transport, commandLine.tls);
   if (commandLine.tally) printTally(tally);
   return summary.lost > 0 ? 1 : 0;
@@ -180,6 +200,73 @@ function printTally(tally: Map<string, number>): void {
   for (const [prefix, count] of rows) {
     print(`${String(count).padStart(width)}  ${JSON.stringify(prefix)}`);
   }
+}
+
+/** The session's packets, captured while `send` runs (`--capture`). */
+class SessionCapture {
+  #capture: PacketCapture;
+  #packets: Packet[];
+  #server: PacketEndpoint;
+
+  private constructor(
+    capture: PacketCapture,
+    packets: Packet[],
+    server: PacketEndpoint,
+  ) {
+    this.#capture = capture;
+    this.#packets = packets;
+    this.#server = server;
+  }
+
+  /** Starts tcpdump on the server's port; resolves once it listens. */
+  static async start(
+    commandLine: SendCommandLine,
+    transport: "tcp" | "udp",
+  ): Promise<SessionCapture> {
+    const packets: Packet[] = [];
+    const hostname = commandLine.hostname === "localhost"
+      ? "127.0.0.1"
+      : commandLine.hostname;
+    const server = { hostname, port: commandLine.port };
+    const capture = await startCapture({
+      hostname,
+      tcpPorts: transport === "tcp" ? [server.port] : [],
+      udpPorts: transport === "udp" ? [server.port] : [],
+      file: commandLine.captureFile,
+      onPacket: (packet) => {
+        const quoted = packet.icmp;
+        if (
+          packet.protocol !== "icmp" ||
+          (quoted !== undefined && quoted.destination.port === server.port)
+        ) packets.push(packet);
+      },
+    });
+    return new SessionCapture(capture, packets, server);
+  }
+
+  /** Stops capturing, once the last packets had time to arrive, and prints the diagram. */
+  async print(): Promise<void> {
+    await delay(CAPTURE_SETTLE * 2);
+    await this.#capture.stop();
+    const server = this.#server;
+    const client = this.#packets.find((packet) =>
+      packet.protocol !== "icmp" &&
+      !(packet.source.hostname === server.hostname &&
+        packet.source.port === server.port)
+    )?.source;
+    if (client === undefined) {
+      print(`--- no packets captured on ${this.#capture.interface} ---`);
+      return;
+    }
+    print(`--- packets on ${this.#capture.interface} ---`);
+    for (const line of sequenceDiagram(this.#packets, { client, server })) {
+      print(line);
+    }
+  }
+}
+
+function delay(milliseconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, milliseconds));
 }
 
 function plural(count: number, one: string, many: string): string {
