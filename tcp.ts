@@ -183,6 +183,7 @@ class TcpServer implements EchoServer<"tcp"> {
   readonly finished: Promise<void>;
   readonly started: Promise<void>;
   #capture: PacketCapture | undefined;
+  #announced = false;
   #listener: Deno.Listener<Deno.TcpConn | Deno.TlsConn, Deno.NetAddr>;
   #settings: TcpConnectionSettings;
   #stats = new ServerStats();
@@ -258,6 +259,7 @@ class TcpServer implements EchoServer<"tcp"> {
       : Deno.listenTls({ ...address, ...options.tls });
     this.addr = this.#listener.addr as Deno.NetAddr & { transport: "tcp" };
     const announce = () => {
+      this.#announced = true;
       logger.info("Starting tcp server on {address}{tls}", {
         address: formatAddress(this.addr),
         tls: options.tls === undefined ? "" : " (TLS)",
@@ -489,9 +491,13 @@ class TcpServer implements EchoServer<"tcp"> {
         );
       }
     }
-    logger.info("Stopped tcp server on {address}", {
-      address: formatAddress(this.addr),
-    });
+    // A server that never started serving (its capture failed) says
+    // nothing more: the error line said it all.
+    if (this.#announced) {
+      logger.info("Stopped tcp server on {address}", {
+        address: formatAddress(this.addr),
+      });
+    }
     await stopCapture(this.#capture, this.#settings.tracer);
   }
 }

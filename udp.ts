@@ -164,6 +164,7 @@ class UdpServer implements EchoServer<"udp"> {
   readonly finished: Promise<void>;
   readonly started: Promise<void>;
   #capture: PacketCapture | undefined;
+  #announced = false;
   #socket: Deno.DatagramConn;
   #bufferSize: number;
   #prefix: ReplyPrefix;
@@ -229,6 +230,7 @@ class UdpServer implements EchoServer<"udp"> {
     // Deno does not tell a datagram's destination: {local} is the bound one.
     this.#local = formatAddress(this.addr);
     const announce = () => {
+      this.#announced = true;
       logger.info("Starting udp server on {address}", {
         address: formatAddress(this.addr),
       });
@@ -565,9 +567,13 @@ class UdpServer implements EchoServer<"udp"> {
     if (this.#sending === 0) this.#close();
     this.#backoff.wake();
     await this.#loop;
-    logger.info("Stopped udp server on {address}", {
-      address: formatAddress(this.addr),
-    });
+    // A server that never started serving (its capture failed) says
+    // nothing more: the error line said it all.
+    if (this.#announced) {
+      logger.info("Stopped udp server on {address}", {
+        address: formatAddress(this.addr),
+      });
+    }
     await stopCapture(this.#capture, this.#tracer);
   }
 }

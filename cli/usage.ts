@@ -112,6 +112,11 @@ ${dflt("  --http-host ADDRESS     address of the HTTP port", HOST)}
                           FIN, reset, timeout, close; each datagram and
                           reply) with the time since start, whatever
                           --log-level says
+  --capture               capture the servers' own packets with tcpdump and
+                          trace each one (implies --trace); needs
+                          --allow-run=tcpdump and root or CAP_NET_RAW
+  --capture-file FILE     also write them as a pcap file (tcp or udp;
+                          needs --allow-write=FILE)
   --workers N|auto        TCP accept loops sharing the port (SO_REUSEPORT,
                           Linux), one per CPU with auto; needs
                           --allow-read for echolab's files         [1]
@@ -147,6 +152,9 @@ Client flags (send):
   --ca FILE               trust this PEM certificate (self-signed server)
   --proxy-protocol v1|v2  send a PROXY header naming the client's own
                           addresses first, as a load balancer would
+  --capture               capture the session's packets with tcpdump and
+                          print them as a sequence diagram
+  --capture-file FILE     also write them as a pcap file
   --reconnect             a new connection (or UDP socket) per message,
                           so that a load balancer spreads them
   --tally                 after the summary, count the replies by their

@@ -86,11 +86,14 @@ export class PacketDescriber {
    *
    * @param packet The packet.
    * @param payloadLength The most payload characters shown.
+   * @param short Name only the ports a quoted datagram went between (the
+   * diagram's columns name the hosts).
    * @returns The words, and the fields for JSON logs.
    */
   describe(
     packet: Packet,
     payloadLength = 20,
+    short = false,
   ): { text: string; fields: Record<string, unknown> } {
     if (packet.protocol === "udp") {
       const text = `udp len ${packet.payload.length}${
@@ -105,11 +108,14 @@ export class PacketDescriber {
     }
     if (packet.protocol === "icmp") {
       const error = packet.icmp;
+      const quoted = short
+        ? `:${error?.source.port} > :${error?.destination.port}`
+        : `${error && formatAddress(error.source)} > ${
+          error && formatAddress(error.destination)
+        }`;
       const text = error === undefined
         ? "icmp"
-        : `icmp ${error.description} (${error.protocol} ${
-          formatAddress(error.source)
-        } > ${formatAddress(error.destination)})`;
+        : `icmp ${error.description} (${error.protocol} ${quoted})`;
       return { text, fields: { protocol: "icmp", icmp: error?.description } };
     }
     const flow = key(packet.source, packet.destination);
@@ -146,7 +152,7 @@ export class PacketDescriber {
   }
 }
 
-const ARROW = 52;
+const ARROW = 64;
 
 /**
  * A client's session as a sequence diagram for the terminal: the client on
@@ -175,7 +181,7 @@ export function sequenceDiagram(
 ): string[] {
   const client = formatAddress(ends.client);
   const server = formatAddress(ends.server);
-  const gutter = 14;
+  const gutter = 13;
   const lines = [
     `${"".padEnd(gutter)}${client.padEnd(ARROW + 2 - server.length)}${server}`,
     `${"".padEnd(gutter)}|${"".padEnd(ARROW)}|`,
@@ -188,7 +194,7 @@ export function sequenceDiagram(
         ? packet.destination.hostname === ends.server.hostname &&
           packet.source.hostname !== ends.server.hostname
         : false);
-    const label = ` ${describer.describe(packet).text} `;
+    const label = ` ${describer.describe(packet, 20, true).text} `;
     const room = ARROW - 3;
     const shown = label.length > room ? `${label.slice(0, room - 2)}… ` : label;
     const fill = "-".repeat(Math.max(0, room - shown.length));
