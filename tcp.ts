@@ -57,6 +57,8 @@ export type { StatsSnapshot } from "./lib/server_stats.ts";
 export type { CloseReason } from "./lib/tcp_connection.ts";
 export type { FaultKind, FaultOptions } from "./lib/faults.ts";
 export { AccessList } from "./lib/access_list.ts";
+export { CaptureError } from "./lib/packet_capture.ts";
+export type { CaptureOption } from "./lib/server_capture.ts";
 export {
   DEFAULT_HOSTNAME,
   DEFAULT_TCP_PORT,

@@ -61,6 +61,8 @@ import { Tracer } from "./lib/tracer.ts";
 export type { EchoServer, ServerOptions } from "./lib/server.ts";
 export type { StatsSnapshot } from "./lib/server_stats.ts";
 export { AccessList } from "./lib/access_list.ts";
+export { CaptureError } from "./lib/packet_capture.ts";
+export type { CaptureOption } from "./lib/server_capture.ts";
 export type { FaultKind, FaultOptions } from "./lib/faults.ts";
 export {
   DEFAULT_BUFFER_SIZE,
