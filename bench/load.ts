@@ -316,6 +316,22 @@ async function idle(task: LoadTask): Promise<LoadResult> {
       else lost++;
     }
   }
+  // With a size, each connection is answered once before it is held.
+  if (task.size > 0) {
+    const answered = await Promise.all(conns.map(async (conn, c) => {
+      const line = payload(task.id, c, 0, task.size, true);
+      const expected = replyFor(line);
+      try {
+        await writeAll(conn, line);
+        const reply = new Uint8Array(expected.length);
+        return (await readExactly(conn, reply)) === expected.length &&
+          equal(reply, expected);
+      } catch {
+        return false;
+      }
+    }));
+    lost += answered.filter((ok) => !ok).length;
+  }
   console.log(JSON.stringify({ ready: conns.length, lost }));
   for await (const _ of Deno.stdin.readable) { /* wait for the bench */ }
   for (const conn of conns) conn.close();

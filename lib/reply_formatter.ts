@@ -13,6 +13,10 @@ const NEWLINE = 10;
 const INITIAL_CAPACITY = 1024;
 /** A batch buffer grown past this is dropped after use, so idle peers stay small. */
 const RETAINED_CAPACITY = 65_536;
+/** Buffers lent back by {@linkcode ReplyFormatter.release}, kept up to this many. */
+const POOL_LIMIT = 256;
+const pool: Uint8Array[] = [];
+const EMPTY = new Uint8Array(0);
 
 const encoder = new TextEncoder();
 
@@ -75,7 +79,7 @@ export class ReplyFormatter {
    */
   constructor(prefix: string | Uint8Array = DEFAULT_PREFIX) {
     this.#prefix = typeof prefix === "string" ? encoder.encode(prefix) : prefix;
-    this.#buffer = new Uint8Array(0);
+    this.#buffer = EMPTY;
   }
 
   /** The prefix as bytes. */
@@ -144,7 +148,31 @@ export class ReplyFormatter {
     }
   }
 
+  /**
+   * Empties the batch and lends the buffer to a pool shared by every
+   * formatter, to be taken again by the next {@linkcode ReplyFormatter.append}
+   * of any of them: a connection that waits for its next line then holds
+   * no reply buffer.
+   */
+  release(): void {
+    this.#length = 0;
+    const buffer = this.#buffer;
+    this.#buffer = EMPTY;
+    if (
+      buffer.length > 0 && buffer.length <= RETAINED_CAPACITY &&
+      pool.length < POOL_LIMIT
+    ) pool.push(buffer);
+  }
+
   #grow(needed: number): void {
+    if (this.#length === 0) {
+      const lent = pool.pop();
+      if (lent !== undefined && lent.length >= needed) {
+        this.#buffer = lent;
+        return;
+      }
+      if (lent !== undefined) pool.push(lent);
+    }
     let capacity = Math.max(this.#buffer.length * 2, INITIAL_CAPACITY);
     while (capacity < needed) capacity *= 2;
     const grown = new Uint8Array(capacity);

@@ -456,7 +456,8 @@ export class TcpConnection {
       stats.lines_out += answers;
       this.#answered += answers;
     } finally {
-      formatter.clear();
+      // Waiting for the next line, the connection holds no reply buffer.
+      formatter.release();
     }
   }
 

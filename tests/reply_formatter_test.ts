@@ -36,3 +36,17 @@ Deno.test("formatter: collects a batch in order and starts over after clear", ()
   formatter.append(encoder.encode(""));
   strictEqual(decoder.decode(formatter.bytes()), "> \n");
 });
+
+Deno.test("reply formatter: release() empties the batch and the next append works", () => {
+  const encoder = new TextEncoder();
+  const a = new ReplyFormatter("> ");
+  const b = new ReplyFormatter("< ");
+  a.append(encoder.encode("one"));
+  a.release();
+  strictEqual(a.length, 0);
+  strictEqual(a.bytes().length, 0);
+  b.append(encoder.encode("two"));
+  a.append(encoder.encode("three"));
+  strictEqual(new TextDecoder().decode(b.bytes()), "< two\n");
+  strictEqual(new TextDecoder().decode(a.bytes()), "> three\n");
+});
