@@ -60,7 +60,7 @@ const DENO = Deno.execPath();
 const ECHOLAB: ServerSpec = {
   name: "echolab",
   command: (tcp, udp, logged, extra = "") =>
-    `exec ${DENO} run --allow-net=127.0.0.1 --unstable-net ${ROOT}main.ts all --tcp-port ${tcp} --udp-port ${udp} --timeout 60 --log-level ${
+    `exec ${DENO} run --allow-net=127.0.0.1 --unstable-net --v8-flags=--max-semi-space-size=4 ${ROOT}main.ts all --tcp-port ${tcp} --udp-port ${udp} --timeout 60 --log-level ${
       logged ? "info" : "error"
     } ${extra} 2>${logged ? `${WORK}/echolab.log` : "/dev/null"}`,
 };
