@@ -27,3 +27,73 @@ export function formatAddress(
     ? `[${address.hostname}]:${address.port}`
     : `${address.hostname}:${address.port}`;
 }
+
+/**
+ * Formats 4 bytes as an IPv4 address.
+ *
+ * @param bytes Where the address is.
+ * @param offset Its first byte.
+ * @returns The dotted quad.
+ *
+ * @example
+ * ```ts
+ * import { formatIpv4 } from "./address.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(formatIpv4(new Uint8Array([192, 0, 2, 1]), 0), "192.0.2.1");
+ * ```
+ */
+export function formatIpv4(bytes: Uint8Array, offset: number): string {
+  return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${
+    bytes[offset + 3]
+  }`;
+}
+
+/**
+ * Formats 16 bytes as IPv6 in RFC 5952 form: lower case, no leading zeros,
+ * the longest run of two or more zero groups as `::` (the first of equal
+ * runs), and IPv4-mapped addresses as `::ffff:192.0.2.1`.
+ *
+ * @param bytes Where the address is.
+ * @param offset Its first byte.
+ * @returns Its text.
+ *
+ * @example
+ * ```ts
+ * import { formatIpv6 } from "./address.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const bytes = new Uint8Array(16);
+ * bytes[15] = 1;
+ * strictEqual(formatIpv6(bytes, 0), "::1");
+ * ```
+ */
+export function formatIpv6(bytes: Uint8Array, offset: number): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) {
+    groups.push((bytes[offset + i]! << 8) | bytes[offset + i + 1]!);
+  }
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `::ffff:${formatIpv4(bytes, offset + 12)}`;
+  }
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart === -1) return hex.join(":");
+  return `${hex.slice(0, bestStart).join(":")}::${
+    hex.slice(bestStart + bestLength).join(":")
+  }`;
+}

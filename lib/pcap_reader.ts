@@ -7,6 +7,8 @@
  * @module
  */
 
+import { formatIpv4, formatIpv6 } from "./address.ts";
+
 /** An address and port in a packet. */
 export interface PacketEndpoint {
   /** IPv4 dotted quad, or IPv6 in RFC 5952 form. */
@@ -56,39 +58,6 @@ const LINKTYPE_RAW = 101;
 const LINKTYPE_LINUX_SLL = 113;
 const LINKTYPE_LINUX_SLL2 = 276;
 const TCP_FLAGS = ["FIN", "SYN", "RST", "PSH", "ACK", "URG"] as const;
-
-function ipv4(bytes: Uint8Array, offset: number): string {
-  return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${
-    bytes[offset + 3]
-  }`;
-}
-
-function ipv6(bytes: Uint8Array, offset: number): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) {
-    groups.push((bytes[offset + i]! << 8) | bytes[offset + i + 1]!);
-  }
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart === -1) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${
-    hex.slice(bestStart + bestLength).join(":")
-  }`;
-}
 
 const ICMP4_UNREACHABLE: Record<number, string> = {
   0: "net unreachable",
@@ -209,14 +178,14 @@ function decodeIp(
     const headerLength = (ip[0]! & 0x0f) * 4;
     const total = (ip[2]! << 8) | ip[3]!;
     protocol = ip[9]!;
-    source = ipv4(ip, 12);
-    destination = ipv4(ip, 16);
+    source = formatIpv4(ip, 12);
+    destination = formatIpv4(ip, 16);
     payload = ip.subarray(headerLength, Math.min(total, ip.length));
   } else if (etherType === 0x86dd && ip.length >= 40) {
     const length = (ip[4]! << 8) | ip[5]!;
     protocol = ip[6]!;
-    source = ipv6(ip, 8);
-    destination = ipv6(ip, 24);
+    source = formatIpv6(ip, 8);
+    destination = formatIpv6(ip, 24);
     payload = ip.subarray(40, Math.min(40 + length, ip.length));
   } else return undefined;
   const base = {

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { formatIpv4, formatIpv6 } from "./address.ts";
+
 /** An address carried by a header. */
 export interface ProxyAddress {
   /** IPv4 dotted quad, or IPv6 in RFC 5952 form (`::1`). */
@@ -198,11 +200,11 @@ function parseV2(bytes: Uint8Array): ProxyHeaderResult {
       version: 2,
       length,
       source: {
-        hostname: formatIpv4(block.subarray(0, 4)),
+        hostname: formatIpv4(block, 0),
         port: port(block, 8),
       },
       destination: {
-        hostname: formatIpv4(block.subarray(4, 8)),
+        hostname: formatIpv4(block, 4),
         port: port(block, 10),
       },
     };
@@ -214,11 +216,11 @@ function parseV2(bytes: Uint8Array): ProxyHeaderResult {
       version: 2,
       length,
       source: {
-        hostname: formatIpv6(block.subarray(0, 16)),
+        hostname: formatIpv6(block, 0),
         port: port(block, 32),
       },
       destination: {
-        hostname: formatIpv6(block.subarray(16, 32)),
+        hostname: formatIpv6(block, 16),
         port: port(block, 34),
       },
     };
@@ -232,10 +234,6 @@ function parseV2(bytes: Uint8Array): ProxyHeaderResult {
 
 function port(block: Uint8Array, offset: number): number {
   return (block[offset]! << 8) | block[offset + 1]!;
-}
-
-function formatIpv4(bytes: Uint8Array): string {
-  return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
 }
 
 function parseIpv4(text: string): Uint8Array | undefined {
@@ -253,7 +251,7 @@ function parseIpv4(text: string): Uint8Array | undefined {
 
 function formatIpv4Text(text: string): string | undefined {
   const bytes = parseIpv4(text);
-  return bytes === undefined ? undefined : formatIpv4(bytes);
+  return bytes === undefined ? undefined : formatIpv4(bytes, 0);
 }
 
 /** Parses IPv6 text (with `::` and a trailing IPv4 part) into 16 bytes. */
@@ -300,53 +298,7 @@ function parseIpv6(text: string): Uint8Array | undefined {
 
 function formatIpv6Text(text: string): string | undefined {
   const bytes = parseIpv6(text);
-  return bytes === undefined ? undefined : formatIpv6(bytes);
-}
-
-/**
- * Formats 16 bytes as IPv6 in RFC 5952 form: lower case, no leading zeros,
- * the longest run of two or more zero groups as `::` (the first of equal
- * runs), and IPv4-mapped addresses as `::ffff:192.0.2.1`.
- *
- * @param bytes The address.
- * @returns Its text.
- *
- * @example
- * ```ts
- * import { formatIpv6 } from "./proxy_header.ts";
- * import { strictEqual } from "node:assert/strict";
- *
- * const bytes = new Uint8Array(16);
- * bytes[15] = 1;
- * strictEqual(formatIpv6(bytes), "::1");
- * ```
- */
-export function formatIpv6(bytes: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `::ffff:${formatIpv4(bytes.subarray(12, 16))}`;
-  }
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart === -1) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${
-    hex.slice(bestStart + bestLength).join(":")
-  }`;
+  return bytes === undefined ? undefined : formatIpv6(bytes, 0);
 }
 
 /**
@@ -390,8 +342,8 @@ export function formatProxyHeader(
   if (version === 1) {
     const family = v6 ? "TCP6" : "TCP4";
     const text = v6
-      ? `PROXY ${family} ${formatIpv6(sourceBytes)} ${
-        formatIpv6(destinationBytes)
+      ? `PROXY ${family} ${formatIpv6(sourceBytes, 0)} ${
+        formatIpv6(destinationBytes, 0)
       } ${source.port} ${destination.port}\r\n`
       : `PROXY ${family} ${source.hostname} ${destination.hostname} ${source.port} ${destination.port}\r\n`;
     return new TextEncoder().encode(text);
