@@ -1,8 +1,9 @@
 // Copyright 2026 the echolab authors. MIT license.
 /**
- * `deno task profile [SCENARIO]`: a CPU profile of the echolab server under
- * one load (`churn`, the default, or `throughput`), taken through the V8
- * inspector, printed as the functions with the most self time.
+ * `deno task profile [SCENARIO] [--logged]`: a CPU profile of the echolab
+ * server under one load (`churn`, the default, or `throughput`), with its
+ * info logs on when `--logged` is given, taken through the V8 inspector,
+ * printed as the functions with the most self time.
  *
  * @module
  */
@@ -29,6 +30,8 @@ interface Profile {
 
 async function main(): Promise<void> {
   const kind = Deno.args[0] ?? "churn";
+  // `--logged`: the server writes its info logs (to nowhere), as row 2.
+  const logged = Deno.args.includes("--logged");
   const tcp = freePort();
   const inspector = freePort();
   const server = new Deno.Command(DENO, {
@@ -45,7 +48,7 @@ async function main(): Promise<void> {
       "--timeout",
       "60",
       "--log-level",
-      "error",
+      logged ? "info" : "error",
     ],
     stdout: "null",
     stderr: "null",

@@ -98,9 +98,22 @@ function escapeControl(character: string): string {
   }
 }
 
+/** Whether a string holds a control character: most values hold none. */
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
 function renderValue(value: unknown): string {
   if (typeof value === "string") {
-    return value.replace(CONTROL_CHARACTERS, escapeControl);
+    // Scanning is cheaper than a replace that finds nothing (the per-line
+    // hot path with logs on).
+    return hasControl(value)
+      ? value.replace(CONTROL_CHARACTERS, escapeControl)
+      : value;
   }
   if (typeof value === "number" || typeof value === "boolean") {
     return String(value);
