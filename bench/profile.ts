@@ -1,7 +1,7 @@
 // Copyright 2026 the echolab authors. MIT license.
 /**
  * `deno task profile [SCENARIO] [--logged]`: a CPU profile of the echolab
- * server under one load (`churn`, the default, or `throughput`), with its
+ * server under one load (`churn`, the default, `throughput` or `udp`), with its
  * info logs on when `--logged` is given, taken through the V8 inspector,
  * printed as the functions with the most self time.
  *
@@ -32,6 +32,8 @@ async function main(): Promise<void> {
   const kind = Deno.args[0] ?? "churn";
   // `--logged`: the server writes its info logs (to nowhere), as row 2.
   const logged = Deno.args.includes("--logged");
+  // A TCP port that is free; for udp the same number serves (the bench does
+  // the same), the probe being released at once.
   const tcp = freePort();
   const inspector = freePort();
   const server = new Deno.Command(DENO, {
@@ -42,11 +44,10 @@ async function main(): Promise<void> {
       "--unstable-net",
       "--v8-flags=--max-semi-space-size=4",
       `${ROOT}main.ts`,
-      "tcp",
+      kind === "udp" ? "udp" : "tcp",
       "--port",
       String(tcp),
-      "--timeout",
-      "60",
+      ...(kind === "udp" ? [] : ["--timeout", "60"]),
       "--log-level",
       logged ? "info" : "error",
     ],
@@ -91,9 +92,9 @@ async function main(): Promise<void> {
         JSON.stringify({
           kind,
           port: tcp,
-          connections: kind === "churn" ? 8 : 16,
+          connections: kind === "churn" ? 8 : kind === "udp" ? 4 : 16,
           window: kind === "churn" ? 1 : 16,
-          size: 16,
+          size: kind === "udp" ? 5 : 16,
           duration: 3000,
           id: 0,
         }),
@@ -130,7 +131,11 @@ async function main(): Promise<void> {
       console.log(`${(time / total * 100).toFixed(1).padStart(5)} %  ${name}`);
     }
   } finally {
-    server.kill("SIGKILL");
+    try {
+      server.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
     await server.status;
   }
 }
