@@ -426,6 +426,17 @@ export async function render(directory: string): Promise<KubeObject[]> {
 
 if (import.meta.main) {
   const root = new URL("..", import.meta.url).pathname;
+  try {
+    await new Deno.Command("kubectl", {
+      args: ["version", "--client"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+  } catch {
+    // kubectl has no Debian package: said, not failed, where it is missing.
+    console.log("manifests: skipped: kubectl is not installed");
+    Deno.exit(0);
+  }
   let failed = 0;
   for (
     const directory of ["deploy/kubernetes", "deploy/kubernetes-servicemonitor"]
