@@ -80,14 +80,19 @@ async function isRoot(): Promise<boolean> {
  * Makes sure the Debian packages are installed (as root, with apt), or says
  * why not.
  *
+ * @param needs Each command (or, starting with `/`, file) and the package
+ * that brings it.
  * @returns `undefined` when every command is there, else the reason.
  */
 export async function ensurePackages(
   needs: Record<string, string>,
 ): Promise<string | undefined> {
   const missing: string[] = [];
-  for (const [command, debianPackage] of Object.entries(needs)) {
-    if ((await run("sh", ["-c", `command -v ${command}`])).code !== 0) {
+  for (const [needed, debianPackage] of Object.entries(needs)) {
+    const check = needed.startsWith("/")
+      ? `test -e '${needed}'`
+      : `command -v '${needed}'`;
+    if ((await run("sh", ["-c", check])).code !== 0) {
       missing.push(debianPackage);
     }
   }

@@ -246,8 +246,7 @@ async function main(): Promise<number> {
     nginx: "nginx",
     prometheus: "prometheus",
     // The stream module has no command of its own: look for the file.
-    "test -e /usr/lib/nginx/modules/ngx_stream_module.so && echo":
-      "libnginx-mod-stream",
+    "/usr/lib/nginx/modules/ngx_stream_module.so": "libnginx-mod-stream",
   });
   if (missing !== undefined) {
     console.log(`fleet: skipped: ${missing}`);
