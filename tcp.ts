@@ -32,14 +32,10 @@ import {
   DEFAULT_TIMEOUT,
 } from "./lib/defaults.ts";
 import { DropReporter } from "./lib/drop_reporter.ts";
-import { warnIfReachable } from "./lib/exposure.ts";
 import { IdleClock } from "./lib/idle_timer.ts";
 import type { PacketCapture } from "./lib/packet_capture.ts";
-import {
-  CAPTURE_HOLD,
-  captureServer,
-  stopCapture,
-} from "./lib/server_capture.ts";
+import { CAPTURE_HOLD, stopCapture } from "./lib/server_capture.ts";
+import { startServing } from "./lib/server_start.ts";
 import { ReplyPrefix } from "./lib/reply_prefix.ts";
 import type { EchoServer, ServerOptions } from "./lib/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/server_stats.ts";
@@ -260,37 +256,26 @@ class TcpServer implements EchoServer<"tcp"> {
       ? Deno.listen({ transport: "tcp", ...address })
       : Deno.listenTls({ ...address, ...options.tls });
     this.addr = this.#listener.addr as Deno.NetAddr & { transport: "tcp" };
-    const announce = () => {
-      this.#announced = true;
-      logger.info("Starting tcp server on {address}{tls}", {
-        address: formatAddress(this.addr),
-        tls: options.tls === undefined ? "" : " (TLS)",
-      });
-      warnIfReachable(logger, this.addr, this.#allow);
-      if (faults?.active) {
-        logger.warn("Injecting faults: {faults}", {
-          faults: faults.describe(),
-        });
-      }
-    };
-    if (capture === false) {
-      announce();
-      this.started = Promise.resolve();
-      this.#acceptLoop = this.#accept();
-    } else {
-      // Nothing is served before tcpdump listens: no packet is missed.
-      this.started = captureServer(capture, this.addr, this.#settings.tracer!)
-        .then((running) => {
-          this.#capture = running;
-          announce();
-        });
-      this.#acceptLoop = this.started.then(() => this.#accept(), () => {
+    const serving = startServing({
+      logger,
+      addr: this.addr,
+      suffix: options.tls === undefined ? "" : " (TLS)",
+      allow: this.#allow,
+      faults: this.#settings.faults,
+      capture,
+      tracer: this.#settings.tracer,
+      captured: (running) => this.#capture = running,
+      serve: () => {
+        this.#announced = true;
+        return this.#accept();
+      },
+      abandon: () => {
         this.#closing = true;
         this.#listener.close();
-      });
-    }
-    // Whoever awaits it sees a failure; it is never left unhandled.
-    this.started.catch(() => {});
+      },
+    });
+    this.started = serving.started;
+    this.#acceptLoop = serving.loop;
     // The loop ends on shutdown, or when the listener fails on its own.
     this.finished = this.#acceptLoop.then(() => this.shutdown());
   }

@@ -40,18 +40,14 @@ import {
 import { DelayQueue } from "./lib/delay_queue.ts";
 import { DropReporter } from "./lib/drop_reporter.ts";
 import { errorMessage, netGrant } from "./lib/errors.ts";
-import { warnIfReachable } from "./lib/exposure.ts";
 import { LineReader } from "./lib/line_reader.ts";
 import { loopRisk } from "./lib/loop_guard.ts";
 import { checkFaults, FaultInjector, type FaultOptions } from "./lib/faults.ts";
 import { ReplyFormatter } from "./lib/reply_formatter.ts";
 import type { PacketCapture } from "./lib/packet_capture.ts";
 import { ReplyPrefix } from "./lib/reply_prefix.ts";
-import {
-  CAPTURE_HOLD,
-  captureServer,
-  stopCapture,
-} from "./lib/server_capture.ts";
+import { CAPTURE_HOLD, stopCapture } from "./lib/server_capture.ts";
+import { startServing } from "./lib/server_start.ts";
 import { SeedLog } from "./lib/seed_log.ts";
 import type { EchoServer, ServerOptions } from "./lib/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/server_stats.ts";
@@ -231,41 +227,28 @@ class UdpServer implements EchoServer<"udp"> {
     this.addr = this.#socket.addr as Deno.NetAddr & { transport: "udp" };
     // Deno does not tell a datagram's destination: {local} is the bound one.
     this.#local = formatAddress(this.addr);
-    const announce = () => {
-      this.#announced = true;
-      logger.info("Starting udp server on {address}", {
-        address: formatAddress(this.addr),
-      });
-      warnIfReachable(logger, this.addr, this.#allow);
-      if (this.#faults !== undefined) {
-        logger.warn("Injecting faults: {faults}", {
-          faults: this.#faults.describe(),
-        });
-      }
-    };
-    // Several receives in flight keep the socket busy while replies go out.
-    const serve = () =>
-      Promise.all(Array.from({ length: RECEIVERS }, () => this.#serve()))
-        .then(() => this.#close());
-    if (capture === false) {
-      announce();
-      this.started = Promise.resolve();
-      this.#loop = serve();
-    } else {
-      // Nothing is received before tcpdump listens: no packet is missed.
-      this.started = captureServer(capture, this.addr, this.#tracer!).then(
-        (running) => {
-          this.#capture = running;
-          announce();
-        },
-      );
-      this.#loop = this.started.then(serve, () => {
+    const serving = startServing({
+      logger,
+      addr: this.addr,
+      allow: this.#allow,
+      faults: this.#faults,
+      capture,
+      tracer: this.#tracer,
+      captured: (running) => this.#capture = running,
+      // Several receives in flight keep the socket busy while replies go out.
+      serve: () => {
+        this.#announced = true;
+        return Promise.all(
+          Array.from({ length: RECEIVERS }, () => this.#serve()),
+        ).then(() => this.#close());
+      },
+      abandon: () => {
         this.#closing = true;
         this.#close();
-      });
-    }
-    // Whoever awaits it sees a failure; it is never left unhandled.
-    this.started.catch(() => {});
+      },
+    });
+    this.started = serving.started;
+    this.#loop = serving.loop;
     // The loops end on shutdown, or when the socket fails on its own.
     this.finished = this.#loop.then(() => this.shutdown());
   }

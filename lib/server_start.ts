@@ -1,0 +1,98 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * How both servers begin serving once bound: the start lines, and, with a
+ * capture, waiting for tcpdump first so that no packet is missed.
+ *
+ * @module
+ */
+
+import type { Logger } from "@logtape/logtape";
+import type { AccessList } from "./access_list.ts";
+import { formatAddress } from "./address.ts";
+import { warnIfReachable } from "./exposure.ts";
+import type { FaultInjector } from "./faults.ts";
+import type { PacketCapture } from "./packet_capture.ts";
+import { type CaptureOption, captureServer } from "./server_capture.ts";
+import type { Tracer } from "./tracer.ts";
+
+/** What a bound server hands over to begin serving. */
+export interface ServerStart {
+  /** The server's logger. */
+  logger: Logger;
+  /** Where it is bound. */
+  addr: Deno.NetAddr;
+  /** Said after the address in the start line (` (TLS)`). */
+  suffix?: string;
+  /** The access list, named by the warning for a reachable address. */
+  allow?: AccessList;
+  /** Active faults, named at warning level. */
+  faults?: FaultInjector;
+  /** The server's `capture` option. */
+  capture: CaptureOption;
+  /** The server's tracer (there is one whenever `capture` is on). */
+  tracer?: Tracer;
+  /** Called with the capture once tcpdump listens. */
+  captured(capture: PacketCapture): void;
+  /** Runs the accept or receive loops until the server stops. */
+  serve(): Promise<void>;
+  /** Releases the socket when the capture could not start. */
+  abandon(): void;
+}
+
+/**
+ * Logs the start line (and the warnings for a reachable address and for
+ * active faults) and runs the server's loops: at once, or with a capture
+ * once tcpdump listens.
+ *
+ * @param start The bound server's parts.
+ * @returns `started` (rejects when the capture cannot start; the socket is
+ * then released) and `loop` (settles when serving ends, either way).
+ *
+ * @example
+ * ```ts
+ * import { getLogger } from "@logtape/logtape";
+ * import { startServing } from "./server_start.ts";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const { started, loop } = startServing({
+ *   logger: getLogger(["echolab", "tcp"]),
+ *   addr: listener.addr,
+ *   capture: false,
+ *   captured: () => {},
+ *   serve: () => Promise.resolve(),
+ *   abandon: () => {},
+ * });
+ * await started;
+ * await loop;
+ * ```
+ */
+export function startServing(
+  start: ServerStart,
+): { started: Promise<void>; loop: Promise<void> } {
+  const announce = () => {
+    start.logger.info("Starting {transport} server on {address}{suffix}", {
+      transport: start.addr.transport,
+      address: formatAddress(start.addr),
+      suffix: start.suffix ?? "",
+    });
+    warnIfReachable(start.logger, start.addr, start.allow);
+    if (start.faults !== undefined) {
+      start.logger.warn("Injecting faults: {faults}", {
+        faults: start.faults.describe(),
+      });
+    }
+  };
+  if (start.capture === false) {
+    announce();
+    return { started: Promise.resolve(), loop: start.serve() };
+  }
+  // Nothing is served before tcpdump listens: no packet is missed.
+  const started = captureServer(start.capture, start.addr, start.tracer!)
+    .then((capture) => {
+      start.captured(capture);
+      announce();
+    });
+  // Whoever awaits it sees a failure; it is never left unhandled.
+  started.catch(() => {});
+  return { started, loop: started.then(start.serve, start.abandon) };
+}
