@@ -451,7 +451,10 @@ export class TcpConnection {
     stats.lines_in += lines;
     if (answers === 0) return;
     try {
-      await this.#delayReply();
+      // No promise on the hot path when there is no delay to wait out.
+      if (this.#settings.faults?.options.delay !== undefined) {
+        await this.#delayReply();
+      }
       await this.#writeBytes(formatter.bytes());
       stats.lines_out += answers;
       this.#answered += answers;
@@ -463,8 +466,7 @@ export class TcpConnection {
 
   /** Waits out an injected delay; the idle timeout does not count it. */
   async #delayReply(): Promise<void> {
-    const faults = this.#settings.faults;
-    if (faults?.options.delay === undefined) return;
+    const faults = this.#settings.faults!;
     const milliseconds = faults.delay();
     this.#settings.stats.countFault("delay");
     this.#settings.tracer?.event("delayed reply to {peer} by {ms} ms", {
@@ -546,7 +548,10 @@ export class TcpConnection {
       this.#settings.stats.bytes_in += chunk.length;
       this.#idleTimer?.touch();
       if (seedLog.receivingEnabled()) seedLog.receiving(chunk, peer);
-      await this.#delayReply();
+      // No promise on the hot path when there is no delay to wait out.
+      if (this.#settings.faults?.options.delay !== undefined) {
+        await this.#delayReply();
+      }
       await this.#writeBytes(chunk);
     };
     if (initial !== undefined && initial.length > 0) {
