@@ -43,6 +43,7 @@ import {
   type CloseReason,
   isResetError,
   TcpConnection,
+  type TcpConnectionOptions,
   type TcpConnectionSettings,
 } from "./lib/tcp_connection.ts";
 import { ThrottledReporter } from "./lib/throttled_reporter.ts";
@@ -195,7 +196,9 @@ class TcpServer implements EchoServer<"tcp"> {
   #maxPerSource: number;
   #perSource = new Map<string, number>();
   #shutdownGrace: number;
-  #connections = new Map<TcpConnection, Promise<void>>();
+  #connections = new Set<TcpConnection>();
+  /** Resolved when the last connection closes, once shutdown waits for it. */
+  #allClosed: PromiseWithResolvers<void> | undefined;
   #closing = false;
   #acceptLoop: Promise<void>;
   #shutdown: Promise<void> | undefined;
@@ -331,23 +334,7 @@ class TcpServer implements EchoServer<"tcp"> {
         return;
       }
       // The client is known once its header is read: checked then.
-      let claimed: string | undefined;
-      this.#serve(conn, peer, (source, client) => {
-        const refusal = this.#refusal(source, client);
-        if (refusal !== undefined) {
-          this.#drops.drop(
-            refusal.reason,
-            refusal.template,
-            refusal.properties,
-          );
-          return refusal.reason as CloseReason;
-        }
-        this.#claim(source);
-        claimed = source;
-        return undefined;
-      }).finally(() => {
-        if (claimed !== undefined) this.#release(claimed);
-      });
+      this.#serve(conn, { peer, admit: this.#admitClient });
       return;
     }
     const source = conn.remoteAddr.hostname;
@@ -356,9 +343,30 @@ class TcpServer implements EchoServer<"tcp"> {
       this.#refuse(conn, refusal);
     } else {
       this.#claim(source);
-      this.#serve(conn, peer).finally(() => this.#release(source));
+      this.#serve(conn, { peer, source });
     }
   }
+
+  /** Checks the client a PROXY header names, and counts it when served. */
+  readonly #admitClient = (
+    source: string,
+    client: string,
+  ): CloseReason | undefined => {
+    const refusal = this.#refusal(source, client);
+    if (refusal !== undefined) {
+      this.#drops.drop(refusal.reason, refusal.template, refusal.properties);
+      return refusal.reason as CloseReason;
+    }
+    this.#claim(source);
+    return undefined;
+  };
+
+  /** Forgets a closed connection: one function for all of them. */
+  readonly #closed = (connection: TcpConnection): void => {
+    this.#connections.delete(connection);
+    if (connection.source !== undefined) this.#release(connection.source);
+    if (this.#connections.size === 0) this.#allClosed?.resolve();
+  };
 
   #overCapacity(peer: string): Refusal | undefined {
     if (
@@ -426,19 +434,16 @@ class TcpServer implements EchoServer<"tcp"> {
 
   #serve(
     conn: Deno.TcpConn | Deno.TlsConn,
-    peer: string,
-    admit?: (source: string, peer: string) => CloseReason | undefined,
-  ): Promise<void> {
+    options: Omit<TcpConnectionOptions, "onClosed">,
+  ): void {
     this.#stats.opened();
     const connection = new TcpConnection(conn, this.#settings, {
-      peer,
-      admit,
+      ...options,
+      onClosed: this.#closed,
     });
-    const served = connection.serve().finally(() =>
-      this.#connections.delete(connection)
-    );
-    this.#connections.set(connection, served);
-    return served;
+    this.#connections.add(connection);
+    // The connection reports its own end (onClosed): nothing to chain here.
+    connection.serve();
   }
 
   #refuse(conn: Deno.TcpConn | Deno.TlsConn, refusal: Refusal): void {
@@ -455,23 +460,23 @@ class TcpServer implements EchoServer<"tcp"> {
     }
     this.#backoff.wake();
     await this.#acceptLoop;
-    for (const connection of this.#connections.keys()) {
+    for (const connection of this.#connections) {
       connection.drain("shutdown");
     }
-    const open = [...this.#connections.values()];
-    if (open.length > 0) {
+    if (this.#connections.size > 0) {
+      const allClosed = this.#allClosed = Promise.withResolvers<void>();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const grace = new Promise<"timeout">((resolve) => {
         timer = setTimeout(() => resolve("timeout"), this.#shutdownGrace);
       });
-      const outcome = await Promise.race([Promise.all(open), grace]);
+      const outcome = await Promise.race([allClosed.promise, grace]);
       clearTimeout(timer);
       if (outcome === "timeout") {
         const stuck = this.#connections.size;
-        for (const connection of this.#connections.keys()) {
+        for (const connection of this.#connections) {
           connection.abort("shutdown");
         }
-        await Promise.all(open);
+        await allClosed.promise;
         logger.warn(
           "Closed {count} connections by force: their writes did not finish within {grace} ms",
           { count: stuck, grace: this.#shutdownGrace },

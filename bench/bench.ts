@@ -39,7 +39,12 @@ function parseSettings(args: string[]): Settings {
   };
 }
 
-type ServerName = "echolab" | "echolab --workers 2" | "node" | "go seed";
+type ServerName =
+  | "echolab"
+  | "echolab --workers 2"
+  | "deno plain"
+  | "node"
+  | "go seed";
 
 interface ServerSpec {
   name: ServerName;
@@ -71,6 +76,12 @@ const ECHOLAB_WORKERS: ServerSpec = {
     ECHOLAB.command(tcp, udp, logged, extra)
       .replace(" all ", " all --workers 2 ")
       .replace(" run ", ` run --allow-read=${ROOT} `),
+};
+
+const DENO_PLAIN: ServerSpec = {
+  name: "deno plain",
+  command: (tcp, udp) =>
+    `exec ${DENO} run --allow-net=127.0.0.1 --unstable-net --v8-flags=--max-semi-space-size=4 ${ROOT}bench/deno_echo_server.ts ${tcp} ${udp} 2>/dev/null`,
 };
 
 const NODE: ServerSpec = {
@@ -146,6 +157,16 @@ class RunningServer implements AsyncDisposable {
     throw new Error("server did not start");
   }
 
+  /** CPU time the server used so far, all its threads, in seconds. */
+  async cpu(): Promise<number> {
+    // Deno asks for --allow-all to read /proc: a shell reads it.
+    const { out: stat } = await shell(`cat /proc/${this.pid}/stat`);
+    // utime and stime, in clock ticks (100 per second on Linux), follow
+    // the parenthesized command name.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+
   async rss(): Promise<number> {
     const { out } = await shell(`cat /proc/${this.pid}/status`);
     return Number(out.match(/VmRSS:\s+(\d+) kB/)?.[1] ?? 0) * 1024;
@@ -208,6 +229,10 @@ interface Measurement {
   /** Wrong and missing replies, summed over the rounds. */
   errors: number;
   note?: string;
+  /** Requests answered, for the server's CPU time per request. */
+  requests?: number;
+  /** The server's CPU time per request, in microseconds. */
+  cpu?: number;
 }
 
 interface Scenario {
@@ -239,7 +264,7 @@ async function tcpThroughput(
     duration: settings.duration,
     ...variant,
   }, 2);
-  return { value: r.ok / r.seconds, errors: r.wrong + r.lost };
+  return { value: r.ok / r.seconds, errors: r.wrong + r.lost, requests: r.ok };
 }
 
 /** 4 sockets, 16 datagrams of 5 bytes in flight each. */
@@ -255,7 +280,12 @@ async function udpThroughput(
     size: 5,
     duration: settings.duration,
   }, 1);
-  return { value: r.ok / r.seconds, errors: r.wrong, note: `lost ${r.lost}` };
+  return {
+    value: r.ok / r.seconds,
+    errors: r.wrong,
+    note: `lost ${r.lost}`,
+    requests: r.ok,
+  };
 }
 
 /**
@@ -318,7 +348,13 @@ const SCENARIOS: Scenario[] = [
     name: "1. TCP 32 conns x 16 lines, quiet",
     unit: "lines/s",
     higher: true,
-    servers: ["echolab", "echolab --workers 2", "node", "go seed"],
+    servers: [
+      "echolab",
+      "echolab --workers 2",
+      "deno plain",
+      "node",
+      "go seed",
+    ],
     measure: tcpThroughput,
   },
   {
@@ -388,7 +424,7 @@ const SCENARIOS: Scenario[] = [
     name: "3. churn: connect, 1 line, close",
     unit: "conns/s",
     higher: true,
-    servers: ["echolab", "node", "go seed"],
+    servers: ["echolab", "deno plain", "node", "go seed"],
     async measure(server, settings) {
       const r = await load({
         kind: "churn",
@@ -398,14 +434,18 @@ const SCENARIOS: Scenario[] = [
         size: 16,
         duration: settings.duration,
       }, 2);
-      return { value: r.ok / r.seconds, errors: r.wrong + r.lost };
+      return {
+        value: r.ok / r.seconds,
+        errors: r.wrong + r.lost,
+        requests: r.ok,
+      };
     },
   },
   {
     name: "4. UDP 4 sockets x 16, 5 bytes, quiet",
     unit: "datagrams/s",
     higher: true,
-    servers: ["echolab", "node", "go seed"],
+    servers: ["echolab", "deno plain", "node", "go seed"],
     measure: udpThroughput,
   },
   {
@@ -420,7 +460,7 @@ const SCENARIOS: Scenario[] = [
     name: "5. RSS, idle TCP connections",
     unit: "MB",
     higher: false,
-    servers: ["echolab", "node", "go seed"],
+    servers: ["echolab", "deno plain", "node", "go seed"],
     measure: (server, settings) => heldConnections(server, settings, 0),
   },
   {
@@ -428,7 +468,7 @@ const SCENARIOS: Scenario[] = [
     unit: "MB",
     higher: false,
     // The seed's Go server misses replies with 10,000 connections at once.
-    servers: ["echolab", "node"],
+    servers: ["echolab", "deno plain", "node"],
     measure: (server, settings) => heldConnections(server, settings, 16),
   },
   {
@@ -456,7 +496,7 @@ const SCENARIOS: Scenario[] = [
     name: "7. start-up to accepting",
     unit: "ms",
     higher: false,
-    servers: ["echolab", "node", "go seed"],
+    servers: ["echolab", "deno plain", "node", "go seed"],
     measure: async (server) => ({ value: await server.ready(), errors: 0 }),
   },
 ];
@@ -464,7 +504,7 @@ const SCENARIOS: Scenario[] = [
 async function main(): Promise<number> {
   const settings = parseSettings(Deno.args);
   await Deno.mkdir(WORK, { recursive: true });
-  const servers: ServerSpec[] = [ECHOLAB, ECHOLAB_WORKERS, NODE];
+  const servers: ServerSpec[] = [ECHOLAB, ECHOLAB_WORKERS, DENO_PLAIN, NODE];
   const hasGo = (await shell("command -v go")).ok;
   if (hasGo) {
     const built = await shell(
@@ -504,26 +544,38 @@ async function main(): Promise<number> {
           scenario.extra,
         );
         const startup = await server.ready();
-        rounds.push(
-          scenario.name.startsWith("7.")
-            ? { value: startup, errors: 0 }
-            : await scenario.measure(server, settings),
-        );
+        if (scenario.name.startsWith("7.")) {
+          rounds.push({ value: startup, errors: 0 });
+          continue;
+        }
+        const cpuBefore = await server.cpu();
+        const measured = await scenario.measure(server, settings);
+        if (measured.requests) {
+          measured.cpu = (await server.cpu() - cpuBefore) /
+            measured.requests * 1e6;
+        }
+        rounds.push(measured);
       }
       const value = median(rounds.map((r) => r.value));
       const roundErrors = rounds.reduce((sum, r) => sum + r.errors, 0);
       errors += roundErrors;
+      const cpus = rounds.flatMap((r) => r.cpu === undefined ? [] : [r.cpu]);
       results[spec.name] = {
         value,
         errors: roundErrors,
         note: rounds.find((r) => r.value === value)?.note,
+        cpu: cpus.length > 0 ? median(cpus) : undefined,
       };
       console.error(
         `bench: ${scenario.name}: ${spec.name} ${
           format(value)
-        } ${scenario.unit}${
-          roundErrors ? ` (${roundErrors} wrong or missing replies)` : ""
-        }`,
+        } ${scenario.unit} (rounds ${
+          rounds.map((r) => format(r.value)).join(", ")
+        }${
+          results[spec.name]!.cpu === undefined
+            ? ""
+            : `; server CPU ${results[spec.name]!.cpu!.toFixed(2)} µs each`
+        })${roundErrors ? ` (${roundErrors} wrong or missing replies)` : ""}`,
       );
     }
     rows.push({
@@ -533,7 +585,17 @@ async function main(): Promise<number> {
       results,
     });
   }
-  printTable(rows, servers.map((s) => s.name));
+  const names = servers.map((s) => s.name);
+  printTable(rows, names, (result) => result.value, true);
+  const cpuRows = rows.filter((row) =>
+    Object.values(row.results).some((result) => result.cpu !== undefined)
+  );
+  if (cpuRows.length > 0) {
+    console.log(
+      "\nServer CPU time per request in µs (all threads, /proc; median of the rounds; lower is better):",
+    );
+    printTable(cpuRows, names, (result) => result.cpu, false);
+  }
   for (const scenario of SCENARIOS) {
     const row = rows.find((r) => r.scenario === scenario.name);
     const base = rows.find((r) =>
@@ -543,10 +605,20 @@ async function main(): Promise<number> {
     const value = row?.results.echolab?.value;
     const plain = base?.results.echolab?.value;
     if (value === undefined || plain === undefined) continue;
+    // CPU per line moves less than throughput when the load generator
+    // shares the machine: both are given.
+    const cpu = row!.results.echolab!.cpu;
+    const plainCpu = base!.results.echolab!.cpu;
     console.log(
-      `${scenario.name}: ${(value / plain).toFixed(3)}x of "${
+      `${scenario.name}: ${(value / plain).toFixed(3)}x the throughput of "${
         base!.scenario
-      }" (cost ${((1 - value / plain) * 100).toFixed(1)} %)`,
+      }" (cost ${((1 - value / plain) * 100).toFixed(1)} %)${
+        cpu === undefined || plainCpu === undefined
+          ? ""
+          : `, ${(cpu / plainCpu).toFixed(3)}x its server CPU per line (cost ${
+            ((cpu / plainCpu - 1) * 100).toFixed(1)
+          } %)`
+      }`,
     );
   }
   if (settings.json !== undefined) {
@@ -566,6 +638,11 @@ function format(value: number): string {
   return value >= 100 ? value.toFixed(0) : value.toFixed(3);
 }
 
+/**
+ * Prints one table: a row per scenario, a column per server with the
+ * figure `pick` chooses (and its note when `notes`), then echolab's ratio
+ * to each peer.
+ */
 function printTable(
   rows: {
     scenario: string;
@@ -574,6 +651,8 @@ function printTable(
     results: Partial<Record<ServerName, Measurement>>;
   }[],
   names: ServerName[],
+  pick: (result: Measurement) => number | undefined,
+  notes: boolean,
 ): void {
   const peers = names.filter((name) => name !== "echolab");
   // The workers column compares echolab with itself: show 2 loops over 1.
@@ -581,19 +660,22 @@ function printTable(
     peer === "echolab --workers 2" ? "workers 2/1" : `echolab/${peer}`;
   const header = ["scenario", "unit", ...names, ...peers.map(ratioName)];
   const lines = rows.map((row) => {
-    const own = row.results.echolab?.value;
+    const result = row.results.echolab;
+    const own = result === undefined ? undefined : pick(result);
     return [
       row.scenario,
-      row.unit,
+      notes ? row.unit : "µs",
       ...names.map((name) => {
         const result = row.results[name];
-        if (result === undefined) return "-";
-        return `${format(result.value)}${
-          result.note ? ` (${result.note})` : ""
+        const value = result === undefined ? undefined : pick(result);
+        if (value === undefined) return "-";
+        return `${format(value)}${
+          notes && result!.note ? ` (${result!.note})` : ""
         }`;
       }),
       ...peers.map((peer) => {
-        const other = row.results[peer]?.value;
+        const theirs = row.results[peer];
+        const other = theirs === undefined ? undefined : pick(theirs);
         if (own === undefined || other === undefined || other === 0) return "-";
         const ratio = peer === "echolab --workers 2"
           ? other / own

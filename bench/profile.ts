@@ -5,11 +5,17 @@
  * info logs on when `--logged` is given, taken through the V8 inspector,
  * printed as the functions with the most self time.
  *
+ * `deno task profile memory [--logged]`: two heap snapshots of the TCP
+ * server, before and after 10,000 connections were each answered once
+ * (garbage collected first), printed as the bytes of JavaScript heap each
+ * held connection keeps, by kind of object.
+ *
  * @module
  */
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO = Deno.execPath();
+const HELD = 10_000;
 
 function freePort(): number {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -28,16 +34,84 @@ interface Profile {
   timeDeltas: number[];
 }
 
-async function main(): Promise<void> {
-  const kind = Deno.args[0] ?? "churn";
-  // `--logged`: the server writes its info logs (to nowhere), as row 2.
-  const logged = Deno.args.includes("--logged");
-  // A TCP port that is free; for udp the same number serves (the bench does
-  // the same), the probe being released at once.
-  const tcp = freePort();
-  const inspector = freePort();
-  const server = new Deno.Command(DENO, {
+interface HeapSnapshot {
+  snapshot: {
+    meta: { node_fields: string[]; node_types: [string[], ...unknown[]] };
+  };
+  nodes: number[];
+  strings: string[];
+}
+
+/** A DevTools protocol session with the server's inspector. */
+class Inspector implements Disposable {
+  #socket: WebSocket;
+  #id = 0;
+  #pending = new Map<number, (result: unknown) => void>();
+  #chunks: string[] = [];
+
+  private constructor(socket: WebSocket) {
+    this.#socket = socket;
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.method === "HeapProfiler.addHeapSnapshotChunk") {
+        this.#chunks.push(message.params.chunk);
+      }
+      this.#pending.get(message.id)?.(message.result);
+    };
+  }
+
+  static async open(port: number): Promise<Inspector> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      try {
+        const list = await (await fetch(
+          `http://127.0.0.1:${port}/json/list`,
+        )).json();
+        const target = list[0]?.webSocketDebuggerUrl;
+        if (target === undefined) continue;
+        const socket = new WebSocket(target);
+        await new Promise((resolve) => socket.onopen = resolve);
+        return new Inspector(socket);
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    throw new Error("no inspector");
+  }
+
+  call(method: string, params = {}): Promise<unknown> {
+    return new Promise<unknown>((resolve) => {
+      this.#pending.set(++this.#id, resolve);
+      this.#socket.send(JSON.stringify({ id: this.#id, method, params }));
+    });
+  }
+
+  /** Collects garbage, then takes a heap snapshot. */
+  async heapSnapshot(): Promise<HeapSnapshot> {
+    await this.call("HeapProfiler.collectGarbage");
+    await this.call("HeapProfiler.collectGarbage");
+    this.#chunks = [];
+    await this.call("HeapProfiler.takeHeapSnapshot", {
+      reportProgress: false,
+    });
+    return JSON.parse(this.#chunks.join(""));
+  }
+
+  [Symbol.dispose]() {
+    this.#socket.close();
+  }
+}
+
+function startServer(
+  kind: string,
+  port: number,
+  inspector: number,
+  logged: boolean,
+): Deno.ChildProcess {
+  return new Deno.Command("bash", {
     args: [
+      "-c",
+      `ulimit -n 30000 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"`,
+      DENO,
       "run",
       `--inspect=127.0.0.1:${inspector}`,
       "--allow-net=127.0.0.1",
@@ -46,7 +120,7 @@ async function main(): Promise<void> {
       `${ROOT}main.ts`,
       kind === "udp" ? "udp" : "tcp",
       "--port",
-      String(tcp),
+      String(port),
       ...(kind === "udp" ? [] : ["--timeout", "60"]),
       "--log-level",
       logged ? "info" : "error",
@@ -54,82 +128,164 @@ async function main(): Promise<void> {
     stdout: "null",
     stderr: "null",
   }).spawn();
-  try {
-    let target: string | undefined;
-    for (let attempt = 0; attempt < 100 && target === undefined; attempt++) {
-      try {
-        const list = await (await fetch(
-          `http://127.0.0.1:${inspector}/json/list`,
-        )).json();
-        target = list[0]?.webSocketDebuggerUrl;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-    if (target === undefined) throw new Error("no inspector");
-    const socket = new WebSocket(target);
-    await new Promise((resolve) => socket.onopen = resolve);
-    let id = 0;
-    const pending = new Map<number, (result: unknown) => void>();
-    socket.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      pending.get(message.id)?.(message.result);
-    };
-    const call = (method: string, params = {}) =>
-      new Promise<unknown>((resolve) => {
-        pending.set(++id, resolve);
-        socket.send(JSON.stringify({ id, method, params }));
-      });
-    await call("Profiler.enable");
-    await call("Profiler.setSamplingInterval", { interval: 100 });
-    await call("Profiler.start");
-    const load = await new Deno.Command(DENO, {
-      args: [
-        "run",
-        "--allow-net=127.0.0.1",
-        "--unstable-net",
-        `${ROOT}bench/load.ts`,
-        JSON.stringify({
-          kind,
-          port: tcp,
-          connections: kind === "churn" ? 8 : kind === "udp" ? 4 : 16,
-          window: kind === "churn" ? 1 : 16,
-          size: kind === "udp" ? 5 : 16,
-          duration: 3000,
-          id: 0,
-        }),
-      ],
-    }).output();
-    const result = JSON.parse(
-      new TextDecoder().decode(load.stdout).trim().split("\n").at(-1)!,
-    );
-    const { profile } = await call("Profiler.stop") as { profile: Profile };
-    socket.close();
-    const self = new Map<number, number>();
-    profile.samples.forEach((node, i) => {
-      self.set(node, (self.get(node) ?? 0) + (profile.timeDeltas[i] ?? 0));
-    });
-    const total = [...self.values()].reduce((a, b) => a + b, 0);
-    const byName = new Map<string, number>();
-    for (const node of profile.nodes) {
-      const time = self.get(node.id) ?? 0;
-      const frame = node.callFrame;
-      const where = frame.url === ""
-        ? ""
-        : ` ${frame.url.replace(/^.*\//, "")}:${frame.lineNumber + 1}`;
-      const name = `${frame.functionName || "(anonymous)"}${where}`;
-      byName.set(name, (byName.get(name) ?? 0) + time);
-    }
+}
+
+function loadArgs(task: Record<string, unknown>): string[] {
+  return [
+    "run",
+    "--allow-net=127.0.0.1",
+    "--unstable-net",
+    `${ROOT}bench/load.ts`,
+    JSON.stringify({ id: 0, ...task }),
+  ];
+}
+
+async function cpuProfile(
+  inspector: Inspector,
+  kind: string,
+  port: number,
+): Promise<void> {
+  await inspector.call("Profiler.enable");
+  await inspector.call("Profiler.setSamplingInterval", { interval: 100 });
+  await inspector.call("Profiler.start");
+  const load = await new Deno.Command(DENO, {
+    args: loadArgs({
+      kind,
+      port,
+      connections: kind === "churn" ? 8 : kind === "udp" ? 4 : 16,
+      window: kind === "churn" ? 1 : 16,
+      size: kind === "udp" ? 5 : 16,
+      duration: 3000,
+    }),
+  }).output();
+  const result = JSON.parse(
+    new TextDecoder().decode(load.stdout).trim().split("\n").at(-1)!,
+  );
+  const { profile } = await inspector.call("Profiler.stop") as {
+    profile: Profile;
+  };
+  const self = new Map<number, number>();
+  profile.samples.forEach((node, i) => {
+    self.set(node, (self.get(node) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  const byName = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const time = self.get(node.id) ?? 0;
+    const frame = node.callFrame;
+    const where = frame.url === ""
+      ? ""
+      : ` ${frame.url.replace(/^.*\//, "")}:${frame.lineNumber + 1}`;
+    const name = `${frame.functionName || "(anonymous)"}${where}`;
+    byName.set(name, (byName.get(name) ?? 0) + time);
+  }
+  console.log(
+    `profile: ${kind}, ${
+      (result.ok / result.seconds).toFixed(0)
+    } per second under the profiler; self time by function:`,
+  );
+  for (
+    const [name, time] of [...byName].sort((a, b) => b[1] - a[1]).slice(0, 15)
+  ) {
+    console.log(`${(time / total * 100).toFixed(1).padStart(5)} %  ${name}`);
+  }
+}
+
+/** Self size and count of the snapshot's live objects, by type and name. */
+function heapByKind(
+  heap: HeapSnapshot,
+): Map<string, { size: number; count: number }> {
+  const fields = heap.snapshot.meta.node_fields;
+  const types = heap.snapshot.meta.node_types[0];
+  const width = fields.length;
+  const typeAt = fields.indexOf("type");
+  const nameAt = fields.indexOf("name");
+  const sizeAt = fields.indexOf("self_size");
+  const kinds = new Map<string, { size: number; count: number }>();
+  for (let i = 0; i < heap.nodes.length; i += width) {
+    const type = types[heap.nodes[i + typeAt]!]!;
+    const name = heap.strings[heap.nodes[i + nameAt]!]!;
+    // Strings and numbers are named by their value: count them by type.
+    const key = type === "object" || type === "closure" || type === "native"
+      ? `${name} (${type})`
+      : `(${type})`;
+    const kind = kinds.get(key) ?? { size: 0, count: 0 };
+    kind.size += heap.nodes[i + sizeAt]!;
+    kind.count++;
+    kinds.set(key, kind);
+  }
+  return kinds;
+}
+
+async function memoryProfile(
+  inspector: Inspector,
+  port: number,
+): Promise<void> {
+  const before = heapByKind(await inspector.heapSnapshot());
+  const holder = new Deno.Command("bash", {
+    args: [
+      "-c",
+      `ulimit -n 30000 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"`,
+      DENO,
+      ...loadArgs({
+        kind: "idle",
+        port,
+        connections: HELD,
+        window: 0,
+        size: 16,
+        duration: 0,
+      }),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const reader = holder.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  const held = JSON.parse(text.split("\n")[0]!) as { ready: number };
+  const after = heapByKind(await inspector.heapSnapshot());
+  await holder.stdin.close();
+  while (!(await reader.read()).done) { /* drain */ }
+  await holder.status;
+  const rows = [...after].map(([key, { size, count }]) => ({
+    key,
+    size: (size - (before.get(key)?.size ?? 0)) / held.ready,
+    count: (count - (before.get(key)?.count ?? 0)) / held.ready,
+  })).sort((a, b) => b.size - a.size);
+  const total = rows.reduce((sum, row) => sum + row.size, 0);
+  console.log(
+    `profile: memory, ${held.ready} connections answered once and held; ` +
+      `JavaScript heap kept per connection after garbage collection: ${
+        total.toFixed(0)
+      } bytes`,
+  );
+  for (const row of rows.slice(0, 20)) {
     console.log(
-      `profile: ${kind}, ${
-        (result.ok / result.seconds).toFixed(0)
-      } per second under the profiler; self time by function:`,
+      `${row.size.toFixed(0).padStart(6)} B  ${
+        row.count.toFixed(2).padStart(5)
+      } x  ${row.key}`,
     );
-    for (
-      const [name, time] of [...byName].sort((a, b) => b[1] - a[1]).slice(0, 15)
-    ) {
-      console.log(`${(time / total * 100).toFixed(1).padStart(5)} %  ${name}`);
-    }
+  }
+}
+
+async function main(): Promise<void> {
+  const kind = Deno.args[0] ?? "churn";
+  // `--logged`: the server writes its info logs (to nowhere), as row 2.
+  const logged = Deno.args.includes("--logged");
+  // A TCP port that is free; for udp the same number serves (the bench does
+  // the same), the probe being released at once.
+  const port = freePort();
+  const inspectorPort = freePort();
+  const server = startServer(kind, port, inspectorPort, logged);
+  try {
+    using inspector = await Inspector.open(inspectorPort);
+    if (kind === "memory") await memoryProfile(inspector, port);
+    else await cpuProfile(inspector, kind, port);
   } finally {
     try {
       server.kill("SIGKILL");

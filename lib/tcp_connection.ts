@@ -80,9 +80,29 @@ export interface TcpConnectionOptions {
    * @default {undefined}
    */
   admit?: (source: string, peer: string) => CloseReason | undefined;
+  /**
+   * The client's host, as the server counted it against its per-source
+   * limit; with the PROXY protocol it is the header's, once admitted.
+   *
+   * @default {undefined}
+   */
+  source?: string;
+  /**
+   * Called once the connection is closed and its close logged. One function
+   * for all of a server's connections: a connection keeps no callback or
+   * promise of its own for the server's bookkeeping.
+   *
+   * @default {undefined}
+   */
+  onClosed?: (connection: TcpConnection) => void;
 }
 
 const MIN_READ_SIZE = 512;
+/**
+ * The first read buffer of a connection, grown (doubled) whenever a read
+ * fills it: a held connection waiting for its next line keeps only this.
+ */
+const FIRST_READ_SIZE = 64;
 /** The longest PROXY header: a v2 header announcing 65,535 bytes. */
 const MAX_PROXY_HEADER = 16 + 65_535;
 const MAX_READ_SIZE = 65_536;
@@ -120,7 +140,14 @@ export class TcpConnection {
   #idleTimer: IdleTimer | undefined;
   #lifetimeTimer: ReturnType<typeof setTimeout> | undefined;
   #peer: string;
+  #source: string | undefined;
   #admit: TcpConnectionOptions["admit"];
+  #onClosed: TcpConnectionOptions["onClosed"];
+  // Line mode: the state kept between reads lives here, not in closures.
+  #reader: LineReader | undefined;
+  #formatter: ReplyFormatter | undefined;
+  #logLines = false;
+  #budget = Infinity;
 
   /**
    * Takes over an accepted connection.
@@ -138,7 +165,17 @@ export class TcpConnection {
     this.#conn = conn;
     this.#settings = settings;
     this.#peer = options.peer;
+    this.#source = options.source;
     this.#admit = options.admit;
+    this.#onClosed = options.onClosed;
+  }
+
+  /**
+   * The client's host as counted against the per-source limit, when the
+   * server counted it.
+   */
+  get source(): string | undefined {
+    return this.#source;
   }
 
   /**
@@ -209,9 +246,32 @@ export class TcpConnection {
         });
         await this.#writeBytes(new TextEncoder().encode(`${banner}\n`));
       }
-      this.#reason = settings.raw
-        ? await this.#echoBytes(initial)
-        : await this.#echoLines(initial);
+      if (settings.raw) this.#reason = await this.#echoBytes(initial);
+      else {
+        // The line loop is written here rather than in a method of its own:
+        // one suspended async frame per held connection instead of two.
+        this.#startLines();
+        if (initial !== undefined && initial.length > 0) {
+          this.#reason ??= await this.#handleLines(initial);
+        }
+        let buffer = new Uint8Array(FIRST_READ_SIZE);
+        while (this.#reason === undefined) {
+          const read = await this.#conn.read(buffer);
+          if (this.#reason !== undefined) break;
+          this.#traceRead(read);
+          if (read === null) {
+            this.#logLines = seedLog.receivingEnabled();
+            this.#reader!.flush(this.#onLine);
+            await this.#answer(this.#formatter!);
+            this.#reason ??= "client closed";
+            break;
+          }
+          this.#reason ??= await this.#handleLines(buffer.subarray(0, read));
+          if (read === buffer.length && buffer.length < MAX_READ_SIZE) {
+            buffer = new Uint8Array(buffer.length * 2);
+          }
+        }
+      }
     } catch (error) {
       if (this.#reason === undefined) {
         this.#reason = isResetError(error) ? "reset" : "error";
@@ -262,6 +322,7 @@ export class TcpConnection {
       "Closed connection from {peer}: {reason}, {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
       closed,
     );
+    this.#onClosed?.(this);
   }
 
   /**
@@ -311,6 +372,7 @@ export class TcpConnection {
           this.#peer = formatAddress(header.source);
           const refused = this.#admit?.(header.source.hostname, this.#peer);
           if (refused !== undefined) return refused;
+          if (this.#admit !== undefined) this.#source = header.source.hostname;
         }
         settings.tracer?.event(
           "PROXY v{version} header from {proxy}: client {peer}",
@@ -361,10 +423,11 @@ export class TcpConnection {
     return true;
   }
 
-  async #echoLines(initial?: Uint8Array): Promise<CloseReason> {
+  /** Sets up line mode: the reader, the formatter and the answer budget. */
+  #startLines(): void {
     const settings = this.#settings;
-    const reader = new LineReader({ maxLine: settings.maxLine });
-    const formatter = new ReplyFormatter(
+    this.#reader = new LineReader({ maxLine: settings.maxLine });
+    this.#formatter = new ReplyFormatter(
       settings.prefix.perPeer
         ? settings.prefix.bytes(
           this.peer,
@@ -372,68 +435,54 @@ export class TcpConnection {
         )
         : settings.prefix.bytes("", ""),
     );
-    const peer = this.peer;
-    let logLines = false;
-    const faults = settings.faults;
-    const budget = answerBudget(faults);
-    const onLine = (line: Uint8Array) => {
-      this.#batchLines++;
-      if (logLines) seedLog.receiving(line, peer);
-      if (faults !== undefined) {
-        // Past a close, half-close or stall: received, never answered.
-        if (this.#answered + this.#batchAnswers >= budget) return;
-        if (faults.drops()) {
-          settings.stats.countFault("drop");
-          settings.tracer?.event("dropped line from {peer}", { peer });
-          return;
-        }
+    this.#budget = answerBudget(settings.faults);
+  }
+
+  /** Takes one line of a read: counted, logged, dropped or answered. */
+  readonly #onLine = (line: Uint8Array): void => {
+    this.#batchLines++;
+    if (this.#logLines) seedLog.receiving(line, this.#peer);
+    const faults = this.#settings.faults;
+    if (faults !== undefined) {
+      // Past a close, half-close or stall: received, never answered.
+      if (this.#answered + this.#batchAnswers >= this.#budget) return;
+      if (faults.drops()) {
+        this.#settings.stats.countFault("drop");
+        this.#settings.tracer?.event("dropped line from {peer}", {
+          peer: this.#peer,
+        });
+        return;
       }
-      this.#batchAnswers++;
-      formatter.append(line);
-    };
-    const handle = async (
-      chunk: Uint8Array,
-    ): Promise<CloseReason | undefined> => {
-      this.bytesIn += chunk.length;
-      settings.stats.bytes_in += chunk.length;
-      logLines = seedLog.receivingEnabled();
-      const fits = reader.push(chunk, onLine);
-      if (this.#batchLines > 0) {
-        this.#idleTimer?.touch();
-        await this.#answer(formatter);
-        if (this.#reason !== undefined) return this.#reason;
-        if (this.#answered >= budget) return await this.#afterBudget();
-      }
-      if (!fits) {
-        logger.warn(
-          "Line from {peer} is longer than {maxLine} bytes: closing the connection (raise {option} to allow it)",
-          { peer, maxLine: settings.maxLine, option: "maxLine" },
-        );
-        return "line too long";
-      }
-      return undefined;
-    };
-    if (initial !== undefined && initial.length > 0) {
-      const ended = await handle(initial);
-      if (ended !== undefined) return ended;
     }
-    let buffer = new Uint8Array(MIN_READ_SIZE);
-    while (true) {
-      const read = await this.#conn.read(buffer);
+    this.#batchAnswers++;
+    this.#formatter!.append(line);
+  };
+
+  /**
+   * Splits one read into lines and answers them.
+   *
+   * @returns Why the connection ends, or `undefined` to read on.
+   */
+  async #handleLines(chunk: Uint8Array): Promise<CloseReason | undefined> {
+    const settings = this.#settings;
+    this.bytesIn += chunk.length;
+    settings.stats.bytes_in += chunk.length;
+    this.#logLines = seedLog.receivingEnabled();
+    const fits = this.#reader!.push(chunk, this.#onLine);
+    if (this.#batchLines > 0) {
+      this.#idleTimer?.touch();
+      await this.#answer(this.#formatter!);
       if (this.#reason !== undefined) return this.#reason;
-      this.#traceRead(read);
-      if (read === null) {
-        logLines = seedLog.receivingEnabled();
-        reader.flush(onLine);
-        await this.#answer(formatter);
-        return "client closed";
-      }
-      const ended = await handle(buffer.subarray(0, read));
-      if (ended !== undefined) return ended;
-      if (read === buffer.length && buffer.length < MAX_READ_SIZE) {
-        buffer = new Uint8Array(buffer.length * 2);
-      }
+      if (this.#answered >= this.#budget) return await this.#afterBudget();
     }
+    if (!fits) {
+      logger.warn(
+        "Line from {peer} is longer than {maxLine} bytes: closing the connection (raise {option} to allow it)",
+        { peer: this.#peer, maxLine: settings.maxLine, option: "maxLine" },
+      );
+      return "line too long";
+    }
+    return undefined;
   }
 
   /**
@@ -558,7 +607,7 @@ export class TcpConnection {
       await handle(initial);
       if (this.#reason !== undefined) return this.#reason;
     }
-    let buffer = new Uint8Array(MIN_READ_SIZE);
+    let buffer = new Uint8Array(FIRST_READ_SIZE);
     while (true) {
       const read = await this.#conn.read(buffer);
       if (this.#reason !== undefined) return this.#reason;
