@@ -189,6 +189,29 @@ async function cpuProfile(
   ) {
     console.log(`${(time / total * 100).toFixed(1).padStart(5)} %  ${name}`);
   }
+  // The same time by where the code lives: echolab's own files, Deno's
+  // JavaScript, npm packages, and ops (Rust and the system calls they make).
+  const byPlace = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const time = self.get(node.id) ?? 0;
+    const { url, functionName } = node.callFrame;
+    const place = url.startsWith(`file://${ROOT}`)
+      ? "echolab (JavaScript)"
+      : url.includes("/npm/") || url.includes("node_modules")
+      ? "npm packages (JavaScript)"
+      : url.startsWith("ext:") || url.startsWith("node:")
+      ? "Deno runtime (JavaScript)"
+      : functionName.startsWith("op_")
+      ? "ops (Rust and system calls)"
+      : functionName === "(idle)"
+      ? "idle"
+      : "V8 (GC, compiler, other)";
+    byPlace.set(place, (byPlace.get(place) ?? 0) + time);
+  }
+  console.log("by place:");
+  for (const [place, time] of [...byPlace].sort((a, b) => b[1] - a[1])) {
+    console.log(`${(time / total * 100).toFixed(1).padStart(5)} %  ${place}`);
+  }
 }
 
 /** Self size and count of the snapshot's live objects, by type and name. */

@@ -361,6 +361,34 @@ Deno.test("proxy protocol: --proxy-from closes peers that are not the load balan
   );
 });
 
+Deno.test("proxy protocol: a closed connection gives the header's client its slot back", async () => {
+  await using server = serveTcp({
+    port: 0,
+    proxyProtocol: true,
+    maxPerSource: 1,
+  });
+  const request = (port: number, line: string) =>
+    new Uint8Array([
+      ...formatProxyHeader(2, {
+        source: { hostname: "192.0.2.1", port },
+        destination: { hostname: "192.0.2.2", port: 8000 },
+      }),
+      ...encoder.encode(`${line}\n`),
+    ]);
+  const first = await Deno.connect(server.addr);
+  await writeAll(first, request(1, "a"));
+  strictEqual(await readText(first, 16), "received msg: a\n");
+  using refused = await Deno.connect(server.addr);
+  await writeAll(refused, request(2, "b"));
+  strictEqual((await readToEnd(refused)).length, 0);
+  first.close();
+  while (server.stats().connections_open > 0) await delay(5);
+  using again = await Deno.connect(server.addr);
+  await writeAll(again, request(3, "c"));
+  strictEqual(await readText(again, 16), "received msg: c\n");
+  deepStrictEqual(server.stats().drops, { "too many per source": 1 });
+});
+
 Deno.test("proxy protocol: send --proxy-protocol v1 and v2 show the client's own address", async () => {
   await using server = serveTcp({
     port: 0,

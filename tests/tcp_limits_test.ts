@@ -32,6 +32,21 @@ Deno.test("tcp limits: --max-per-source closes the next connection from the same
   deepStrictEqual(stats.drops, { "too many per source": 1 });
 });
 
+Deno.test("tcp limits: a closed connection gives its per-source slot back", async () => {
+  await using server = serveTcp({ port: 0, maxPerSource: 1 });
+  const first = await Deno.connect(server.addr);
+  strictEqual(await ping(first, "a"), `${REPLY}a\n`);
+  using refused = await Deno.connect(server.addr);
+  strictEqual((await readToEnd(refused)).length, 0);
+  first.close();
+  while (server.stats().connections_open > 0) await delay(5);
+  using again = await Deno.connect(server.addr);
+  strictEqual(await ping(again, "b"), `${REPLY}b\n`);
+  const stats = server.stats();
+  strictEqual(stats.connections_total, 2);
+  deepStrictEqual(stats.drops, { "too many per source": 1 });
+});
+
 Deno.test("tcp limits: --allow closes connections from other networks at once", async () => {
   await using logs = await captureLogs();
   await using refusing = serveTcp({

@@ -295,6 +295,41 @@ Deno.test("tcp: shutdown closes open connections with reason shutdown", async ()
   match(logs.messages().at(-1)!, /^Stopped tcp server on 127\.0\.0\.1:\d+$/);
 });
 
+Deno.test("tcp: shutdown closes a connection whose reply cannot be written, after the grace period", async () => {
+  await using logs = await captureLogs();
+  const server = serveTcp({ port: 0, shutdownGrace: 200 });
+  using conn = await Deno.connect(server.addr);
+  // The client writes and never reads: once the socket buffers are full,
+  // the server's reply write waits for ever.
+  const lines = encoder.encode("x".repeat(1023) + "\n");
+  const block = new Uint8Array(64 * 1024);
+  for (let i = 0; i < block.length; i += lines.length) block.set(lines, i);
+  const writing = (async () => {
+    try {
+      while (true) await writeAll(conn, block);
+    } catch {
+      // The server closed it.
+    }
+  })();
+  // Stalled: nothing more is read for a while.
+  for (let last = -1, still = 0; still < 4; await delay(50)) {
+    const read = server.stats().bytes_in;
+    still = read === last && read > 0 ? still + 1 : 0;
+    last = read;
+  }
+  const started = performance.now();
+  await server.shutdown();
+  const waited = performance.now() - started;
+  await writing;
+  strictEqual(waited >= 200, true, `stopped after ${waited} ms`);
+  match(
+    await logs.waitFor(/by force/),
+    /^Closed 1 connections by force: their writes did not finish within 200 ms$/,
+  );
+  match(await logs.waitFor(/: shutdown, /), /: shutdown, \d+ lines/);
+  strictEqual(server.stats().connections_open, 0);
+});
+
 Deno.test("tcp: a custom prefix, including an empty one", async () => {
   for (const prefix of ["", "echo> "]) {
     await using server = serveTcp({ port: 0, prefix });
