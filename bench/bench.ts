@@ -413,6 +413,17 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: "1e. as 1, faults on but never firing (--drop 0)",
+    unit: "lines/s",
+    higher: true,
+    servers: ["echolab"],
+    // Row 1 has the fault code compiled in and off; here every line asks
+    // the injector, which never drops.
+    extra: "--drop 0 --seed 1",
+    baseline: "1.",
+    measure: tcpThroughput,
+  },
+  {
     name: "2. TCP 32 x 16, info logs to a file",
     unit: "lines/s",
     higher: true,
