@@ -11,7 +11,7 @@
  */
 
 import { freePort } from "../tests/net_client.ts";
-import type { LoadResult, LoadTask } from "./load.ts";
+import { type LoadResult, type LoadTask, withHeldConnections } from "./load.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const WORK = "/tmp/echolab-bench";
@@ -297,50 +297,18 @@ async function heldConnections(
   settings: Settings,
   size: number,
 ): Promise<Measurement> {
-  const child = new Deno.Command("bash", {
-    args: [
-      "-c",
-      `ulimit -n 30000 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"`,
-      DENO,
-      "run",
-      "--allow-net=127.0.0.1",
-      "--unstable-net",
-      `${ROOT}bench/load.ts`,
-      JSON.stringify({
-        kind: "idle",
-        port: server.tcpPort,
-        connections: settings.idleConnections,
-        window: 0,
-        size,
-        duration: 0,
-        id: 0,
-      }),
-    ],
-    stdin: "piped",
-    stdout: "piped",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream())
-    .getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  const held = JSON.parse(text.split("\n")[0]!) as {
-    ready: number;
-    lost: number;
-  };
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const rss = await server.rss();
-  await child.stdin.close();
-  while (!(await reader.read()).done) { /* drain */ }
-  await child.status;
-  return {
-    value: rss / 1024 / 1024,
-    errors: held.lost,
-    note: `${held.ready} held`,
-  };
+  return await withHeldConnections({
+    port: server.tcpPort,
+    connections: settings.idleConnections,
+    size,
+  }, async (held) => {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return {
+      value: await server.rss() / 1024 / 1024,
+      errors: held.lost,
+      note: `${held.ready} held`,
+    };
+  });
 }
 
 const SCENARIOS: Scenario[] = [

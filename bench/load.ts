@@ -338,6 +338,56 @@ async function idle(task: LoadTask): Promise<LoadResult> {
   return { ok: conns.length, wrong: 0, lost, seconds: 0 };
 }
 
+/** How many connections {@linkcode withHeldConnections} holds. */
+export interface HeldConnections {
+  /** Connections open. */
+  ready: number;
+  /** Connections that failed, or whose one reply was wrong or missing. */
+  lost: number;
+}
+
+/**
+ * Opens `task.connections` connections to `task.port` in a load process of
+ * its own (each answered once first when `task.size` > 0), runs `whileHeld`
+ * while they are held, then closes them.
+ *
+ * @returns What `whileHeld` returned.
+ */
+export async function withHeldConnections<T>(
+  task: { port: number; connections: number; size: number },
+  whileHeld: (held: HeldConnections) => Promise<T>,
+): Promise<T> {
+  const child = new Deno.Command("bash", {
+    args: [
+      "-c",
+      `ulimit -n 30000 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"`,
+      Deno.execPath(),
+      "run",
+      "--allow-net=127.0.0.1",
+      "--unstable-net",
+      new URL(import.meta.url).pathname,
+      JSON.stringify({ kind: "idle", window: 0, duration: 0, id: 0, ...task }),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  try {
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    return await whileHeld(JSON.parse(text.split("\n")[0]!));
+  } finally {
+    await child.stdin.close();
+    while (!(await reader.read()).done) { /* drain */ }
+    await child.status;
+  }
+}
+
 if (import.meta.main) {
   const task = JSON.parse(Deno.args[0]!) as LoadTask;
   const result = task.kind === "throughput"

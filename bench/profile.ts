@@ -13,6 +13,8 @@
  * @module
  */
 
+import { withHeldConnections } from "./load.ts";
+
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO = Deno.execPath();
 const HELD = 10_000;
@@ -245,36 +247,13 @@ async function memoryProfile(
   port: number,
 ): Promise<void> {
   const before = heapByKind(await inspector.heapSnapshot());
-  const holder = new Deno.Command("bash", {
-    args: [
-      "-c",
-      `ulimit -n 30000 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"`,
-      DENO,
-      ...loadArgs({
-        kind: "idle",
-        port,
-        connections: HELD,
-        window: 0,
-        size: 16,
-        duration: 0,
-      }),
-    ],
-    stdin: "piped",
-    stdout: "piped",
-  }).spawn();
-  const reader = holder.stdout.pipeThrough(new TextDecoderStream())
-    .getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  const held = JSON.parse(text.split("\n")[0]!) as { ready: number };
-  const after = heapByKind(await inspector.heapSnapshot());
-  await holder.stdin.close();
-  while (!(await reader.read()).done) { /* drain */ }
-  await holder.status;
+  const { held, after } = await withHeldConnections(
+    { port, connections: HELD, size: 16 },
+    async (held) => ({
+      held,
+      after: heapByKind(await inspector.heapSnapshot()),
+    }),
+  );
   const rows = [...after].map(([key, { size, count }]) => ({
     key,
     size: (size - (before.get(key)?.size ?? 0)) / held.ready,
