@@ -398,6 +398,15 @@ export async function configureLogging(
     },
     loggers: [
       { category: ["echolab"], lowestLevel: options.level, sinks: ["main"] },
+      // The servers' own loggers, configured as the parent is: a record then
+      // finds its sink without LogTape checking the parent's plan each time
+      // (the per-line "Receiving data" records).
+      ...["tcp", "udp"].map((name) => ({
+        category: ["echolab", name],
+        lowestLevel: options.level,
+        sinks: ["main"],
+        parentSinks: "override" as const,
+      })),
       // Asked for explicitly, so shown whatever --log-level says.
       {
         category: ["echolab", "trace"],
