@@ -295,34 +295,40 @@ export class TcpConnection {
     }
   }
 
-  /** Counts and logs the close. */
+  /**
+   * Counts and logs the close, then tells the server, whatever happens in
+   * between: the server waits for every connection it knows at shutdown.
+   */
   #finish(): void {
-    const settings = this.#settings;
-    const tracer = settings.tracer;
-    const seconds = (performance.now() - this.#startedAt) / 1000;
-    settings.stats.closed(this.#reason!, seconds);
-    const closed = {
-      peer: this.peer,
-      reason: this.#reason,
-      lines: this.lines,
-      bytesIn: this.bytesIn,
-      bytesOut: this.bytesOut,
-      duration: Math.round(seconds * 1000) / 1000,
-    };
-    tracer?.event(
-      "closed {peer}: {who} closed first ({reason}), {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
-      {
-        ...closed,
-        who: this.#reason === "client closed" || this.#reason === "reset"
-          ? "client"
-          : "server",
-      },
-    );
-    logger.info(
-      "Closed connection from {peer}: {reason}, {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
-      closed,
-    );
-    this.#onClosed?.(this);
+    try {
+      const settings = this.#settings;
+      const tracer = settings.tracer;
+      const seconds = (performance.now() - this.#startedAt) / 1000;
+      settings.stats.closed(this.#reason!, seconds);
+      const closed = {
+        peer: this.peer,
+        reason: this.#reason,
+        lines: this.lines,
+        bytesIn: this.bytesIn,
+        bytesOut: this.bytesOut,
+        duration: Math.round(seconds * 1000) / 1000,
+      };
+      tracer?.event(
+        "closed {peer}: {who} closed first ({reason}), {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
+        {
+          ...closed,
+          who: this.#reason === "client closed" || this.#reason === "reset"
+            ? "client"
+            : "server",
+        },
+      );
+      logger.info(
+        "Closed connection from {peer}: {reason}, {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
+        closed,
+      );
+    } finally {
+      this.#onClosed?.(this);
+    }
   }
 
   /**
