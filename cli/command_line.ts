@@ -233,6 +233,8 @@ export const SEND_DEFAULTS: Readonly<Omit<SendCommandLine, "port">> = {
 /** The longest delay `setTimeout` can wait, in whole seconds (about 24 days). */
 const MAX_SECONDS = 2_147_483;
 const MAX_LINE_LIMIT = 1 << 30;
+/** The most a count flag takes (--close-after, --udp-rate, ...). */
+const MAX_COUNT = 1_000_000_000;
 
 type Parsed =
   & Partial<Omit<ServeCommandLine, "action" | "mode">>
@@ -286,19 +288,19 @@ const FLAGS: Record<string, Flag> = {
     modes: TCP,
     option: "closeAfter",
     apply: (value, into, flag) =>
-      into.closeAfter = parseCount(value, flag, 0, 1_000_000_000),
+      into.closeAfter = parseCount(value, flag, 0, MAX_COUNT),
   },
   "half-close-after": {
     modes: TCP,
     option: "halfCloseAfter",
     apply: (value, into, flag) =>
-      into.halfCloseAfter = parseCount(value, flag, 0, 1_000_000_000),
+      into.halfCloseAfter = parseCount(value, flag, 0, MAX_COUNT),
   },
   "stall-after": {
     modes: TCP,
     option: "stallAfter",
     apply: (value, into, flag) =>
-      into.stallAfter = parseCount(value, flag, 0, 1_000_000_000),
+      into.stallAfter = parseCount(value, flag, 0, MAX_COUNT),
   },
   "banner": {
     modes: TCP,
@@ -471,7 +473,7 @@ const FLAGS: Record<string, Flag> = {
     option: "rate",
     modes: UDP,
     apply: (value, into, flag) =>
-      into.udpRate = parseCount(value, flag, 0, 1_000_000_000),
+      into.udpRate = parseCount(value, flag, 0, MAX_COUNT),
   },
   "no-loop-guard": {
     option: "loopGuard",
