@@ -11,7 +11,12 @@
  */
 
 import { freePort } from "../tests/net_client.ts";
-import { type LoadResult, type LoadTask, withHeldConnections } from "./load.ts";
+import {
+  type LoadResult,
+  type LoadTask,
+  RAISE_FILE_LIMIT,
+  withHeldConnections,
+} from "./load.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const WORK = "/tmp/echolab-bench";
@@ -119,7 +124,7 @@ class RunningServer implements AsyncDisposable {
     this.#child = new Deno.Command("bash", {
       args: [
         "-c",
-        `ulimit -n 30000 2>/dev/null || ulimit -n $(ulimit -Hn); ${
+        `${RAISE_FILE_LIMIT}; ${
           spec.command(
             this.tcpPort,
             this.udpPort,

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { withHeldConnections } from "./load.ts";
+import { RAISE_FILE_LIMIT, withHeldConnections } from "./load.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO = Deno.execPath();
@@ -112,7 +112,7 @@ function startServer(
   return new Deno.Command("bash", {
     args: [
       "-c",
-      `ulimit -n 30000 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"`,
+      `${RAISE_FILE_LIMIT}; exec "$0" "$@"`,
       DENO,
       "run",
       `--inspect=127.0.0.1:${inspector}`,
