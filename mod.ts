@@ -20,7 +20,7 @@
 
 export * from "./tcp.ts";
 export * from "./udp.ts";
-export * from "./lib/line_reader.ts";
-export * from "./lib/reply_formatter.ts";
-export * from "./lib/client.ts";
-export * from "./lib/ops_server.ts";
+export * from "./lib/serving/line_reader.ts";
+export * from "./lib/serving/reply_formatter.ts";
+export * from "./lib/client/client.ts";
+export * from "./lib/ops/ops_server.ts";

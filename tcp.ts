@@ -19,10 +19,14 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { AccessList } from "./lib/access_list.ts";
-import { formatAddress } from "./lib/address.ts";
-import { checkFaults, FaultInjector, type FaultOptions } from "./lib/faults.ts";
-import { SocketBackoff } from "./lib/backoff.ts";
+import type { AccessList } from "./lib/policy/access_list.ts";
+import { formatAddress } from "./lib/serving/address.ts";
+import {
+  checkFaults,
+  FaultInjector,
+  type FaultOptions,
+} from "./lib/faults/faults.ts";
+import { SocketBackoff } from "./lib/serving/_backoff.ts";
 import {
   DEFAULT_HOSTNAME,
   DEFAULT_MAX_LINE,
@@ -30,37 +34,37 @@ import {
   DEFAULT_SHUTDOWN_GRACE,
   DEFAULT_TCP_PORT,
   DEFAULT_TIMEOUT,
-} from "./lib/defaults.ts";
-import { DropReporter } from "./lib/drop_reporter.ts";
-import { IdleClock } from "./lib/idle_timer.ts";
-import type { PacketCapture } from "./lib/packet_capture.ts";
-import { CAPTURE_HOLD, stopCapture } from "./lib/server_capture.ts";
-import { startServing } from "./lib/server_start.ts";
-import { ReplyPrefix } from "./lib/reply_prefix.ts";
-import type { EchoServer, ServerOptions } from "./lib/server.ts";
-import { ServerStats, type StatsSnapshot } from "./lib/server_stats.ts";
+} from "./lib/serving/defaults.ts";
+import { DropReporter } from "./lib/serving/_drop_reporter.ts";
+import { IdleClock } from "./lib/serving/_idle_timer.ts";
+import type { PacketCapture } from "./lib/capture/packet_capture.ts";
+import { CAPTURE_HOLD, stopCapture } from "./lib/capture/server_capture.ts";
+import { startServing } from "./lib/serving/_server_start.ts";
+import { ReplyPrefix } from "./lib/serving/_reply_prefix.ts";
+import type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
+import { ServerStats, type StatsSnapshot } from "./lib/serving/server_stats.ts";
 import {
   type CloseReason,
   isResetError,
   TcpConnection,
   type TcpConnectionOptions,
   type TcpConnectionSettings,
-} from "./lib/tcp_connection.ts";
-import { ThrottledReporter } from "./lib/throttled_reporter.ts";
-import { Tracer } from "./lib/tracer.ts";
+} from "./lib/serving/_tcp_connection.ts";
+import { ThrottledReporter } from "./lib/serving/throttled_reporter.ts";
+import { Tracer } from "./lib/serving/tracer.ts";
 
-export type { EchoServer, ServerOptions } from "./lib/server.ts";
-export type { StatsSnapshot } from "./lib/server_stats.ts";
-export type { CloseReason } from "./lib/tcp_connection.ts";
-export type { FaultKind, FaultOptions } from "./lib/faults.ts";
-export { AccessList } from "./lib/access_list.ts";
-export { CaptureError } from "./lib/packet_capture.ts";
-export type { CaptureOption } from "./lib/server_capture.ts";
+export type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
+export type { StatsSnapshot } from "./lib/serving/server_stats.ts";
+export type { CloseReason } from "./lib/serving/_tcp_connection.ts";
+export type { FaultKind, FaultOptions } from "./lib/faults/faults.ts";
+export { AccessList } from "./lib/policy/access_list.ts";
+export { CaptureError } from "./lib/capture/packet_capture.ts";
+export type { CaptureOption } from "./lib/capture/server_capture.ts";
 export {
   DEFAULT_HOSTNAME,
   DEFAULT_TCP_PORT,
   DEFAULT_TIMEOUT,
-} from "./lib/defaults.ts";
+} from "./lib/serving/defaults.ts";
 
 /** Options of {@linkcode serveTcp}; the shared ones are in {@linkcode ServerOptions}. */
 export interface TcpServerOptions extends ServerOptions {

@@ -27,44 +27,48 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { AccessList } from "./lib/access_list.ts";
-import { formatAddress } from "./lib/address.ts";
-import { SocketBackoff } from "./lib/backoff.ts";
+import type { AccessList } from "./lib/policy/access_list.ts";
+import { formatAddress } from "./lib/serving/address.ts";
+import { SocketBackoff } from "./lib/serving/_backoff.ts";
 import {
   DEFAULT_BUFFER_SIZE,
   DEFAULT_HOSTNAME,
   DEFAULT_PREFIX,
   DEFAULT_UDP_PORT,
   MAX_DATAGRAM_SIZE,
-} from "./lib/defaults.ts";
-import { DelayQueue } from "./lib/delay_queue.ts";
-import { DropReporter } from "./lib/drop_reporter.ts";
-import { errorMessage, netGrant } from "./lib/errors.ts";
-import { LineReader } from "./lib/line_reader.ts";
-import { loopRisk } from "./lib/loop_guard.ts";
-import { checkFaults, FaultInjector, type FaultOptions } from "./lib/faults.ts";
-import { ReplyFormatter } from "./lib/reply_formatter.ts";
-import type { PacketCapture } from "./lib/packet_capture.ts";
-import { ReplyPrefix } from "./lib/reply_prefix.ts";
-import { CAPTURE_HOLD, stopCapture } from "./lib/server_capture.ts";
-import { startServing } from "./lib/server_start.ts";
-import { SeedLog } from "./lib/seed_log.ts";
-import type { EchoServer, ServerOptions } from "./lib/server.ts";
-import { ServerStats, type StatsSnapshot } from "./lib/server_stats.ts";
-import { SourceRateLimiter } from "./lib/source_rate_limiter.ts";
-import { Tracer } from "./lib/tracer.ts";
+} from "./lib/serving/defaults.ts";
+import { DelayQueue } from "./lib/faults/delay_queue.ts";
+import { DropReporter } from "./lib/serving/_drop_reporter.ts";
+import { errorMessage, netGrant } from "./lib/serving/errors.ts";
+import { LineReader } from "./lib/serving/line_reader.ts";
+import { loopRisk } from "./lib/serving/_loop_guard.ts";
+import {
+  checkFaults,
+  FaultInjector,
+  type FaultOptions,
+} from "./lib/faults/faults.ts";
+import { ReplyFormatter } from "./lib/serving/reply_formatter.ts";
+import type { PacketCapture } from "./lib/capture/packet_capture.ts";
+import { ReplyPrefix } from "./lib/serving/_reply_prefix.ts";
+import { CAPTURE_HOLD, stopCapture } from "./lib/capture/server_capture.ts";
+import { startServing } from "./lib/serving/_server_start.ts";
+import { SeedLog } from "./lib/serving/_seed_log.ts";
+import type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
+import { ServerStats, type StatsSnapshot } from "./lib/serving/server_stats.ts";
+import { SourceRateLimiter } from "./lib/serving/_source_rate_limiter.ts";
+import { Tracer } from "./lib/serving/tracer.ts";
 
-export type { EchoServer, ServerOptions } from "./lib/server.ts";
-export type { StatsSnapshot } from "./lib/server_stats.ts";
-export { AccessList } from "./lib/access_list.ts";
-export { CaptureError } from "./lib/packet_capture.ts";
-export type { CaptureOption } from "./lib/server_capture.ts";
-export type { FaultKind, FaultOptions } from "./lib/faults.ts";
+export type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
+export type { StatsSnapshot } from "./lib/serving/server_stats.ts";
+export { AccessList } from "./lib/policy/access_list.ts";
+export { CaptureError } from "./lib/capture/packet_capture.ts";
+export type { CaptureOption } from "./lib/capture/server_capture.ts";
+export type { FaultKind, FaultOptions } from "./lib/faults/faults.ts";
 export {
   DEFAULT_BUFFER_SIZE,
   DEFAULT_UDP_PORT,
   MAX_DATAGRAM_SIZE,
-} from "./lib/defaults.ts";
+} from "./lib/serving/defaults.ts";
 
 /** Options of {@linkcode serveUdp}; the shared ones are in {@linkcode ServerOptions}. */
 export interface UdpServerOptions extends ServerOptions {

@@ -2,8 +2,8 @@
 // `deno bench bench/line_reader_bench.ts`: the shared line reader and reply
 // formatter alone, in lines per second, for 1-byte, 16-byte and 1 KiB lines
 // fed in chunks from 1 byte to 64 KiB.
-import { LineReader } from "../lib/line_reader.ts";
-import { ReplyFormatter } from "../lib/reply_formatter.ts";
+import { LineReader } from "../lib/serving/line_reader.ts";
+import { ReplyFormatter } from "../lib/serving/reply_formatter.ts";
 
 const TOTAL = 256 * 1024;
 

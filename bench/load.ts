@@ -8,7 +8,7 @@
  * @module
  */
 
-import { formatProxyHeader } from "../lib/proxy_header.ts";
+import { formatProxyHeader } from "../lib/proxy/proxy_header.ts";
 import { encoder, readExactly, REPLY, writeAll } from "../tests/net_client.ts";
 
 const PREFIX = encoder.encode(REPLY);

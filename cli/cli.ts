@@ -7,12 +7,12 @@
 
 import { getLogger } from "@logtape/logtape";
 import config from "../deno.json" with { type: "json" };
-import type { AccessList } from "../lib/access_list.ts";
-import { formatAddress } from "../lib/address.ts";
-import type { FaultOptions } from "../lib/faults.ts";
-import { CaptureError } from "../lib/packet_capture.ts";
-import type { EchoServer } from "../lib/server.ts";
-import { type OpsServer, serveOps } from "../lib/ops_server.ts";
+import type { AccessList } from "../lib/policy/access_list.ts";
+import { formatAddress } from "../lib/serving/address.ts";
+import type { FaultOptions } from "../lib/faults/faults.ts";
+import { CaptureError } from "../lib/capture/packet_capture.ts";
+import type { EchoServer } from "../lib/serving/server.ts";
+import { type OpsServer, serveOps } from "../lib/ops/ops_server.ts";
 import { serveTcp, type TcpServerOptions } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import {

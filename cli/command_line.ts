@@ -19,9 +19,9 @@ import {
   DEFAULT_TIMEOUT,
   DEFAULT_UDP_PORT,
   MAX_DATAGRAM_SIZE,
-} from "../lib/defaults.ts";
-import { MAX_DELAY, MAX_SEED } from "../lib/faults.ts";
-import { ReplyPrefix } from "../lib/reply_prefix.ts";
+} from "../lib/serving/defaults.ts";
+import { MAX_DELAY, MAX_SEED } from "../lib/faults/faults.ts";
+import { ReplyPrefix } from "../lib/serving/_reply_prefix.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logging.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -954,8 +954,8 @@ function isIpv6(value: string): boolean {
 export async function parseAccessList(
   text: string,
   flag: string,
-): Promise<import("../lib/access_list.ts").AccessList> {
-  const { AccessList } = await import("../lib/access_list.ts");
+): Promise<import("../lib/policy/access_list.ts").AccessList> {
+  const { AccessList } = await import("../lib/policy/access_list.ts");
   try {
     return AccessList.parse(text);
   } catch (error) {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { errorMessage } from "../lib/errors.ts";
+import { errorMessage } from "../lib/serving/errors.ts";
 
 /** A file named by a flag could not be read; the message names the fix. */
 export class FlagFileError extends Error {

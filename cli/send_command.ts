@@ -6,19 +6,19 @@
  * @module
  */
 
-import { formatAddress } from "../lib/address.ts";
-import { type ClientSummary, sendMessages } from "../lib/client.ts";
+import { formatAddress } from "../lib/serving/address.ts";
+import { type ClientSummary, sendMessages } from "../lib/client/client.ts";
 import type { SendCommandLine } from "./command_line.ts";
-import { errorMessage, netGrant } from "../lib/errors.ts";
+import { errorMessage, netGrant } from "../lib/serving/errors.ts";
 import { FlagFileError, readFlagFile } from "./flag_file.ts";
 import {
   CaptureError,
   type PacketCapture,
   startCapture,
-} from "../lib/packet_capture.ts";
-import { sequenceDiagram } from "../lib/packet_format.ts";
-import type { Packet, PacketEndpoint } from "../lib/pcap_reader.ts";
-import { CAPTURE_SETTLE } from "../lib/server_capture.ts";
+} from "../lib/capture/packet_capture.ts";
+import { sequenceDiagram } from "../lib/capture/packet_format.ts";
+import type { Packet, PacketEndpoint } from "../lib/capture/pcap_reader.ts";
+import { CAPTURE_SETTLE } from "../lib/capture/server_capture.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -5,8 +5,12 @@
  * @module
  */
 
-import { formatAddress } from "../lib/address.ts";
-import { errorMessage, netGrant, type NetTarget } from "../lib/errors.ts";
+import { formatAddress } from "../lib/serving/address.ts";
+import {
+  errorMessage,
+  netGrant,
+  type NetTarget,
+} from "../lib/serving/errors.ts";
 
 /** Where a server tried to bind, to explain why it could not. */
 export interface BindTarget extends NetTarget {

@@ -6,7 +6,10 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { statsReport, type StatsSnapshot } from "../lib/server_stats.ts";
+import {
+  statsReport,
+  type StatsSnapshot,
+} from "../lib/serving/server_stats.ts";
 
 const logger = getLogger(["echolab", "stats"]);
 
@@ -21,7 +24,7 @@ const logger = getLogger(["echolab", "stats"]);
  * @example
  * ```ts
  * import { logStats } from "./stats_report.ts";
- * import { ServerStats } from "../lib/server_stats.ts";
+ * import { ServerStats } from "../lib/serving/server_stats.ts";
  *
  * logStats("tcp", "127.0.0.1:8000", new ServerStats().snapshot());
  * ```

@@ -10,9 +10,9 @@
 
 /// <reference lib="deno.worker" />
 
-import { AccessList } from "../lib/access_list.ts";
-import { errorMessage } from "../lib/errors.ts";
-import type { EchoServer } from "../lib/server.ts";
+import { AccessList } from "../lib/policy/access_list.ts";
+import { errorMessage } from "../lib/serving/errors.ts";
+import type { EchoServer } from "../lib/serving/server.ts";
 import { serveTcp } from "../tcp.ts";
 import { configureLogging, stopLogging } from "./logging.ts";
 import type { WorkerReply, WorkerRequest } from "./worker_messages.ts";

@@ -7,8 +7,8 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { EchoServer, RefreshableStats } from "../lib/server.ts";
-import { mergeStats, type StatsSnapshot } from "../lib/server_stats.ts";
+import type { EchoServer, RefreshableStats } from "../lib/serving/server.ts";
+import { mergeStats, type StatsSnapshot } from "../lib/serving/server_stats.ts";
 import { serveTcp, type TcpServerOptions } from "../tcp.ts";
 import type {
   WorkerLogging,

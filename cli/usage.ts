@@ -14,7 +14,7 @@ import {
   DEFAULT_TIMEOUT,
   DEFAULT_UDP_PORT,
   MAX_DATAGRAM_SIZE,
-} from "../lib/defaults.ts";
+} from "../lib/serving/defaults.ts";
 
 const HOST = DEFAULT_HOSTNAME;
 const TCP = DEFAULT_TCP_PORT;

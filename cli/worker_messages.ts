@@ -7,7 +7,7 @@
  */
 
 import type { TcpServerOptions } from "../tcp.ts";
-import type { StatsSnapshot } from "../lib/server_stats.ts";
+import type { StatsSnapshot } from "../lib/serving/server_stats.ts";
 import type { LoggingOptions } from "./logging.ts";
 
 /** Server options as they cross to a worker: the access lists as text. */

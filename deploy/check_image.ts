@@ -10,7 +10,7 @@
  * @module
  */
 
-import { sendMessages } from "../lib/client.ts";
+import { sendMessages } from "../lib/client/client.ts";
 import { freePort } from "../tests/net_client.ts";
 import { buildImage, ensurePodman, IMAGE, must, run } from "./containers.ts";
 

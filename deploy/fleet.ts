@@ -13,7 +13,7 @@
  * @module
  */
 
-import { sendMessages } from "../lib/client.ts";
+import { sendMessages } from "../lib/client/client.ts";
 import { decoder, delay, freePort } from "../tests/net_client.ts";
 import { ensurePackages } from "./containers.ts";
 

@@ -1,7 +1,7 @@
 // Copyright 2026 the echolab authors. MIT license.
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
-import { BACKOFF_MAX, SocketBackoff } from "../lib/backoff.ts";
+import { BACKOFF_MAX, SocketBackoff } from "../lib/serving/_backoff.ts";
 import { captureLogs } from "./log_capture.ts";
 
 Deno.test("backoff: errors in a row double the pause up to 1 s and log once, with the count held back", async () => {

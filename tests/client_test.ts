@@ -5,8 +5,8 @@ import {
   rejects,
   strictEqual,
 } from "node:assert/strict";
-import { type ReplyEvent, sendMessages } from "../lib/client.ts";
-import { AccessList } from "../lib/access_list.ts";
+import { type ReplyEvent, sendMessages } from "../lib/client/client.ts";
+import { AccessList } from "../lib/policy/access_list.ts";
 import { serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import { freePort, runMain } from "./cli_process.ts";

@@ -1,7 +1,7 @@
 // Copyright 2026 the echolab authors. MIT license.
 import fc from "fast-check";
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { LineReader } from "../lib/line_reader.ts";
+import { LineReader } from "../lib/serving/line_reader.ts";
 
 const NEWLINE = 10;
 const CARRIAGE_RETURN = 13;

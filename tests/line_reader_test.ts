@@ -1,6 +1,6 @@
 // Copyright 2026 the echolab authors. MIT license.
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
-import { LineReader } from "../lib/line_reader.ts";
+import { LineReader } from "../lib/serving/line_reader.ts";
 import { decoder, encoder } from "./net_client.ts";
 
 /** The obvious split, to compare the reader against. */

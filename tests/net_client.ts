@@ -9,8 +9,8 @@
  */
 
 import { connect, type Socket } from "node:net";
-import { DEFAULT_PREFIX } from "../lib/defaults.ts";
-import { writeAll } from "../lib/write_all.ts";
+import { DEFAULT_PREFIX } from "../lib/serving/defaults.ts";
+import { writeAll } from "../lib/serving/write_all.ts";
 
 export { writeAll };
 

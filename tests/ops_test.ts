@@ -1,6 +1,6 @@
 // Copyright 2026 the echolab authors. MIT license.
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { serveOps } from "../lib/ops_server.ts";
+import { serveOps } from "../lib/ops/ops_server.ts";
 import { serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import { freePort, MainProcess } from "./cli_process.ts";

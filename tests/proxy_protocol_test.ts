@@ -1,11 +1,11 @@
 // Copyright 2026 the echolab authors. MIT license.
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
-import { AccessList } from "../lib/access_list.ts";
+import { AccessList } from "../lib/policy/access_list.ts";
 import {
   formatProxyHeader,
   parseProxyHeader,
   V2_SIGNATURE,
-} from "../lib/proxy_header.ts";
+} from "../lib/proxy/proxy_header.ts";
 import { serveTcp } from "../tcp.ts";
 import { runMain } from "./cli_process.ts";
 import { captureLogs } from "./log_capture.ts";

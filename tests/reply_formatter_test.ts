@@ -1,6 +1,6 @@
 // Copyright 2026 the echolab authors. MIT license.
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { formatReply, ReplyFormatter } from "../lib/reply_formatter.ts";
+import { formatReply, ReplyFormatter } from "../lib/serving/reply_formatter.ts";
 import { decoder, encoder } from "./net_client.ts";
 
 Deno.test("formatter: answers with the seed's prefix by default", () => {

@@ -1,6 +1,6 @@
 // Copyright 2026 the echolab authors. MIT license.
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
-import { AccessList } from "../lib/access_list.ts";
+import { AccessList } from "../lib/policy/access_list.ts";
 import { serveTcp } from "../tcp.ts";
 import { captureLogs } from "./log_capture.ts";
 import {

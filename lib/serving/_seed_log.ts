@@ -17,7 +17,7 @@ const decoder = new TextDecoder();
  * @example
  * ```ts
  * import { getLogger } from "@logtape/logtape";
- * import { SeedLog } from "./seed_log.ts";
+ * import { SeedLog } from "./_seed_log.ts";
  *
  * const log = new SeedLog(getLogger(["echolab", "tcp"]));
  * if (log.receivingEnabled()) {

@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { AccessList } from "./access_list.ts";
-import type { CaptureOption } from "./server_capture.ts";
+import type { AccessList } from "../policy/access_list.ts";
+import type { CaptureOption } from "../capture/server_capture.ts";
 import type { StatsSnapshot } from "./server_stats.ts";
 
 /**
@@ -16,7 +16,7 @@ import type { StatsSnapshot } from "./server_stats.ts";
  * @example Use a server as a test fixture
  * ```ts
  * import type { EchoServer } from "./server.ts";
- * import { serveTcp } from "../tcp.ts";
+ * import { serveTcp } from "../../tcp.ts";
  *
  * await using server: EchoServer = serveTcp({ port: 0 });
  * console.log(server.addr.port);

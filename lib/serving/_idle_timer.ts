@@ -13,7 +13,7 @@
  *
  * @example
  * ```ts
- * import { IdleClock, IdleTimer } from "./idle_timer.ts";
+ * import { IdleClock, IdleTimer } from "./_idle_timer.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const clock = new IdleClock(5);
@@ -90,7 +90,7 @@ export class IdleClock {
  *
  * @example
  * ```ts
- * import { IdleTimer } from "./idle_timer.ts";
+ * import { IdleTimer } from "./_idle_timer.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const { promise, resolve } = Promise.withResolvers<string>();

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatAddress } from "./address.ts";
+import { formatAddress } from "../serving/address.ts";
 import type { Packet, PacketEndpoint } from "./pcap_reader.ts";
 
 /**

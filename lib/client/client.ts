@@ -6,9 +6,9 @@
  * @module
  */
 
-import { LineReader } from "./line_reader.ts";
-import { formatProxyHeader } from "./proxy_header.ts";
-import { writeAll } from "./write_all.ts";
+import { LineReader } from "../serving/line_reader.ts";
+import { formatProxyHeader } from "../proxy/proxy_header.ts";
+import { writeAll } from "../serving/write_all.ts";
 
 /** Options of {@linkcode sendMessages}. */
 export interface ClientOptions {
@@ -143,7 +143,7 @@ function delay(seconds: number): Promise<void> {
  * @example
  * ```ts
  * import { sendMessages } from "./client.ts";
- * import { serveTcp } from "../tcp.ts";
+ * import { serveTcp } from "../../tcp.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * await using server = serveTcp({ port: 0 });

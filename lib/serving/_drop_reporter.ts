@@ -18,7 +18,7 @@ import { ThrottledReporter } from "./throttled_reporter.ts";
  * @example
  * ```ts
  * import { getLogger } from "@logtape/logtape";
- * import { DropReporter } from "./drop_reporter.ts";
+ * import { DropReporter } from "./_drop_reporter.ts";
  * import { ServerStats } from "./server_stats.ts";
  * import { strictEqual } from "node:assert/strict";
  *

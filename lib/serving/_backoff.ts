@@ -24,7 +24,7 @@ export const BACKOFF_MAX = 1000;
  * @example
  * ```ts
  * import { getLogger } from "@logtape/logtape";
- * import { SocketBackoff } from "./backoff.ts";
+ * import { SocketBackoff } from "./_backoff.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const backoff = new SocketBackoff(getLogger(["echolab", "udp"]), "receive");

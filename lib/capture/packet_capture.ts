@@ -7,7 +7,7 @@
  * @module
  */
 
-import { isLoopback } from "./loopback.ts";
+import { isLoopback } from "../serving/loopback.ts";
 import { type Packet, PcapReader } from "./pcap_reader.ts";
 
 /** A capture could not start; the message is one line naming the fix. */

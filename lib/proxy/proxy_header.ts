@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatIpv4, formatIpv6 } from "./address.ts";
+import { formatIpv4, formatIpv6 } from "../serving/address.ts";
 
 /** An address carried by a header. */
 export interface ProxyAddress {

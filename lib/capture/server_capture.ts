@@ -8,7 +8,7 @@
 
 import { type PacketCapture, startCapture } from "./packet_capture.ts";
 import type { Packet } from "./pcap_reader.ts";
-import type { Tracer } from "./tracer.ts";
+import type { Tracer } from "../serving/tracer.ts";
 
 /** Milliseconds trace events wait for packets that tcpdump delivers late. */
 export const CAPTURE_HOLD = 100;

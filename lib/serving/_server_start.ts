@@ -7,12 +7,15 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import type { AccessList } from "./access_list.ts";
+import type { AccessList } from "../policy/access_list.ts";
 import { formatAddress } from "./address.ts";
-import { warnIfReachable } from "./exposure.ts";
-import type { FaultInjector } from "./faults.ts";
-import type { PacketCapture } from "./packet_capture.ts";
-import { type CaptureOption, captureServer } from "./server_capture.ts";
+import { warnIfReachable } from "./_exposure.ts";
+import type { FaultInjector } from "../faults/faults.ts";
+import type { PacketCapture } from "../capture/packet_capture.ts";
+import {
+  type CaptureOption,
+  captureServer,
+} from "../capture/server_capture.ts";
 import type { Tracer } from "./tracer.ts";
 
 /** What a bound server hands over to begin serving. */
@@ -51,7 +54,7 @@ export interface ServerStart {
  * @example
  * ```ts
  * import { getLogger } from "@logtape/logtape";
- * import { startServing } from "./server_start.ts";
+ * import { startServing } from "./_server_start.ts";
  *
  * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
  * const { started, loop } = startServing({

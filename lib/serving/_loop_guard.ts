@@ -43,7 +43,7 @@ export type LoopRisk = "reflective port" | "own address";
  *
  * @example
  * ```ts
- * import { loopRisk } from "./loop_guard.ts";
+ * import { loopRisk } from "./_loop_guard.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * const server = { hostname: "127.0.0.1", port: 6000 };

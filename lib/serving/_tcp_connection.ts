@@ -6,18 +6,18 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { type IdleClock, IdleTimer } from "./idle_timer.ts";
+import { type IdleClock, IdleTimer } from "./_idle_timer.ts";
 import { LineReader } from "./line_reader.ts";
 import { ReplyFormatter } from "./reply_formatter.ts";
-import type { ReplyPrefix } from "./reply_prefix.ts";
+import type { ReplyPrefix } from "./_reply_prefix.ts";
 import type { ServerStats } from "./server_stats.ts";
 import type { Tracer } from "./tracer.ts";
 import { formatAddress } from "./address.ts";
 import { errorMessage } from "./errors.ts";
-import { type FaultInjector, sleep } from "./faults.ts";
-import { parseProxyHeader } from "./proxy_header.ts";
-import { SeedLog } from "./seed_log.ts";
-import type { ByteStream } from "./tls_stream.ts";
+import { type FaultInjector, sleep } from "../faults/faults.ts";
+import { parseProxyHeader } from "../proxy/proxy_header.ts";
+import { SeedLog } from "./_seed_log.ts";
+import type { ByteStream } from "../proxy/tls_stream.ts";
 import { writeAll } from "./write_all.ts";
 
 /** Why a TCP connection ended, as the close log line says it. */
@@ -201,7 +201,7 @@ export class TcpConnection {
         if (typeof header === "string") this.#reason ??= header;
         else if (settings.tls !== undefined) {
           // TLS starts after the header: the bytes after it are TLS's.
-          const { serverTls } = await import("./tls_stream.ts");
+          const { serverTls } = await import("../proxy/tls_stream.ts");
           this.#conn = serverTls(
             this.#socket as Deno.TcpConn,
             header,

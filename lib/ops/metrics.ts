@@ -6,7 +6,10 @@
  * @module
  */
 
-import { DURATION_BUCKETS, type StatsSnapshot } from "./server_stats.ts";
+import {
+  DURATION_BUCKETS,
+  type StatsSnapshot,
+} from "../serving/server_stats.ts";
 
 /** The content type of the text exposition format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -91,7 +94,7 @@ function byReason(
  * @example
  * ```ts
  * import { formatMetrics } from "./metrics.ts";
- * import { ServerStats } from "./server_stats.ts";
+ * import { ServerStats } from "../serving/server_stats.ts";
  * import { ok } from "node:assert/strict";
  *
  * const stats = new ServerStats();

@@ -6,7 +6,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import type { AccessList } from "./access_list.ts";
+import type { AccessList } from "../policy/access_list.ts";
 import { isLoopback } from "./loopback.ts";
 import { formatAddress } from "./address.ts";
 
@@ -21,7 +21,7 @@ import { formatAddress } from "./address.ts";
  * @example
  * ```ts
  * import { getLogger } from "@logtape/logtape";
- * import { warnIfReachable } from "./exposure.ts";
+ * import { warnIfReachable } from "./_exposure.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(warnIfReachable(getLogger(["echolab"]), { hostname: "127.0.0.1", port: 8000 }), false);

@@ -8,14 +8,14 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import config from "../deno.json" with { type: "json" };
-import { formatAddress } from "./address.ts";
-import { DEFAULT_HOSTNAME } from "./defaults.ts";
+import config from "../../deno.json" with { type: "json" };
+import { formatAddress } from "../serving/address.ts";
+import { DEFAULT_HOSTNAME } from "../serving/defaults.ts";
 import { formatMetrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
-import type { EchoServer, RefreshableStats } from "./server.ts";
-import { statsReport, type StatsSnapshot } from "./server_stats.ts";
+import type { EchoServer, RefreshableStats } from "../serving/server.ts";
+import { statsReport, type StatsSnapshot } from "../serving/server_stats.ts";
 
-export type { RefreshableStats } from "./server.ts";
+export type { RefreshableStats } from "../serving/server.ts";
 
 /** Default port of the side HTTP port. */
 export const DEFAULT_HTTP_PORT = 9090;
@@ -76,7 +76,7 @@ const logger = getLogger(["echolab", "http"]);
  * @example
  * ```ts
  * import { serveOps } from "./ops_server.ts";
- * import { serveTcp } from "../tcp.ts";
+ * import { serveTcp } from "../../tcp.ts";
  * import { strictEqual } from "node:assert/strict";
  *
  * await using echo = serveTcp({ port: 0 });

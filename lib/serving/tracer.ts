@@ -9,8 +9,8 @@
 
 import { getLogger } from "@logtape/logtape";
 import { formatAddress } from "./address.ts";
-import { PacketDescriber } from "./packet_format.ts";
-import type { Packet } from "./pcap_reader.ts";
+import { PacketDescriber } from "../capture/packet_format.ts";
+import type { Packet } from "../capture/pcap_reader.ts";
 
 const logger = getLogger(["echolab", "trace"]);
 

@@ -19,7 +19,7 @@ interface Bucket {
  *
  * @example
  * ```ts
- * import { SourceRateLimiter } from "./source_rate_limiter.ts";
+ * import { SourceRateLimiter } from "./_source_rate_limiter.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const limiter = new SourceRateLimiter(2);
