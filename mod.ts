@@ -20,7 +20,10 @@
 
 export * from "./tcp.ts";
 export * from "./udp.ts";
-export * from "./lib/serving/line_reader.ts";
-export * from "./lib/serving/reply_formatter.ts";
-export * from "./lib/client/client.ts";
-export * from "./lib/ops/ops_server.ts";
+export * from "./lib/serving/mod.ts";
+export * from "./lib/policy/mod.ts";
+export * from "./lib/proxy/mod.ts";
+export * from "./lib/faults/mod.ts";
+export * from "./lib/capture/mod.ts";
+export * from "./lib/ops/mod.ts";
+export * from "./lib/client/mod.ts";

@@ -19,13 +19,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { AccessList } from "./lib/policy/access_list.ts";
 import { formatAddress } from "./lib/serving/address.ts";
-import {
-  checkFaults,
-  FaultInjector,
-  type FaultOptions,
-} from "./lib/faults/faults.ts";
 import { SocketBackoff } from "./lib/serving/_backoff.ts";
 import {
   DEFAULT_HOSTNAME,
@@ -37,29 +31,32 @@ import {
 } from "./lib/serving/defaults.ts";
 import { DropReporter } from "./lib/serving/_drop_reporter.ts";
 import { IdleClock } from "./lib/serving/_idle_timer.ts";
-import type { PacketCapture } from "./lib/capture/packet_capture.ts";
-import { CAPTURE_HOLD, stopCapture } from "./lib/capture/server_capture.ts";
 import { startServing } from "./lib/serving/_server_start.ts";
 import { ReplyPrefix } from "./lib/serving/_reply_prefix.ts";
 import type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/serving/server_stats.ts";
+import type {
+  FaultPlan,
+  RunningCapture,
+  TcpPreamble,
+} from "./lib/serving/stages.ts";
+import { TcpAdmission } from "./lib/serving/_tcp_admission.ts";
 import {
-  type CloseReason,
   isResetError,
   TcpConnection,
-  type TcpConnectionOptions,
   type TcpConnectionSettings,
 } from "./lib/serving/_tcp_connection.ts";
-import { ThrottledReporter } from "./lib/serving/throttled_reporter.ts";
 import { Tracer } from "./lib/serving/tracer.ts";
 
 export type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
 export type { StatsSnapshot } from "./lib/serving/server_stats.ts";
-export type { CloseReason } from "./lib/serving/_tcp_connection.ts";
-export type { FaultKind, FaultOptions } from "./lib/faults/faults.ts";
-export { AccessList } from "./lib/policy/access_list.ts";
-export { CaptureError } from "./lib/capture/packet_capture.ts";
-export type { CaptureOption } from "./lib/capture/server_capture.ts";
+export type {
+  AddressFilter,
+  CapturePlan,
+  CloseReason,
+  FaultPlan,
+  TcpPreamble,
+} from "./lib/serving/stages.ts";
 export {
   DEFAULT_HOSTNAME,
   DEFAULT_TCP_PORT,
@@ -121,45 +118,24 @@ export interface TcpServerOptions extends ServerOptions {
    */
   shutdownGrace?: number;
   /**
-   * Every connection must start with a PROXY protocol header (version 1 or
-   * 2, as HAProxy's `send-proxy` and `send-proxy-v2` write it), within
-   * `timeout`. The client it names is the peer from then on: logs, trace,
-   * `{peer}`, `allow`, `maxPerSource` and the stats use it. A missing, slow,
-   * malformed or over-long header closes the connection with the reason
-   * `bad proxy header`; nothing of it is echoed. With `tls`, the TLS
-   * handshake follows the header, as HAProxy's `send-proxy` with `ssl`
-   * sends it.
-   *
-   * @default {false}
-   */
-  proxyProtocol?: boolean;
-  /**
-   * Faults to inject on purpose (delays, chunked replies, dropped lines, a
-   * close, half-close or stall after N replies, a banner); see
-   * {@linkcode FaultOptions}. The start log names them, at warning level.
+   * What runs before the echo: `proxyProtocol()` of `echolab/proxy` reads
+   * a PROXY protocol header first, whose client is the peer from then on
+   * (and, with `tls`, serves TLS after it).
    *
    * @default {undefined}
    */
-  faults?: FaultOptions;
+  proxy?: TcpPreamble;
   /**
-   * With `proxyProtocol`: the only peers (the load balancers) that may
-   * connect at all; others are closed at once and counted under the drop
-   * reason `proxy not trusted`. `undefined` lets every peer connect, and
-   * each must send a header.
+   * Faults to inject on purpose: `faults()` of `echolab/faults` (delays,
+   * chunked replies, dropped lines, a close, half-close or stall after N
+   * replies, a banner). The start log names them, at warning level.
    *
    * @default {undefined}
    */
-  proxyFrom?: AccessList;
+  faults?: FaultPlan;
 }
 
 const logger = getLogger(["echolab", "tcp"]);
-
-/** Why a connection is refused, and the line that says so. */
-interface Refusal {
-  reason: string;
-  template: string;
-  properties: Record<string, unknown>;
-}
 
 /**
  * Starts a TCP echo server. Binding happens before this returns, so a port
@@ -185,20 +161,13 @@ class TcpServer implements EchoServer<"tcp"> {
   readonly addr: Deno.NetAddr & { transport: "tcp" };
   readonly finished: Promise<void>;
   readonly started: Promise<void>;
-  #capture: PacketCapture | undefined;
+  #capture: RunningCapture | undefined;
   #announced = false;
   #listener: Deno.Listener<Deno.TcpConn | Deno.TlsConn, Deno.NetAddr>;
   #settings: TcpConnectionSettings;
   #stats = new ServerStats();
-  #drops = new DropReporter(this.#stats, logger);
   #backoff = new SocketBackoff(logger, "accept error");
-  #allow: AccessList | undefined;
-  #proxyProtocol: boolean;
-  #proxyFrom: AccessList | undefined;
-  #badHeaders = new ThrottledReporter();
-  #maxConnections: number;
-  #maxPerSource: number;
-  #perSource = new Map<string, number>();
+  #admission: TcpAdmission;
   #shutdownGrace: number;
   #connections = new Set<TcpConnection>();
   /** Resolved when the last connection closes, once shutdown waits for it. */
@@ -208,17 +177,29 @@ class TcpServer implements EchoServer<"tcp"> {
   #shutdown: Promise<void> | undefined;
 
   constructor(options: TcpServerOptions) {
-    if (options.proxyFrom !== undefined && !options.proxyProtocol) {
-      throw new TypeError(
-        "Cannot start the tcp server: proxyFrom needs proxyProtocol",
-      );
-    }
-    if (options.faults !== undefined) checkFaults(options.faults, "tcp");
-    const faults = options.faults === undefined
-      ? undefined
-      : new FaultInjector(options.faults);
     const timeout = (options.timeout ?? DEFAULT_TIMEOUT) * 1000;
-    const capture = options.capture ?? false;
+    const capture = options.capture;
+    const tracer = options.trace || capture !== undefined
+      ? new Tracer("tcp", { hold: capture?.hold ?? 0 })
+      : undefined;
+    const drops = new DropReporter(this.#stats, logger);
+    const faults = options.faults?.active
+      ? options.faults.tcp({
+        stats: this.#stats,
+        tracer,
+        drop: (refusal) =>
+          drops.drop(refusal.reason, refusal.template, refusal.properties),
+      })
+      : undefined;
+    const preamble = options.proxy;
+    this.#admission = new TcpAdmission({
+      allow: options.allow,
+      maxConnections: options.maxConnections ?? 0,
+      maxPerSource: options.maxPerSource ?? 0,
+      preamble,
+      stats: this.#stats,
+      logger,
+    });
     this.#settings = {
       timeout,
       lifetime: (options.lifetime ?? 0) * 1000,
@@ -228,38 +209,22 @@ class TcpServer implements EchoServer<"tcp"> {
       }),
       raw: options.raw ?? false,
       stats: this.#stats,
-      tracer: options.trace || capture !== false
-        ? new Tracer("tcp", { hold: capture === false ? 0 : CAPTURE_HOLD })
-        : undefined,
+      tracer,
       idleClock: IdleClock.for(timeout),
-      proxyProtocol: options.proxyProtocol
-        ? {
-          reportBadHeader: (peer, reason) =>
-            this.#badHeaders.log(
-              logger,
-              "info",
-              "bad proxy header",
-              "Bad PROXY header from {peer}: {reason}",
-              { peer, reason },
-            ),
-        }
-        : undefined,
-      // With the PROXY protocol, TLS starts after the header.
-      tls: options.proxyProtocol ? options.tls : undefined,
-      faults: faults?.active ? faults : undefined,
+      preamble,
+      // With a preamble, TLS starts after it.
+      tls: preamble === undefined ? undefined : options.tls,
+      faults,
+      admit: this.#admission.admit,
+      onClosed: this.#closed,
     };
-    this.#allow = options.allow;
-    this.#proxyProtocol = options.proxyProtocol ?? false;
-    this.#proxyFrom = options.proxyFrom;
-    this.#maxConnections = options.maxConnections ?? 0;
-    this.#maxPerSource = options.maxPerSource ?? 0;
     this.#shutdownGrace = options.shutdownGrace ?? DEFAULT_SHUTDOWN_GRACE;
     const address = {
       hostname: options.hostname ?? DEFAULT_HOSTNAME,
       port: options.port ?? DEFAULT_TCP_PORT,
       ...(options.reusePort ? { reusePort: true } : {}),
     };
-    this.#listener = options.tls === undefined || options.proxyProtocol
+    this.#listener = options.tls === undefined || preamble !== undefined
       ? Deno.listen({ transport: "tcp", ...address })
       : Deno.listenTls({ ...address, ...options.tls });
     this.addr = this.#listener.addr as Deno.NetAddr & { transport: "tcp" };
@@ -267,10 +232,10 @@ class TcpServer implements EchoServer<"tcp"> {
       logger,
       addr: this.addr,
       suffix: options.tls === undefined ? "" : " (TLS)",
-      allow: this.#allow,
-      faults: this.#settings.faults,
+      allow: options.allow,
+      faults: faults === undefined ? undefined : options.faults,
       capture,
-      tracer: this.#settings.tracer,
+      tracer,
       captured: (running) => this.#capture = running,
       serve: () => {
         this.#announced = true;
@@ -317,143 +282,34 @@ class TcpServer implements EchoServer<"tcp"> {
         continue;
       }
       this.#backoff.succeeded();
-      this.#admit(conn);
-    }
-  }
-
-  #admit(conn: Deno.TcpConn | Deno.TlsConn): void {
-    const peer = formatAddress(conn.remoteAddr);
-    if (this.#proxyProtocol) {
-      const refusal = this.#proxyFrom !== undefined &&
-          !this.#proxyFrom.allows(conn.remoteAddr.hostname)
-        ? {
-          reason: "proxy not trusted",
-          template:
-            "Refused connection from {peer}: proxy not trusted (not in {option})",
-          properties: { peer, option: "proxyFrom" },
-        }
-        : this.#overCapacity(peer);
-      if (refusal !== undefined) {
-        this.#refuse(conn, refusal);
-        return;
+      const admitted = this.#admission.atAccept(
+        conn.remoteAddr,
+        formatAddress(conn.remoteAddr),
+        this.#connections.size,
+      );
+      if (admitted === false) {
+        conn.close();
+        continue;
       }
-      // The client is known once its header is read: checked then.
-      this.#serve(conn, { peer, admit: this.#admitClient });
-      return;
-    }
-    const source = conn.remoteAddr.hostname;
-    const refusal = this.#refusal(source, peer);
-    if (refusal !== undefined) {
-      this.#refuse(conn, refusal);
-    } else {
-      this.#claim(source);
-      this.#serve(conn, { peer, source });
+      const connection = new TcpConnection(
+        conn,
+        this.#settings,
+        admitted === true ? undefined : admitted,
+      );
+      this.#connections.add(connection);
+      // The connection reports its own end (onClosed): nothing to chain here.
+      connection.serve();
     }
   }
-
-  /** Checks the client a PROXY header names, and counts it when served. */
-  readonly #admitClient = (
-    source: string,
-    client: string,
-  ): CloseReason | undefined => {
-    const refusal = this.#refusal(source, client);
-    if (refusal !== undefined) {
-      this.#drops.drop(refusal.reason, refusal.template, refusal.properties);
-      return refusal.reason as CloseReason;
-    }
-    this.#claim(source);
-    return undefined;
-  };
 
   /** Forgets a closed connection: one function for all of them. */
   readonly #closed = (connection: TcpConnection): void => {
     this.#connections.delete(connection);
-    if (connection.source !== undefined) this.#release(connection.source);
+    if (connection.source !== undefined) {
+      this.#admission.release(connection.source);
+    }
     if (this.#connections.size === 0) this.#allClosed?.resolve();
   };
-
-  #overCapacity(peer: string): Refusal | undefined {
-    if (
-      this.#maxConnections > 0 &&
-      this.#connections.size >= this.#maxConnections
-    ) {
-      return {
-        reason: "too many connections",
-        template:
-          "Refused connection from {peer}: too many connections ({limit} open, see {option})",
-        properties: {
-          peer,
-          limit: this.#maxConnections,
-          option: "maxConnections",
-        },
-      };
-    }
-    return undefined;
-  }
-
-  /**
-   * Why a client may not be served: the access list, then (without the
-   * PROXY protocol, which checks it at accept) the connection limit, then
-   * the per-source limit.
-   */
-  #refusal(source: string, peer: string): Refusal | undefined {
-    if (this.#allow !== undefined && !this.#allow.allows(source)) {
-      return {
-        reason: "not allowed",
-        template:
-          "Refused connection from {peer}: not allowed (not in {option})",
-        properties: { peer, option: "allow" },
-      };
-    }
-    if (!this.#proxyProtocol) {
-      const refusal = this.#overCapacity(peer);
-      if (refusal !== undefined) return refusal;
-    }
-    const fromSource = this.#perSource.get(source) ?? 0;
-    if (this.#maxPerSource > 0 && fromSource >= this.#maxPerSource) {
-      return {
-        reason: "too many per source",
-        template:
-          "Refused connection from {peer}: too many per source ({limit} open from {source}, see {option})",
-        properties: {
-          peer,
-          source,
-          limit: this.#maxPerSource,
-          option: "maxPerSource",
-        },
-      };
-    }
-    return undefined;
-  }
-
-  #claim(source: string): void {
-    this.#perSource.set(source, (this.#perSource.get(source) ?? 0) + 1);
-  }
-
-  #release(source: string): void {
-    const left = this.#perSource.get(source)! - 1;
-    if (left === 0) this.#perSource.delete(source);
-    else this.#perSource.set(source, left);
-  }
-
-  #serve(
-    conn: Deno.TcpConn | Deno.TlsConn,
-    options: Omit<TcpConnectionOptions, "onClosed">,
-  ): void {
-    this.#stats.opened();
-    const connection = new TcpConnection(conn, this.#settings, {
-      ...options,
-      onClosed: this.#closed,
-    });
-    this.#connections.add(connection);
-    // The connection reports its own end (onClosed): nothing to chain here.
-    connection.serve();
-  }
-
-  #refuse(conn: Deno.TcpConn | Deno.TlsConn, refusal: Refusal): void {
-    this.#drops.drop(refusal.reason, refusal.template, refusal.properties);
-    conn.close();
-  }
 
   async #stop(): Promise<void> {
     this.#closing = true;
@@ -494,6 +350,7 @@ class TcpServer implements EchoServer<"tcp"> {
         address: formatAddress(this.addr),
       });
     }
-    await stopCapture(this.#capture, this.#settings.tracer);
+    await this.#capture?.stop();
+    this.#settings.tracer?.close();
   }
 }

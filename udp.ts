@@ -27,7 +27,6 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { AccessList } from "./lib/policy/access_list.ts";
 import { formatAddress } from "./lib/serving/address.ts";
 import { SocketBackoff } from "./lib/serving/_backoff.ts";
 import {
@@ -37,33 +36,34 @@ import {
   DEFAULT_UDP_PORT,
   MAX_DATAGRAM_SIZE,
 } from "./lib/serving/defaults.ts";
-import { DelayQueue } from "./lib/faults/delay_queue.ts";
 import { DropReporter } from "./lib/serving/_drop_reporter.ts";
 import { errorMessage, netGrant } from "./lib/serving/errors.ts";
 import { LineReader } from "./lib/serving/line_reader.ts";
 import { loopRisk } from "./lib/serving/_loop_guard.ts";
-import {
-  checkFaults,
-  FaultInjector,
-  type FaultOptions,
-} from "./lib/faults/faults.ts";
 import { ReplyFormatter } from "./lib/serving/reply_formatter.ts";
-import type { PacketCapture } from "./lib/capture/packet_capture.ts";
 import { ReplyPrefix } from "./lib/serving/_reply_prefix.ts";
-import { CAPTURE_HOLD, stopCapture } from "./lib/capture/server_capture.ts";
 import { startServing } from "./lib/serving/_server_start.ts";
 import { SeedLog } from "./lib/serving/_seed_log.ts";
 import type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/serving/server_stats.ts";
 import { SourceRateLimiter } from "./lib/serving/_source_rate_limiter.ts";
+import type {
+  AddressFilter,
+  FaultPlan,
+  RunningCapture,
+  UdpFaultStage,
+  UdpSender,
+} from "./lib/serving/stages.ts";
 import { Tracer } from "./lib/serving/tracer.ts";
 
 export type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
 export type { StatsSnapshot } from "./lib/serving/server_stats.ts";
-export { AccessList } from "./lib/policy/access_list.ts";
-export { CaptureError } from "./lib/capture/packet_capture.ts";
-export type { CaptureOption } from "./lib/capture/server_capture.ts";
-export type { FaultKind, FaultOptions } from "./lib/faults/faults.ts";
+export type {
+  AddressFilter,
+  CapturePlan,
+  FaultPlan,
+  UdpFaultStage,
+} from "./lib/serving/stages.ts";
 export {
   DEFAULT_BUFFER_SIZE,
   DEFAULT_UDP_PORT,
@@ -97,13 +97,13 @@ export interface UdpServerOptions extends ServerOptions {
    */
   loopGuard?: boolean;
   /**
-   * Faults to inject on purpose: `delay` (replies wait, and may overtake
-   * each other), `drop`, `duplicate`; see {@linkcode FaultOptions}. The
-   * start log names them, at warning level.
+   * Faults to inject on purpose: `faults()` of `echolab/faults` with
+   * `delay` (replies wait, and may overtake each other), `drop`,
+   * `duplicate`. The start log names them, at warning level.
    *
    * @default {undefined}
    */
-  faults?: FaultOptions;
+  faults?: FaultPlan;
   /**
    * With a `delay` fault: the most bytes of replies waiting out their delay
    * at once; a datagram whose reply would exceed it is dropped and counted
@@ -118,23 +118,6 @@ export interface UdpServerOptions extends ServerOptions {
 const RECEIVE_BUFFER_SIZE = 65_536;
 /** Receive loops per socket, each with its own buffer. */
 const RECEIVERS = 4;
-/** Default of {@linkcode UdpServerOptions.maxDelayed}: 1 MiB. */
-const DEFAULT_MAX_DELAYED = 1024 * 1024;
-/**
- * Bytes a delayed reply costs beyond its own, counted against the limit: an
- * estimate of its address, peer text and queue entry.
- */
-const DELAYED_OVERHEAD = 640;
-
-/** A reply waiting out its delay. */
-interface DelayedReply {
-  reply: Uint8Array;
-  address: Deno.NetAddr;
-  peer: string;
-  lines: number;
-  twice: boolean;
-  cost: number;
-}
 /** Sources whose filled prefix is remembered, up to this many. */
 const MAX_REMEMBERED_PREFIXES = 10_000;
 /** Hosts told about a missing send permission, remembered up to this many. */
@@ -165,7 +148,7 @@ class UdpServer implements EchoServer<"udp"> {
   readonly addr: Deno.NetAddr & { transport: "udp" };
   readonly finished: Promise<void>;
   readonly started: Promise<void>;
-  #capture: PacketCapture | undefined;
+  #capture: RunningCapture | undefined;
   #announced = false;
   #socket: Deno.DatagramConn;
   #bufferSize: number;
@@ -173,7 +156,7 @@ class UdpServer implements EchoServer<"udp"> {
   #local: string;
   #peerPrefixes = new Map<string, Uint8Array>();
   #raw: boolean;
-  #allow: AccessList | undefined;
+  #allow: AddressFilter | undefined;
   #limiter: SourceRateLimiter | undefined;
   #loopGuard: boolean;
   #tracer: Tracer | undefined;
@@ -186,10 +169,7 @@ class UdpServer implements EchoServer<"udp"> {
   #refusedHosts = new Set<string>();
   #shutdown: Promise<void> | undefined;
   #loop: Promise<void>;
-  #faults: FaultInjector | undefined;
-  #maxDelayed: number;
-  #delayedBytes = 0;
-  #delayed = new DelayQueue<DelayedReply>((entry) => this.#sendDelayed(entry));
+  #faults: UdpFaultStage | undefined;
 
   constructor(options: UdpServerOptions) {
     // RFC 862 echoes the whole datagram; the seed's lines keep 5 bytes.
@@ -213,15 +193,22 @@ class UdpServer implements EchoServer<"udp"> {
       ? new SourceRateLimiter(options.rate)
       : undefined;
     this.#loopGuard = options.loopGuard ?? true;
-    if (options.faults !== undefined) checkFaults(options.faults, "udp");
-    const faults = options.faults === undefined
-      ? undefined
-      : new FaultInjector(options.faults);
-    this.#faults = faults?.active ? faults : undefined;
-    this.#maxDelayed = options.maxDelayed ?? DEFAULT_MAX_DELAYED;
-    const capture = options.capture ?? false;
-    this.#tracer = options.trace || capture !== false
-      ? new Tracer("udp", { hold: capture === false ? 0 : CAPTURE_HOLD })
+    const capture = options.capture;
+    this.#tracer = options.trace || capture !== undefined
+      ? new Tracer("udp", { hold: capture?.hold ?? 0 })
+      : undefined;
+    this.#faults = options.faults?.active
+      ? options.faults.udp({
+        stats: this.#stats,
+        tracer: this.#tracer,
+        drop: (refusal) =>
+          this.#drops.drop(
+            refusal.reason,
+            refusal.template,
+            refusal.properties,
+          ),
+        maxDelayed: options.maxDelayed,
+      })
       : undefined;
     this.#socket = Deno.listenDatagram({
       transport: "udp",
@@ -235,7 +222,7 @@ class UdpServer implements EchoServer<"udp"> {
       logger,
       addr: this.addr,
       allow: this.#allow,
-      faults: this.#faults,
+      faults: this.#faults === undefined ? undefined : options.faults,
       capture,
       tracer: this.#tracer,
       captured: (running) => this.#capture = running,
@@ -323,11 +310,7 @@ class UdpServer implements EchoServer<"udp"> {
         );
       }
       const faults = this.#faults;
-      if (faults?.drops()) {
-        stats.countFault("drop");
-        this.#tracer?.event("dropped datagram from {peer}", { peer });
-        continue;
-      }
+      if (faults?.drops(peer)) continue;
       logLines = seedLog.receivingEnabled();
       let reply: Uint8Array;
       if (this.#raw) {
@@ -341,23 +324,13 @@ class UdpServer implements EchoServer<"udp"> {
         reply = formatter.bytes();
         stats.lines_in += lines;
       }
+      this.#sending++;
       if (faults === undefined) {
-        this.#sending++;
-        await this.#deliver(reply, address, peer, lines, false);
-        this.#sending--;
+        await this.#deliver(reply, address, peer, lines, 1);
       } else {
-        const delay = faults.options.delay === undefined
-          ? undefined
-          : faults.delay();
-        const twice = faults.duplicates();
-        if (delay === undefined) {
-          this.#sending++;
-          await this.#deliver(reply, address, peer, lines, twice);
-          this.#sending--;
-        } else {
-          this.#later(reply.slice(), address, peer, lines, twice, delay);
-        }
+        await faults.deliver(reply, peer, this.#sender(address, peer, lines));
       }
+      this.#sending--;
       formatter.clear();
       lines = 0;
       // The last reply of a graceful stop went out: now close.
@@ -368,70 +341,32 @@ class UdpServer implements EchoServer<"udp"> {
   /**
    * Sends a reply (twice with the duplicate fault) and counts it: the one
    * place where the outgoing counters change.
+   *
+   * @returns `true` when every copy went out.
    */
   async #deliver(
     reply: Uint8Array,
     address: Deno.NetAddr,
     peer: string,
     lines: number,
-    twice: boolean,
-  ): Promise<void> {
+    copies: number,
+  ): Promise<boolean> {
     const stats = this.#stats;
-    for (let copy = 0; copy < (twice ? 2 : 1); copy++) {
-      if (!(await this.#send(reply, address, peer))) return;
+    for (let copy = 0; copy < copies; copy++) {
+      if (!(await this.#send(reply, address, peer))) return false;
       stats.datagrams_out++;
       stats.bytes_out += reply.length;
       if (copy === 0) stats.lines_out += lines;
     }
-    if (twice) {
-      stats.countFault("duplicate");
-      this.#tracer?.event("duplicated reply to {peer}", { peer });
-    }
+    return true;
   }
 
-  /**
-   * Sends a reply after its injected delay, without holding up the receive
-   * loops: replies with different delays may overtake each other. The
-   * queue is bounded in bytes, an entry's bookkeeping counted too.
-   */
-  #later(
-    reply: Uint8Array,
-    address: Deno.NetAddr,
-    peer: string,
-    lines: number,
-    twice: boolean,
-    delay: number,
-  ): void {
-    const cost = reply.length + DELAYED_OVERHEAD;
-    if (this.#delayedBytes + cost > this.#maxDelayed) {
-      this.#drops.drop(
-        "delay queue full",
-        "Dropped datagram from {peer}: {bytes} bytes of replies already wait out their delay (see {option})",
-        { peer, bytes: this.#delayedBytes, option: "maxDelayed" },
-      );
-      return;
-    }
-    this.#stats.countFault("delay");
-    this.#tracer?.event("delayed reply to {peer} by {ms} ms", {
-      peer,
-      ms: delay,
-    });
-    this.#sending++;
-    this.#delayedBytes += cost;
-    this.#delayed.add({ reply, address, peer, lines, twice, cost }, delay);
-  }
-
-  async #sendDelayed(entry: DelayedReply): Promise<void> {
-    this.#delayedBytes -= entry.cost;
-    await this.#deliver(
-      entry.reply,
-      entry.address,
-      entry.peer,
-      entry.lines,
-      entry.twice,
-    );
-    this.#sending--;
-    if (this.#closing && this.#sending === 0) this.#close();
+  /** How the fault stage sends one datagram's reply, now or later. */
+  #sender(address: Deno.NetAddr, peer: string, lines: number): UdpSender {
+    return {
+      send: (reply, copies) =>
+        this.#deliver(reply, address, peer, lines, copies),
+    };
   }
 
   /** The prefix for one source, filled once and remembered. */
@@ -552,7 +487,7 @@ class UdpServer implements EchoServer<"udp"> {
     this.#closing = true;
     // Replies being sent are finished first, delayed ones go out now;
     // pending receives are cancelled.
-    await this.#delayed.flush();
+    await this.#faults?.flush();
     if (this.#sending === 0) this.#close();
     this.#backoff.wake();
     await this.#loop;
@@ -563,6 +498,7 @@ class UdpServer implements EchoServer<"udp"> {
         address: formatAddress(this.addr),
       });
     }
-    await stopCapture(this.#capture, this.#tracer);
+    await this.#capture?.stop();
+    this.#tracer?.close();
   }
 }

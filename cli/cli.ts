@@ -7,13 +7,11 @@
 
 import { getLogger } from "@logtape/logtape";
 import config from "../deno.json" with { type: "json" };
-import type { AccessList } from "../lib/policy/access_list.ts";
 import { formatAddress } from "../lib/serving/address.ts";
 import type { FaultOptions } from "../lib/faults/faults.ts";
-import { CaptureError } from "../lib/capture/packet_capture.ts";
 import type { EchoServer } from "../lib/serving/server.ts";
-import { type OpsServer, serveOps } from "../lib/ops/ops_server.ts";
-import { serveTcp, type TcpServerOptions } from "../tcp.ts";
+import type { OpsServer } from "../lib/ops/ops_server.ts";
+import { serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import {
   type CommandLine,
@@ -23,8 +21,14 @@ import {
   type ServeCommandLine,
 } from "./command_line.ts";
 import { FlagFileError, readFlagFile } from "./flag_file.ts";
+import {
+  type OptionalParts,
+  tcpServerOptions,
+  type TcpServerSpec,
+  udpServerOptions,
+} from "./server_options.ts";
 import { configureLogging, flushLogging, stopLogging } from "./logging.ts";
-import { send } from "./send_command.ts";
+
 import { ShutdownSignal } from "./shutdown_signal.ts";
 import { type BindTarget, describeStartError } from "./start_error.ts";
 import { logStats } from "./stats_report.ts";
@@ -61,14 +65,18 @@ export async function runCli(args: readonly string[]): Promise<number> {
   let lists: AccessLists = {};
   try {
     commandLine = parseCommandLine(args);
+    // The lists are checked here, to fail as usage errors; the servers get
+    // them as text (a worker parses its own).
     if (commandLine.action === "serve") {
       lists = {
         allow: commandLine.allow === undefined
           ? undefined
-          : await parseAccessList(commandLine.allow, "--allow"),
+          : (await parseAccessList(commandLine.allow, "--allow")).ranges
+            .join(","),
         proxyFrom: commandLine.proxyFrom === undefined
           ? undefined
-          : await parseAccessList(commandLine.proxyFrom, "--proxy-from"),
+          : (await parseAccessList(commandLine.proxyFrom, "--proxy-from"))
+            .ranges.join(","),
       };
     }
   } catch (error) {
@@ -86,14 +94,17 @@ export async function runCli(args: readonly string[]): Promise<number> {
     );
     return 0;
   }
-  if (commandLine.action === "send") return await send(commandLine);
+  if (commandLine.action === "send") {
+    const { send } = await import("./send_command.ts");
+    return await send(commandLine);
+  }
   return await serve(commandLine, lists);
 }
 
-/** The access lists of the command line, parsed. */
+/** The access lists of the command line, checked, as text. */
 interface AccessLists {
-  allow?: AccessList;
-  proxyFrom?: AccessList;
+  allow?: string;
+  proxyFrom?: string;
 }
 
 async function serve(
@@ -164,7 +175,10 @@ async function serve(
     try {
       await server.started;
     } catch (error) {
-      if (!(error instanceof CaptureError)) throw error;
+      // Only a capture makes `started` reject, with a CaptureError.
+      if (!(error instanceof Error) || error.name !== "CaptureError") {
+        throw error;
+      }
       return await fail(error.message);
     }
   }
@@ -177,6 +191,7 @@ async function serve(
       port: commandLine.httpPort,
       portFlag: "--http-port",
     };
+    const { serveOps } = await import("../lib/ops/mod.ts");
     try {
       ops = serveOps({
         hostname: target.hostname,
@@ -282,11 +297,17 @@ async function startServers(
   servers: [transport: "tcp" | "udp", server: EchoServer][],
 ): Promise<string | undefined> {
   const { mode, hostname } = commandLine;
-  const shared = {
+  const shared: OptionalParts & {
+    hostname: string;
+    prefix: string;
+    instance?: string;
+    raw: boolean;
+    trace: boolean;
+  } = {
     hostname,
     capture: commandLine.capture
       ? { file: commandLine.captureFile }
-      : false as const,
+      : undefined,
     allow: lists.allow,
     prefix: commandLine.prefix,
     instance: commandLine.instance,
@@ -300,7 +321,7 @@ async function startServers(
       port: commandLine.tcpPort,
       portFlag: mode === "all" ? "--tcp-port" : "--port",
     };
-    const options: TcpServerOptions = {
+    const spec: TcpServerSpec = {
       ...shared,
       port: target.port,
       timeout: commandLine.timeout,
@@ -317,13 +338,13 @@ async function startServers(
       servers.push([
         "tcp",
         commandLine.workers > 1
-          ? await serveTcpWorkers(options, commandLine.workers, {
+          ? await serveTcpWorkers(spec, commandLine.workers, {
             level: commandLine.logLevel,
             format: commandLine.logFormat,
             trace: commandLine.trace,
             flags: OPTION_FLAGS,
           })
-          : serveTcp(options),
+          : serveTcp(await tcpServerOptions(spec)),
       ]);
     } catch (error) {
       if (error instanceof WorkersError) {
@@ -342,15 +363,17 @@ async function startServers(
     try {
       servers.push([
         "udp",
-        serveUdp({
-          ...shared,
-          port: target.port,
-          bufferSize: commandLine.bufferSize,
-          rate: commandLine.udpRate,
-          loopGuard: commandLine.loopGuard,
-          faults: faultsOf(commandLine, "udp"),
-          maxDelayed: commandLine.maxDelayed,
-        }),
+        serveUdp(
+          await udpServerOptions({
+            ...shared,
+            port: target.port,
+            bufferSize: commandLine.bufferSize,
+            rate: commandLine.udpRate,
+            loopGuard: commandLine.loopGuard,
+            faults: faultsOf(commandLine, "udp"),
+            maxDelayed: commandLine.maxDelayed,
+          }),
+        ),
       ]);
     } catch (error) {
       return describeStartError(error, target);

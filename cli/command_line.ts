@@ -20,7 +20,7 @@ import {
   DEFAULT_UDP_PORT,
   MAX_DATAGRAM_SIZE,
 } from "../lib/serving/defaults.ts";
-import { MAX_DELAY, MAX_SEED } from "../lib/faults/faults.ts";
+import { MAX_DELAY, MAX_SEED } from "../lib/serving/defaults.ts";
 import { ReplyPrefix } from "../lib/serving/_reply_prefix.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logging.ts";
 import { UsageError } from "./usage_error.ts";

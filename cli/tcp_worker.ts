@@ -10,11 +10,11 @@
 
 /// <reference lib="deno.worker" />
 
-import { AccessList } from "../lib/policy/access_list.ts";
 import { errorMessage } from "../lib/serving/errors.ts";
 import type { EchoServer } from "../lib/serving/server.ts";
 import { serveTcp } from "../tcp.ts";
 import { configureLogging, stopLogging } from "./logging.ts";
+import { tcpServerOptions } from "./server_options.ts";
 import type { WorkerReply, WorkerRequest } from "./worker_messages.ts";
 
 let server: EchoServer | undefined;
@@ -30,14 +30,9 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   switch (request.type) {
     case "start": {
       await configureLogging(request.logging);
-      const { allow, proxyFrom, ...options } = request.options;
       try {
         server = serveTcp({
-          ...options,
-          allow: allow === undefined ? undefined : AccessList.parse(allow),
-          proxyFrom: proxyFrom === undefined
-            ? undefined
-            : AccessList.parse(proxyFrom),
+          ...await tcpServerOptions(request.options),
           reusePort: true,
         });
         reply({ id, type: "started" });

@@ -9,7 +9,8 @@
 import { getLogger } from "@logtape/logtape";
 import type { EchoServer, RefreshableStats } from "../lib/serving/server.ts";
 import { mergeStats, type StatsSnapshot } from "../lib/serving/server_stats.ts";
-import { serveTcp, type TcpServerOptions } from "../tcp.ts";
+import { serveTcp } from "../tcp.ts";
+import { tcpServerOptions, type TcpServerSpec } from "./server_options.ts";
 import type {
   WorkerLogging,
   WorkerReply,
@@ -153,7 +154,7 @@ export interface TcpWorkers extends EchoServer<"tcp">, RefreshableStats {
  * other one is a Deno worker with its own logging configured like this
  * thread's. Limits such as `maxConnections` apply to each loop on its own.
  *
- * @param options The server options, as for {@linkcode serveTcp}.
+ * @param spec The server, as the command line describes it.
  * @param count How many accept loops.
  * @param logging How the workers configure their logging.
  * @returns One server standing for all loops.
@@ -166,7 +167,7 @@ export interface TcpWorkers extends EchoServer<"tcp">, RefreshableStats {
  * ```
  */
 export async function serveTcpWorkers(
-  options: TcpServerOptions,
+  spec: TcpServerSpec,
   count: number,
   logging: WorkerLogging,
 ): Promise<TcpWorkers> {
@@ -180,7 +181,10 @@ export async function serveTcpWorkers(
   ) {
     throw new WorkersError(NEEDS_READ_ACCESS);
   }
-  const main = serveTcp({ ...options, reusePort: true });
+  const main = serveTcp({
+    ...await tcpServerOptions(spec),
+    reusePort: true,
+  });
   const workers: WorkerChannel[] = [];
   try {
     for (let i = 1; i < count; i++) {
@@ -188,12 +192,7 @@ export async function serveTcpWorkers(
       workers.push(worker);
       const reply = await worker.request<"start">({
         type: "start",
-        options: {
-          ...options,
-          port: main.addr.port,
-          allow: options.allow?.ranges.join(","),
-          proxyFrom: options.proxyFrom?.ranges.join(","),
-        },
+        options: { ...spec, port: main.addr.port },
         logging,
       }, 30_000).catch((error: Error) => ({
         type: "failed" as const,

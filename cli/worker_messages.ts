@@ -6,19 +6,12 @@
  * @module
  */
 
-import type { TcpServerOptions } from "../tcp.ts";
+import type { TcpServerSpec } from "./server_options.ts";
 import type { StatsSnapshot } from "../lib/serving/server_stats.ts";
 import type { LoggingOptions } from "./logging.ts";
 
-/** Server options as they cross to a worker: the access lists as text. */
-export type WorkerServerOptions =
-  & Omit<TcpServerOptions, "allow" | "proxyFrom">
-  & {
-    /** The `allow` ranges, comma-separated. */
-    allow?: string;
-    /** The `proxyFrom` ranges, comma-separated. */
-    proxyFrom?: string;
-  };
+/** Server options as they cross to a worker: plain data. */
+export type WorkerServerOptions = TcpServerSpec;
 
 /** Logging options as they cross to a worker (stderr is the worker's own). */
 export type WorkerLogging = Omit<LoggingOptions, "writer">;

@@ -8,7 +8,7 @@
  */
 
 import { strictEqual } from "node:assert/strict";
-import { serveUdp } from "../mod.ts";
+import { faults, serveUdp } from "../mod.ts";
 
 /** The client under test: asks once, retries up to `tries` times. */
 async function askWithRetry(
@@ -38,7 +38,7 @@ Deno.test("example: the client retries until a dropped datagram gets through", a
   await using server = serveUdp({
     port: 0,
     bufferSize: 64,
-    faults: { drop: 0.5, seed: 7 },
+    faults: faults({ drop: 0.5, seed: 7 }),
   });
   const socket = Deno.listenDatagram({
     transport: "udp",

@@ -3,6 +3,7 @@ import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { serveOps } from "../lib/ops/ops_server.ts";
 import { serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
+import { faults } from "../lib/faults/mod.ts";
 import { freePort, MainProcess, runMain } from "./cli_process.ts";
 import { captureLogs } from "./log_capture.ts";
 import {
@@ -18,7 +19,7 @@ import {
 } from "./net_client.ts";
 
 Deno.test("faults: a TCP delay holds each reply at least MS, and not much more", async () => {
-  await using server = serveTcp({ port: 0, faults: { delay: 200 } });
+  await using server = serveTcp({ port: 0, faults: faults({ delay: 200 }) });
   using conn = await Deno.connect(server.addr);
   const started = performance.now();
   await writeAll(conn, encoder.encode("slow\n"));
@@ -32,7 +33,7 @@ Deno.test("faults: a UDP delay range holds each reply within MIN-MAX", async () 
   await using server = serveUdp({
     port: 0,
     bufferSize: 64,
-    faults: { delay: [100, 200], seed: 1 },
+    faults: faults({ delay: [100, 200], seed: 1 }),
   });
   const client = udpClient();
   try {
@@ -54,7 +55,7 @@ Deno.test("faults: the idle timeout does not count the server's own delay", asyn
   await using server = serveTcp({
     port: 0,
     timeout: 0.3,
-    faults: { delay: 600 },
+    faults: faults({ delay: 600 }),
   });
   using conn = await Deno.connect(server.addr);
   await writeAll(conn, encoder.encode("late\n"));
@@ -64,7 +65,7 @@ Deno.test("faults: the idle timeout does not count the server's own delay", asyn
 Deno.test("faults: chunked replies come in pieces and reassemble to the exact bytes", async () => {
   await using server = serveTcp({
     port: 0,
-    faults: { chunk: 3, chunkDelay: 20 },
+    faults: faults({ chunk: 3, chunkDelay: 20 }),
   });
   using conn = await Deno.connect(server.addr);
   await writeAll(conn, encoder.encode("abcdefghij\n"));
@@ -85,7 +86,7 @@ Deno.test("faults: chunked replies come in pieces and reassemble to the exact by
 });
 
 Deno.test("faults: close-after answers exactly N lines, then the client reads end of stream", async () => {
-  await using server = serveTcp({ port: 0, faults: { closeAfter: 2 } });
+  await using server = serveTcp({ port: 0, faults: faults({ closeAfter: 2 }) });
   using conn = await Deno.connect(server.addr);
   await writeAll(conn, encoder.encode("1\n2\n3\n4\n"));
   strictEqual(
@@ -98,7 +99,10 @@ Deno.test("faults: close-after answers exactly N lines, then the client reads en
 });
 
 Deno.test("faults: half-close-after sends N replies, then end of stream, and keeps reading", async () => {
-  await using server = serveTcp({ port: 0, faults: { halfCloseAfter: 1 } });
+  await using server = serveTcp({
+    port: 0,
+    faults: faults({ halfCloseAfter: 1 }),
+  });
   using conn = await Deno.connect(server.addr);
   await writeAll(conn, encoder.encode("one\ntwo\n"));
   strictEqual(decoder.decode(await readToEnd(conn)), `${REPLY}one\n`);
@@ -115,7 +119,7 @@ Deno.test("faults: stall-after stops reading, so the client's writes stop comple
   await using server = serveTcp({
     port: 0,
     timeout: 0,
-    faults: { stallAfter: 1 },
+    faults: faults({ stallAfter: 1 }),
   });
   using conn = await Deno.connect(server.addr);
   await writeAll(conn, encoder.encode("first\n"));
@@ -143,7 +147,10 @@ Deno.test("faults: stall-after stops reading, so the client's writes stop comple
 });
 
 Deno.test("faults: the banner comes first, ends in a newline, and send prints it apart", async () => {
-  await using server = serveTcp({ port: 0, faults: { banner: "220 echolab" } });
+  await using server = serveTcp({
+    port: 0,
+    faults: faults({ banner: "220 echolab" }),
+  });
   using conn = await Deno.connect(server.addr);
   strictEqual(await readText(conn, 12), "220 echolab\n");
   await writeAll(conn, encoder.encode("hi\n"));
@@ -163,7 +170,7 @@ async function droppedOf(seed: number): Promise<number[]> {
   await using server = serveUdp({
     port: 0,
     bufferSize: 64,
-    faults: { drop: 0.3, seed },
+    faults: faults({ drop: 0.3, seed }),
   });
   const client = udpClient();
   const answered = new Set<number>();
@@ -201,7 +208,7 @@ Deno.test("faults: with --seed 7 --drop 0.3, two runs of the same 100 datagrams 
 });
 
 Deno.test("faults: TCP drop leaves lines unanswered, counted", async () => {
-  await using server = serveTcp({ port: 0, faults: { drop: 1 } });
+  await using server = serveTcp({ port: 0, faults: faults({ drop: 1 }) });
   using conn = await Deno.connect(server.addr);
   await writeAll(conn, encoder.encode("x\ny\n"));
   await conn.closeWrite();
@@ -255,11 +262,17 @@ Deno.test("faults: every fault is counted in stats and in /metrics, and the star
   await using logs = await captureLogs();
   await using tcp = serveTcp({
     port: 0,
-    faults: { delay: 1, chunk: 4, banner: "hi", closeAfter: 1, seed: 5 },
+    faults: faults({
+      delay: 1,
+      chunk: 4,
+      banner: "hi",
+      closeAfter: 1,
+      seed: 5,
+    }),
   });
   await using udp = serveUdp({
     port: 0,
-    faults: { drop: 1, seed: 5 },
+    faults: faults({ drop: 1, seed: 5 }),
   });
   await using ops = serveOps({ port: 0, servers: [tcp, udp] });
   using conn = await Deno.connect(tcp.addr);
@@ -343,7 +356,7 @@ Deno.test("faults: delayed UDP replies past maxDelayed are dropped and counted",
   await using server = serveUdp({
     port: 0,
     bufferSize: 64,
-    faults: { delay: 300 },
+    faults: faults({ delay: 300 }),
     maxDelayed: 3 * (640 + 20),
   });
   const client = udpClient();

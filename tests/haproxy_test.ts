@@ -1,5 +1,6 @@
 // Copyright 2026 the echolab authors. MIT license.
 import { strictEqual } from "node:assert/strict";
+import { proxyProtocol } from "../lib/proxy/mod.ts";
 import { serveTcp } from "../tcp.ts";
 import { freePort, waitForTcp } from "./cli_process.ts";
 import { encoder, readText, writeAll } from "./net_client.ts";
@@ -40,7 +41,7 @@ for (
       await using certificate = ssl ? await makeCertificate() : undefined;
       await using server = serveTcp({
         port: 0,
-        proxyProtocol: true,
+        proxy: proxyProtocol(),
         prefix: "{peer}: ",
         tls: certificate && { cert: certificate.cert, key: certificate.key },
       });

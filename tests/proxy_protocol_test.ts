@@ -1,5 +1,6 @@
 // Copyright 2026 the echolab authors. MIT license.
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
+import { proxyProtocol } from "../lib/proxy/mod.ts";
 import { AccessList } from "../lib/policy/access_list.ts";
 import {
   formatProxyHeader,
@@ -206,7 +207,7 @@ async function writeSlowly(conn: Deno.Conn, bytes: Uint8Array) {
 Deno.test("proxy protocol: v1 a byte at a time and v2 with the first line in one write name the client", async () => {
   await using server = serveTcp({
     port: 0,
-    proxyProtocol: true,
+    proxy: proxyProtocol(),
     prefix: "{peer}: ",
   });
   {
@@ -246,7 +247,7 @@ Deno.test("proxy protocol: v1 a byte at a time and v2 with the first line in one
 Deno.test("proxy protocol: LOCAL, UNKNOWN and UNIX keep the connection's own address", async () => {
   await using server = serveTcp({
     port: 0,
-    proxyProtocol: true,
+    proxy: proxyProtocol(),
     prefix: "{peer}: ",
   });
   for (
@@ -268,7 +269,7 @@ Deno.test("proxy protocol: LOCAL, UNKNOWN and UNIX keep the connection's own add
 
 Deno.test("proxy protocol: a malformed header closes with bad proxy header, nothing echoed", async () => {
   await using logs = await captureLogs();
-  await using server = serveTcp({ port: 0, proxyProtocol: true });
+  await using server = serveTcp({ port: 0, proxy: proxyProtocol() });
   for (const [, bytes] of MALFORMED) {
     using conn = await Deno.connect(server.addr);
     await writeAll(
@@ -293,7 +294,11 @@ Deno.test("proxy protocol: a malformed header closes with bad proxy header, noth
 });
 
 Deno.test("proxy protocol: no complete header within the timeout closes the connection", async () => {
-  await using server = serveTcp({ port: 0, proxyProtocol: true, timeout: 0.2 });
+  await using server = serveTcp({
+    port: 0,
+    proxy: proxyProtocol(),
+    timeout: 0.2,
+  });
   using conn = await Deno.connect(server.addr);
   await writeAll(conn, encoder.encode("PROXY TCP4 192.0.2.1"));
   strictEqual((await readToEnd(conn)).length, 0);
@@ -305,7 +310,7 @@ Deno.test("proxy protocol: allow and max-per-source apply to the client the head
   await using logs = await captureLogs();
   await using server = serveTcp({
     port: 0,
-    proxyProtocol: true,
+    proxy: proxyProtocol(),
     allow: AccessList.parse("192.0.2.0/24"),
     maxPerSource: 1,
   });
@@ -348,8 +353,7 @@ Deno.test("proxy protocol: --proxy-from closes peers that are not the load balan
   await using logs = await captureLogs();
   await using server = serveTcp({
     port: 0,
-    proxyProtocol: true,
-    proxyFrom: AccessList.parse("10.0.0.0/8"),
+    proxy: proxyProtocol({ from: AccessList.parse("10.0.0.0/8") }),
   });
   using conn = await Deno.connect(server.addr);
   strictEqual((await readToEnd(conn)).length, 0);
@@ -364,7 +368,7 @@ Deno.test("proxy protocol: --proxy-from closes peers that are not the load balan
 Deno.test("proxy protocol: a closed connection gives the header's client its slot back", async () => {
   await using server = serveTcp({
     port: 0,
-    proxyProtocol: true,
+    proxy: proxyProtocol(),
     maxPerSource: 1,
   });
   const request = (port: number, line: string) =>
@@ -392,7 +396,7 @@ Deno.test("proxy protocol: a closed connection gives the header's client its slo
 Deno.test("proxy protocol: send --proxy-protocol v1 and v2 show the client's own address", async () => {
   await using server = serveTcp({
     port: 0,
-    proxyProtocol: true,
+    proxy: proxyProtocol(),
     prefix: "[{peer}] ",
   });
   for (const version of ["v1", "v2"]) {

@@ -1,5 +1,6 @@
 // Copyright 2026 the echolab authors. MIT license.
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
+import { proxyProtocol } from "../lib/proxy/mod.ts";
 import { serveTcp } from "../tcp.ts";
 import { MainProcess, runMain } from "./cli_process.ts";
 import {
@@ -165,7 +166,7 @@ Deno.test("tls: with the PROXY protocol, TLS follows the header, and a half-clos
   await using certificate = await makeCertificate();
   await using server = serveTcp({
     port: 0,
-    proxyProtocol: true,
+    proxy: proxyProtocol(),
     prefix: "{peer}: ",
     tls: { cert: certificate.cert, key: certificate.key },
   });
@@ -192,7 +193,7 @@ Deno.test("tls: send --tls --proxy-protocol v2 sends the header before the hands
   await using certificate = await makeCertificate();
   await using server = serveTcp({
     port: 0,
-    proxyProtocol: true,
+    proxy: proxyProtocol(),
     prefix: "[{peer}] ",
     tls: { cert: certificate.cert, key: certificate.key },
   });

@@ -1,88 +1,99 @@
 // Copyright 2026 the echolab authors. MIT license.
 /**
- * A server's own packets, captured and traced: what `capture` does for
+ * A server's own packets, captured and traced: the `capture` option of
  * `serveTcp` and `serveUdp`.
  *
  * @module
  */
 
-import { type PacketCapture, startCapture } from "./packet_capture.ts";
-import type { Packet } from "./pcap_reader.ts";
+import { formatAddress } from "../serving/address.ts";
+import type { CapturePlan, RunningCapture } from "../serving/stages.ts";
 import type { Tracer } from "../serving/tracer.ts";
+import { startCapture } from "./packet_capture.ts";
+import { PacketDescriber } from "./packet_format.ts";
+import type { Packet } from "./pcap_reader.ts";
 
 /** Milliseconds trace events wait for packets that tcpdump delivers late. */
 export const CAPTURE_HOLD = 100;
 /** Milliseconds a stopping server waits for its last packets. */
 export const CAPTURE_SETTLE = 50;
 
-/** The `capture` option of both servers. */
-export type CaptureOption = boolean | {
+/** Options of {@linkcode capture}. */
+export interface ServerCaptureOptions {
   /**
    * Also write the packets to this pcap file (needs write permission).
    *
    * @default {undefined}
    */
   file?: string;
-};
+}
 
 /**
- * Starts capturing one server's port and tracing every packet of it (and
- * the ICMP errors that quote a datagram to or from it).
+ * Captures a server's own packets with `tcpdump` (which must be installed;
+ * capturing needs root or `CAP_NET_RAW`, and Deno's `--allow-run=tcpdump`)
+ * and traces each one, in time order with the server's other events: the
+ * handshake, the data segments and their ACKs, the FINs, each datagram, ICMP
+ * port unreachable. Pass it as the server's `capture` option; the server
+ * then traces, and starts serving (and logs its start line) only once
+ * tcpdump listens (see `EchoServer.started`, which rejects with a
+ * `CaptureError` naming the fix when it cannot).
  *
- * @param option The server's `capture` option (not `false`).
- * @param addr Where the server is bound.
- * @param tracer The server's tracer.
- * @returns The running capture, once tcpdump listens.
+ * @param options A pcap file to write too.
+ * @returns The plan the server runs.
  *
  * @example
  * ```ts ignore
- * const capture = await captureServer(true, server.addr, tracer);
- * await capture.stop();
+ * import { capture } from "./server_capture.ts";
+ * import { serveTcp } from "../../tcp.ts";
+ *
+ * await using server = serveTcp({ port: 0, capture: capture() });
+ * await server.started;
  * ```
  */
-export function captureServer(
-  option: Exclude<CaptureOption, false>,
+export function capture(options: ServerCaptureOptions = {}): CapturePlan {
+  return {
+    hold: CAPTURE_HOLD,
+    start: (addr, tracer) => captureServer(addr, tracer, options.file),
+  };
+}
+
+async function captureServer(
   addr: Deno.NetAddr,
   tracer: Tracer,
-): Promise<PacketCapture> {
+  file: string | undefined,
+): Promise<RunningCapture> {
   const tcp = addr.transport === "tcp";
+  const describer = new PacketDescriber();
   const ours = (packet: Packet) =>
     packet.protocol !== "icmp" ||
     (packet.icmp !== undefined &&
       packet.icmp.protocol === addr.transport &&
       (packet.icmp.source.port === addr.port ||
         packet.icmp.destination.port === addr.port));
-  return startCapture({
+  const running = await startCapture({
     hostname: addr.hostname,
     tcpPorts: tcp ? [addr.port] : [],
     udpPorts: tcp ? [] : [addr.port],
-    file: option === true ? undefined : option.file,
+    file,
     onPacket: (packet) => {
-      if (ours(packet)) tracer.packet(packet);
+      if (!ours(packet)) return;
+      const { text, fields } = describer.describe(packet, 40);
+      tracer.eventAt(
+        packet.time - performance.timeOrigin,
+        "packet {from} > {to} {packet}",
+        {
+          from: formatAddress(packet.source),
+          to: formatAddress(packet.destination),
+          packet: text,
+          ...fields,
+        },
+      );
     },
   });
-}
-
-/**
- * Stops a server's capture after its last packets had time to arrive, and
- * writes out every held trace event.
- *
- * @param capture The capture, if any.
- * @param tracer The server's tracer, if any.
- * @returns Once both are done.
- *
- * @example
- * ```ts ignore
- * await stopCapture(capture, tracer);
- * ```
- */
-export async function stopCapture(
-  capture: PacketCapture | undefined,
-  tracer: Tracer | undefined,
-): Promise<void> {
-  if (capture !== undefined) {
-    await new Promise((resolve) => setTimeout(resolve, CAPTURE_SETTLE));
-    await capture.stop();
-  }
-  tracer?.close();
+  return {
+    async stop() {
+      await new Promise((resolve) => setTimeout(resolve, CAPTURE_SETTLE));
+      await running.stop();
+    },
+  };
 }

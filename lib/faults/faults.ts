@@ -8,6 +8,16 @@
  * @module
  */
 
+import type {
+  FaultContext,
+  FaultPlan,
+  TcpFaultStage,
+  UdpFaultStage,
+} from "../serving/stages.ts";
+import { MAX_DELAY, MAX_SEED } from "../serving/defaults.ts";
+import { tcpFaultStage } from "./_tcp_faults.ts";
+import { udpFaultStage } from "./_udp_faults.ts";
+
 /** The faults a server can inject; all are off unless given. */
 export interface FaultOptions {
   /**
@@ -54,10 +64,7 @@ export type FaultKind =
   | "drop"
   | "duplicate";
 
-/** The longest delay, in milliseconds. */
-export const MAX_DELAY = 60_000;
-/** The largest seed. */
-export const MAX_SEED = 0xffff_ffff;
+export { MAX_DELAY, MAX_SEED } from "../serving/defaults.ts";
 
 /**
  * Checks fault options for one transport; throws a `RangeError` naming the
@@ -77,7 +84,7 @@ export const MAX_SEED = 0xffff_ffff;
  */
 export function checkFaults(
   faults: FaultOptions,
-  transport: "tcp" | "udp",
+  transport?: "tcp" | "udp",
 ): void {
   const fail = (message: string) => {
     throw new RangeError(`Cannot inject faults: ${message}`);
@@ -139,7 +146,82 @@ export function checkFaults(
     for (const name of tcpOnly) {
       if (faults[name] !== undefined) fail(`${name} is for TCP`);
     }
-  } else if (faults.duplicate !== undefined) fail("duplicate is for UDP");
+  } else if (transport === "tcp" && faults.duplicate !== undefined) {
+    fail("duplicate is for UDP");
+  }
+}
+
+/**
+ * Faults for a server to inject on purpose: pass the result as the
+ * `faults` option of `serveTcp` or `serveUdp`. The start log names them,
+ * at warning level. One plan per server: its generator is the server's.
+ *
+ * @param options The faults; all are off unless given.
+ * @returns The plan; throws a `RangeError` naming an option out of range
+ * (and the server, one that is not for its transport).
+ *
+ * @example Every second line unanswered, the same ones in every run
+ * ```ts
+ * import { faults } from "./faults.ts";
+ * import { serveTcp } from "../../tcp.ts";
+ *
+ * await using server = serveTcp({ port: 0, faults: faults({ drop: 0.5, seed: 1 }) });
+ * ```
+ */
+export function faults(options: FaultOptions): Faults {
+  return new Faults(options);
+}
+
+/** The faults of one server: what {@linkcode faults} returns. */
+export class Faults implements FaultPlan {
+  /** The faults and their generator. */
+  readonly injector: FaultInjector;
+
+  /**
+   * Checks the options and seeds the generator.
+   *
+   * @param options The faults.
+   */
+  constructor(options: FaultOptions) {
+    checkFaults(options);
+    this.injector = new FaultInjector(options);
+  }
+
+  /** Whether any fault is on (a seed alone is none). */
+  get active(): boolean {
+    return this.injector.active;
+  }
+
+  /**
+   * The faults in words, for the start log.
+   *
+   * @returns The description.
+   */
+  describe(): string {
+    return this.injector.describe();
+  }
+
+  /**
+   * The stage of a TCP server.
+   *
+   * @param context The server's counters and tracer.
+   * @returns The stage.
+   */
+  tcp(context: FaultContext): TcpFaultStage {
+    checkFaults(this.injector.options, "tcp");
+    return tcpFaultStage(this.injector, context);
+  }
+
+  /**
+   * The stage of a UDP server.
+   *
+   * @param context The server's counters, tracer and drop reporter.
+   * @returns The stage.
+   */
+  udp(context: FaultContext): UdpFaultStage {
+    checkFaults(this.injector.options, "udp");
+    return udpFaultStage(this.injector, context);
+  }
 }
 
 /**

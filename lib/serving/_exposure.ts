@@ -6,7 +6,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import type { AccessList } from "../policy/access_list.ts";
+import type { AddressFilter } from "./stages.ts";
 import { isLoopback } from "./loopback.ts";
 import { formatAddress } from "./address.ts";
 
@@ -30,7 +30,7 @@ import { formatAddress } from "./address.ts";
 export function warnIfReachable(
   logger: Logger,
   address: { hostname: string; port: number },
-  allow?: AccessList,
+  allow?: AddressFilter,
 ): boolean {
   if (isLoopback(address.hostname)) return false;
   logger.warn(

@@ -7,15 +7,14 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import type { AccessList } from "../policy/access_list.ts";
 import { formatAddress } from "./address.ts";
 import { warnIfReachable } from "./_exposure.ts";
-import type { FaultInjector } from "../faults/faults.ts";
-import type { PacketCapture } from "../capture/packet_capture.ts";
-import {
-  type CaptureOption,
-  captureServer,
-} from "../capture/server_capture.ts";
+import type {
+  AddressFilter,
+  CapturePlan,
+  FaultPlan,
+  RunningCapture,
+} from "./stages.ts";
 import type { Tracer } from "./tracer.ts";
 
 /** What a bound server hands over to begin serving. */
@@ -27,15 +26,15 @@ export interface ServerStart {
   /** Said after the address in the start line (` (TLS)`). */
   suffix?: string;
   /** The access list, named by the warning for a reachable address. */
-  allow?: AccessList;
+  allow?: AddressFilter;
   /** Active faults, named at warning level. */
-  faults?: FaultInjector;
+  faults?: FaultPlan;
   /** The server's `capture` option. */
-  capture: CaptureOption;
+  capture?: CapturePlan;
   /** The server's tracer (there is one whenever `capture` is on). */
   tracer?: Tracer;
   /** Called with the capture once tcpdump listens. */
-  captured(capture: PacketCapture): void;
+  captured(capture: RunningCapture): void;
   /** Runs the accept or receive loops until the server stops. */
   serve(): Promise<void>;
   /** Releases the socket when the capture could not start. */
@@ -60,7 +59,6 @@ export interface ServerStart {
  * const { started, loop } = startServing({
  *   logger: getLogger(["echolab", "tcp"]),
  *   addr: listener.addr,
- *   capture: false,
  *   captured: () => {},
  *   serve: () => Promise.resolve(),
  *   abandon: () => {},
@@ -85,12 +83,12 @@ export function startServing(
       });
     }
   };
-  if (start.capture === false) {
+  if (start.capture === undefined) {
     announce();
     return { started: Promise.resolve(), loop: start.serve() };
   }
   // Nothing is served before tcpdump listens: no packet is missed.
-  const started = captureServer(start.capture, start.addr, start.tracer!)
+  const started = start.capture.start(start.addr, start.tracer!)
     .then((capture) => {
       start.captured(capture);
       announce();

@@ -36,3 +36,7 @@ export const MAX_DATAGRAM_SIZE = 65_507;
  * before it closes connections by force.
  */
 export const DEFAULT_SHUTDOWN_GRACE = 2000;
+/** The longest injected delay, in milliseconds. */
+export const MAX_DELAY = 60_000;
+/** The largest fault seed. */
+export const MAX_SEED = 0xffff_ffff;

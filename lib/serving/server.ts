@@ -6,9 +6,8 @@
  * @module
  */
 
-import type { AccessList } from "../policy/access_list.ts";
-import type { CaptureOption } from "../capture/server_capture.ts";
 import type { StatsSnapshot } from "./server_stats.ts";
+import type { AddressFilter, CapturePlan } from "./stages.ts";
 
 /**
  * A running echo server.
@@ -109,13 +108,14 @@ export interface ServerOptions {
    */
   raw?: boolean;
   /**
-   * Source networks served; a TCP connection from elsewhere is closed at
-   * once, a datagram from elsewhere is dropped, both are counted.
-   * `undefined` serves everyone who can reach the address.
+   * Source networks served (`AccessList` of `echolab/policy`); a TCP
+   * connection from elsewhere is closed at once, a datagram from elsewhere
+   * is dropped, both are counted. `undefined` serves everyone who can reach
+   * the address.
    *
    * @default {undefined}
    */
-  allow?: AccessList;
+  allow?: AddressFilter;
   /**
    * Log every network event (TCP: accept, read, write, FIN, reset, timeout,
    * close; UDP: each datagram and reply) to the `echolab.trace` logger.
@@ -124,15 +124,13 @@ export interface ServerOptions {
    */
   trace?: boolean;
   /**
-   * Capture the server's own packets with `tcpdump` (which must be
-   * installed; capturing needs root or `CAP_NET_RAW`, and Deno's
-   * `--allow-run=tcpdump`) and trace each one, in time order with the other
-   * events: the handshake, the data segments and their ACKs, the FINs, each
-   * datagram, ICMP port unreachable. Implies `trace`. The server starts
-   * serving (and logs its start line) only once tcpdump listens; see
-   * {@linkcode EchoServer.started}. `{ file }` also writes a pcap file.
+   * Capture the server's own packets and trace each one, in time order
+   * with the other events (`capture()` of `echolab/capture`, which runs
+   * tcpdump). Implies `trace`. The server starts serving (and logs its
+   * start line) only once the capture listens; see
+   * {@linkcode EchoServer.started}.
    *
-   * @default {false}
+   * @default {undefined}
    */
-  capture?: CaptureOption;
+  capture?: CapturePlan;
 }

@@ -126,6 +126,16 @@ export class ServerStats implements StatsSnapshot {
   }
 
   /**
+   * Counts a connection that ended before it was served (a bad PROXY
+   * header): by its reason only.
+   *
+   * @param reason Why it closed.
+   */
+  countClose(reason: string): void {
+    this.closes[reason] = (this.closes[reason] ?? 0) + 1;
+  }
+
+  /**
    * Counts a refused connection or a dropped datagram.
    *
    * @param reason Why.

@@ -1,16 +1,14 @@
 // Copyright 2026 the echolab authors. MIT license.
 /**
  * `--trace`: one log line per network event, with the time since the server
- * started, so a learner sees what Wireshark showed; with a capture, the
- * packets too, in time order with the events.
+ * started, so a learner sees what Wireshark showed; with a capture (which
+ * calls {@linkcode Tracer.eventAt}), the packets too, in time order with the
+ * events.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
-import { formatAddress } from "./address.ts";
-import { PacketDescriber } from "../capture/packet_format.ts";
-import type { Packet } from "../capture/pcap_reader.ts";
 
 const logger = getLogger(["echolab", "trace"]);
 
@@ -54,7 +52,6 @@ export class Tracer {
   #held: Held[] = [];
   #order = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
-  #describer = new PacketDescriber();
 
   /**
    * Starts the clock.
@@ -78,23 +75,19 @@ export class Tracer {
   }
 
   /**
-   * Logs one captured packet at its capture time:
-   * `packet 127.0.0.1:40446 > 127.0.0.1:8000 [SYN] seq 0 win 65495`.
+   * Logs one event that happened at a given time (a captured packet), in
+   * time order with the others when events are held.
    *
-   * @param packet The packet.
+   * @param at When, in `performance.now()` milliseconds.
+   * @param template A constant LogTape template for the event.
+   * @param properties Its values.
    */
-  packet(packet: Packet): void {
-    const { text, fields } = this.#describer.describe(packet, 40);
-    this.#add(
-      packet.time - performance.timeOrigin,
-      "packet {from} > {to} {packet}",
-      {
-        from: formatAddress(packet.source),
-        to: formatAddress(packet.destination),
-        packet: text,
-        ...fields,
-      },
-    );
+  eventAt(
+    at: number,
+    template: string,
+    properties: Record<string, unknown>,
+  ): void {
+    this.#add(at, template, properties);
   }
 
   /** Writes every held event now, in time order, and stops holding. */

@@ -18,7 +18,7 @@ interface Entry<T> {
  *
  * @example
  * ```ts
- * import { DelayQueue } from "./delay_queue.ts";
+ * import { DelayQueue } from "./_delay_queue.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const seen: string[] = [];

@@ -10,18 +10,7 @@
 
 import { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
-
-/** What a served connection needs of a byte stream. */
-export interface ByteStream {
-  /** Reads into `buffer`; `null` at the end of the stream. */
-  read(buffer: Uint8Array): Promise<number | null>;
-  /** Writes some of `bytes`; returns how many. */
-  write(bytes: Uint8Array): Promise<number>;
-  /** Shuts down the sending side. */
-  closeWrite(): Promise<void>;
-  /** Closes the stream. */
-  close(): void;
-}
+import type { ByteStream } from "../serving/stages.ts";
 
 /** Milliseconds a close waits for TLS's close_notify to go out. */
 const CLOSE_GRACE = 1000;
