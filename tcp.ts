@@ -41,11 +41,9 @@ import type {
   TcpPreamble,
 } from "./lib/serving/stages.ts";
 import { TcpAdmission } from "./lib/serving/_tcp_admission.ts";
-import {
-  isResetError,
-  TcpConnection,
-  type TcpConnectionSettings,
-} from "./lib/serving/_tcp_connection.ts";
+import { TcpConnection } from "./lib/serving/_tcp_connection.ts";
+import type { TcpConnectionSettings } from "./lib/serving/_tcp_settings.ts";
+import { isResetError } from "./lib/serving/errors.ts";
 import { Tracer } from "./lib/serving/tracer.ts";
 
 export type { EchoServer, ServerOptions } from "./lib/serving/server.ts";

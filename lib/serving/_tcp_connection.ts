@@ -10,73 +10,26 @@
 
 import { getLogger } from "@logtape/logtape";
 import { formatAddress } from "./address.ts";
-import { errorMessage } from "./errors.ts";
-import { type IdleClock, IdleTimer } from "./_idle_timer.ts";
-import { LineReader } from "./line_reader.ts";
-import { ReplyFormatter } from "./reply_formatter.ts";
-import type { ReplyPrefix } from "./_reply_prefix.ts";
+import {
+  countClose,
+  failureReason,
+  logAccepted,
+  traceRead,
+} from "./_tcp_events.ts";
+import { IdleTimer } from "./_idle_timer.ts";
+import { LineEcho } from "./_line_echo.ts";
+import { runPreamble } from "./_tcp_preamble.ts";
 import { SeedLog } from "./_seed_log.ts";
 import type { ServerStats } from "./server_stats.ts";
+import type { ByteStream, CloseReason, TcpLink } from "./stages.ts";
 import type {
-  ByteStream,
-  CloseReason,
-  TcpFaultStage,
-  TcpLink,
-  TcpPreamble,
-} from "./stages.ts";
+  ConnectionState,
+  TcpConnectionSettings,
+} from "./_tcp_settings.ts";
 import type { Tracer } from "./tracer.ts";
 import { writeAll } from "./write_all.ts";
 
-/**
- * Where a connection is: reading its preamble, waiting for bytes, writing a
- * reply (or waiting out a delay before it), draining (a graceful stop: it
- * closes once the write in progress is done), or closed.
- */
-export type ConnectionState =
-  | "preamble"
-  | "reading"
-  | "writing"
-  | "draining"
-  | "closed";
-
-/** Settings of a server's connections, fixed by the server. */
-export interface TcpConnectionSettings {
-  /** Idle timeout in milliseconds; 0 disables it. */
-  timeout: number;
-  /** Absolute lifetime in milliseconds; 0 disables it. */
-  lifetime: number;
-  /** Most bytes in one line. */
-  maxLine: number;
-  /** The reply prefix, filled per connection when it names the peer. */
-  prefix: ReplyPrefix;
-  /** Echo bytes verbatim instead of lines. */
-  raw: boolean;
-  /** The server's counters, updated as the connection goes. */
-  stats: ServerStats;
-  /** Logs every network event when tracing. */
-  tracer?: Tracer;
-  /** Checks the idle timers of all the server's connections. */
-  idleClock?: IdleClock;
-  /** The stage before the echo (PROXY header, TLS after it). */
-  preamble?: TcpPreamble;
-  /** The certificate and key a preamble serves TLS with. */
-  tls?: { cert: string; key: string };
-  /** The writer and close policy of faults on purpose. */
-  faults?: TcpFaultStage;
-  /**
-   * Checks the client once it is known (at once without a preamble) and
-   * counts it; returns why it is refused (already counted and logged).
-   */
-  admit(hostname: string, peer: string): CloseReason | undefined;
-  /** Tells the server a connection closed: one function for all. */
-  onClosed(connection: TcpConnection): void;
-}
-
-/**
- * The first read buffer of a connection, doubled whenever a read fills it
- * and given back after a short read: a held connection waiting for its next
- * line keeps only this.
- */
+/** The first read buffer, doubled when a read fills it, back after a short read. */
 const FIRST_READ_SIZE = 64;
 const MAX_READ_SIZE = 65_536;
 const logger = getLogger(["echolab", "tcp"]);
@@ -107,17 +60,11 @@ export class TcpConnection implements TcpLink {
   #settings: TcpConnectionSettings;
   #peer: string;
   #startedAt = performance.now();
-  #stopped = new AbortController();
+  #stopped: AbortController | undefined;
   #idleTimer: IdleTimer | undefined;
   #lifetimeTimer: ReturnType<typeof setTimeout> | undefined;
-  // Line mode: the state kept between reads lives here, not in closures.
-  #reader: LineReader | undefined;
-  #formatter: ReplyFormatter | undefined;
-  #logLines = false;
-  #batchLines = 0;
-  #batchAnswers = 0;
-  #answered = 0;
-  #budget = Infinity;
+  /** Line mode's stage; `undefined` in raw mode. */
+  #lines: LineEcho | undefined;
 
   /**
    * Takes over an accepted connection.
@@ -162,8 +109,10 @@ export class TcpConnection implements TcpLink {
   get tracer(): Tracer | undefined {
     return this.#settings.tracer;
   }
-  /** Aborted once the connection closes. */
+  /** Aborted once the connection closes (made on first use). */
   get signal(): AbortSignal {
+    this.#stopped ??= new AbortController();
+    if (this.#state === "closed") this.#stopped.abort();
     return this.#stopped.signal;
   }
 
@@ -184,12 +133,17 @@ export class TcpConnection implements TcpLink {
       this.#state = "reading";
       await this.#echo(initial);
     } catch (error) {
-      this.#failed(error);
+      this.#reason ??= failureReason(error, this);
     } finally {
       this.#idleTimer?.clear();
       clearTimeout(this.#lifetimeTimer);
       this.#close();
-      this.#finish(opened);
+      try {
+        countClose(this, opened, this.#startedAt);
+      } finally {
+        // The server waits for every connection it knows at shutdown.
+        this.#settings.onClosed(this);
+      }
     }
   }
 
@@ -202,44 +156,29 @@ export class TcpConnection implements TcpLink {
     const settings = this.#settings;
     // Without a preamble the server admitted the client at accept.
     if (settings.preamble === undefined) return undefined;
-    const socket = this.#socket;
-    let hostname = socket.remoteAddr.hostname;
-    const result = await settings.preamble.read(socket as Deno.TcpConn, {
+    const socket = this.#socket as Deno.TcpConn;
+    const admitted = await runPreamble(socket, settings, {
       peer: this.#peer,
       timeout: settings.timeout,
       tls: settings.tls,
       tracer: settings.tracer,
-      signal: this.#stopped.signal,
+      signal: this.signal,
     });
     if (this.#reason !== undefined) return undefined;
-    if ("close" in result) {
-      this.#reason = result.close;
+    if (typeof admitted === "string") {
+      this.#reason = admitted;
       return undefined;
     }
-    this.#stream = result.stream;
-    // A header that names no client (LOCAL, UNKNOWN): the connection's own
-    // peer is the client, as the PROXY protocol says.
-    if (result.client !== undefined) {
-      hostname = result.client.hostname;
-      this.#peer = formatAddress(result.client);
-    }
-    const refused = settings.admit(hostname, this.#peer);
-    if (refused !== undefined) {
-      this.#reason = refused;
-      return undefined;
-    }
-    this.source = hostname;
-    return result.initial;
+    this.#stream = admitted.stream;
+    this.#peer = admitted.peer;
+    this.source = admitted.source;
+    return admitted.initial;
   }
 
   /** Reads and answers until the connection ends. */
   async #echo(initial: Uint8Array | undefined): Promise<void> {
     const settings = this.#settings;
-    logger.info("Accepted connection from {peer}", { peer: this.#peer });
-    settings.tracer?.event("accepted {peer} on {local}", {
-      peer: this.#peer,
-      local: formatAddress(this.#socket.localAddr),
-    });
+    logAccepted(this, formatAddress(this.#socket.localAddr));
     if (settings.timeout > 0) {
       this.#idleTimer = new IdleTimer(
         settings.timeout,
@@ -257,7 +196,17 @@ export class TcpConnection implements TcpLink {
     const faults = settings.faults;
     const banner = faults?.begin(this);
     if (banner !== undefined) await this.#write(banner);
-    if (!settings.raw) this.#startLines();
+    if (!settings.raw) {
+      const prefix = settings.prefix;
+      this.#lines = new LineEcho(this, {
+        maxLine: settings.maxLine,
+        prefix: prefix.perPeer
+          ? prefix.bytes(this.#peer, formatAddress(this.#socket.localAddr))
+          : prefix.bytes("", ""),
+        faults,
+        seedLog,
+      });
+    }
     if (initial !== undefined && initial.length > 0) {
       await this.#handle(initial);
     }
@@ -267,12 +216,11 @@ export class TcpConnection implements TcpLink {
     while (this.#reason === undefined) {
       const read = await this.#stream.read(buffer);
       if (this.#reason !== undefined) break;
-      this.#traceRead(read);
+      traceRead(this, read);
       if (read === null) {
-        if (!settings.raw) {
-          this.#logLines = seedLog.receivingEnabled();
-          this.#reader!.flush(this.#onLine);
-          await this.#answer();
+        if (this.#lines !== undefined) {
+          this.#lines.end();
+          if (this.#lines.take() > 0) await this.#answer(this.#lines);
         }
         this.#reason ??= "client closed";
         break;
@@ -296,20 +244,20 @@ export class TcpConnection implements TcpLink {
     const settings = this.#settings;
     this.bytesIn += chunk.length;
     settings.stats.bytes_in += chunk.length;
-    if (settings.raw) {
+    const lines = this.#lines;
+    if (lines === undefined) {
       this.#idleTimer?.touch();
       if (seedLog.receivingEnabled()) seedLog.receiving(chunk, this.#peer);
       await this.#reply(chunk);
       return;
     }
-    this.#logLines = seedLog.receivingEnabled();
-    const fits = this.#reader!.push(chunk, this.#onLine);
-    if (this.#batchLines > 0) {
+    const fits = lines.push(chunk);
+    if (lines.take() > 0) {
       this.#idleTimer?.touch();
-      await this.#answer();
+      await this.#answer(lines);
       if (this.#reason !== undefined) return;
-      if (this.#answered >= this.#budget) {
-        this.#reason = await settings.faults!.afterBudget(this, this.#answered);
+      if (lines.spent) {
+        this.#reason = await settings.faults!.afterBudget(this, lines.replied);
         return;
       }
     }
@@ -322,54 +270,19 @@ export class TcpConnection implements TcpLink {
     }
   }
 
-  /** Sets up line mode: the reader, the formatter and the answer budget. */
-  #startLines(): void {
-    const settings = this.#settings;
-    this.#reader = new LineReader({ maxLine: settings.maxLine });
-    this.#formatter = new ReplyFormatter(
-      settings.prefix.perPeer
-        ? settings.prefix.bytes(
-          this.#peer,
-          formatAddress(this.#socket.localAddr),
-        )
-        : settings.prefix.bytes("", ""),
-    );
-    this.#budget = settings.faults?.budget ?? Infinity;
-  }
-
-  /** Takes one line of a read: counted, logged, dropped or answered. */
-  readonly #onLine = (line: Uint8Array): void => {
-    this.#batchLines++;
-    if (this.#logLines) seedLog.receiving(line, this.#peer);
-    const faults = this.#settings.faults;
-    if (faults !== undefined) {
-      // Past the close policy's budget: received, never answered.
-      if (this.#answered + this.#batchAnswers >= this.#budget) return;
-      if (faults.drops(this)) return;
-    }
-    this.#batchAnswers++;
-    this.#formatter!.append(line);
-  };
-
   /** Counts the lines of one read batch and writes their replies. */
-  async #answer(): Promise<void> {
-    const lines = this.#batchLines;
-    if (lines === 0) return;
-    const answers = this.#batchAnswers;
-    this.#batchLines = 0;
-    this.#batchAnswers = 0;
-    this.lines += lines;
+  async #answer(echo: LineEcho): Promise<void> {
     const stats = this.#settings.stats;
-    stats.lines_in += lines;
-    if (answers === 0) return;
-    const formatter = this.#formatter!;
+    this.lines += echo.lines;
+    stats.lines_in += echo.lines;
+    if (echo.answers === 0) return;
     try {
-      await this.#reply(formatter.bytes());
-      stats.lines_out += answers;
-      this.#answered += answers;
+      await this.#reply(echo.reply());
+      stats.lines_out += echo.answers;
+      echo.answered();
     } finally {
       // Waiting for the next line, the connection holds no reply buffer.
-      formatter.release();
+      echo.release();
     }
   }
 
@@ -419,7 +332,7 @@ export class TcpConnection implements TcpLink {
 
   /** See {@linkcode TcpLink.readUnanswered}. */
   readUnanswered(read: number | null): void {
-    this.#traceRead(read);
+    traceRead(this, read);
     if (read === null) return;
     this.bytesIn += read;
     this.#settings.stats.bytes_in += read;
@@ -429,7 +342,6 @@ export class TcpConnection implements TcpLink {
   suspendIdle(): void {
     this.#idleTimer?.suspend();
   }
-
   /** See {@linkcode TcpLink.resumeIdle}. */
   resumeIdle(): void {
     this.#idleTimer?.resume();
@@ -473,103 +385,14 @@ export class TcpConnection implements TcpLink {
     return true;
   }
 
-  #failed(error: unknown): void {
-    if (this.#reason !== undefined) return;
-    const tracer = this.#settings.tracer;
-    if (isResetError(error)) {
-      this.#reason = "reset";
-      if (this.#state !== "preamble") {
-        tracer?.event("RST from {peer}: the connection was reset", {
-          peer: this.#peer,
-        });
-      }
-      return;
-    }
-    this.#reason = "error";
-    logger.warn("Connection from {peer} failed: {error}", {
-      peer: this.#peer,
-      error: errorMessage(error),
-    });
-  }
-
-  #traceRead(read: number | null): void {
-    const tracer = this.#settings.tracer;
-    if (tracer === undefined) return;
-    if (read === null) {
-      tracer.event("FIN from {peer}: end of stream, the client half-closed", {
-        peer: this.#peer,
-      });
-    } else {
-      tracer.event("read {bytes} bytes from {peer}", {
-        bytes: read,
-        peer: this.#peer,
-      });
-    }
-  }
-
   #close(): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
-    this.#stopped.abort();
+    this.#stopped?.abort();
     try {
       this.#stream.close();
     } catch {
       // Already closed by the runtime.
     }
   }
-
-  /**
-   * Counts and logs the close of a connection that was served; one refused
-   * or ended in its preamble was counted and logged where that happened.
-   * Then tells the server, whatever happens in between.
-   */
-  #finish(opened: boolean): void {
-    try {
-      const settings = this.#settings;
-      if (!opened) {
-        if (this.#reason === "bad proxy header") {
-          settings.stats.countClose(this.#reason);
-        }
-        return;
-      }
-      const seconds = (performance.now() - this.#startedAt) / 1000;
-      settings.stats.closed(this.#reason!, seconds);
-      const closed = {
-        peer: this.#peer,
-        reason: this.#reason,
-        lines: this.lines,
-        bytesIn: this.bytesIn,
-        bytesOut: this.bytesOut,
-        duration: Math.round(seconds * 1000) / 1000,
-      };
-      settings.tracer?.event(
-        "closed {peer}: {who} closed first ({reason}), {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
-        {
-          ...closed,
-          who: this.#reason === "client closed" || this.#reason === "reset"
-            ? "client"
-            : "server",
-        },
-      );
-      logger.info(
-        "Closed connection from {peer}: {reason}, {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
-        closed,
-      );
-    } finally {
-      this.#settings.onClosed(this);
-    }
-  }
-}
-
-/**
- * Tells whether an error means the peer went away abruptly.
- *
- * @param error What a read or write threw.
- * @returns `true` for resets, broken pipes and aborted connections.
- */
-export function isResetError(error: unknown): boolean {
-  return error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.NotConnected;
 }

@@ -62,3 +62,25 @@ export function netGrant(target: NetTarget): string {
     ? host
     : formatAddress(target);
 }
+
+/**
+ * Tells whether an error means the peer went away abruptly.
+ *
+ * @param error What a read or write threw.
+ * @returns `true` for resets, broken pipes and aborted connections.
+ *
+ * @example
+ * ```ts
+ * import { isResetError } from "./errors.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(isResetError(new Deno.errors.ConnectionReset("reset")), true);
+ * strictEqual(isResetError(new Error("other")), false);
+ * ```
+ */
+export function isResetError(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.NotConnected;
+}
