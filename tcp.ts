@@ -32,7 +32,7 @@ import {
 import { DropReporter } from "./lib/serving/_drop_reporter.ts";
 import { IdleClock } from "./lib/serving/_idle_timer.ts";
 import { startServing } from "./lib/serving/_server_start.ts";
-import { ReplyPrefix } from "./lib/serving/_reply_prefix.ts";
+import { ReplyPrefix } from "./lib/serving/reply_prefix.ts";
 import type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/serving/server_stats.ts";
 import type {
@@ -48,13 +48,9 @@ import { Tracer } from "./lib/serving/tracer.ts";
 
 export type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
 export type { StatsSnapshot } from "./lib/serving/server_stats.ts";
-export type {
-  AddressFilter,
-  CapturePlan,
-  CloseReason,
-  FaultPlan,
-  TcpPreamble,
-} from "./lib/serving/stages.ts";
+export type * from "./lib/serving/stages.ts";
+export type { Tracer } from "./lib/serving/tracer.ts";
+export type { ServerStats } from "./lib/serving/server_stats.ts";
 export {
   DEFAULT_HOSTNAME,
   DEFAULT_TCP_PORT,

@@ -39,16 +39,14 @@ import {
 import { DropReporter } from "./lib/serving/_drop_reporter.ts";
 import { errorMessage, netGrant } from "./lib/serving/errors.ts";
 import { LineReader } from "./lib/serving/line_reader.ts";
-import { loopRisk } from "./lib/serving/_loop_guard.ts";
 import { ReplyFormatter } from "./lib/serving/reply_formatter.ts";
-import { ReplyPrefix } from "./lib/serving/_reply_prefix.ts";
+import { ReplyPrefix } from "./lib/serving/reply_prefix.ts";
 import { startServing } from "./lib/serving/_server_start.ts";
 import { SeedLog } from "./lib/serving/_seed_log.ts";
 import type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/serving/server_stats.ts";
-import { SourceRateLimiter } from "./lib/serving/_source_rate_limiter.ts";
+import { UdpAdmission } from "./lib/serving/_udp_admission.ts";
 import type {
-  AddressFilter,
   FaultPlan,
   RunningCapture,
   UdpFaultStage,
@@ -58,12 +56,9 @@ import { Tracer } from "./lib/serving/tracer.ts";
 
 export type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
 export type { StatsSnapshot } from "./lib/serving/server_stats.ts";
-export type {
-  AddressFilter,
-  CapturePlan,
-  FaultPlan,
-  UdpFaultStage,
-} from "./lib/serving/stages.ts";
+export type * from "./lib/serving/stages.ts";
+export type { Tracer } from "./lib/serving/tracer.ts";
+export type { ServerStats } from "./lib/serving/server_stats.ts";
 export {
   DEFAULT_BUFFER_SIZE,
   DEFAULT_UDP_PORT,
@@ -156,9 +151,7 @@ class UdpServer implements EchoServer<"udp"> {
   #local: string;
   #peerPrefixes = new Map<string, Uint8Array>();
   #raw: boolean;
-  #allow: AddressFilter | undefined;
-  #limiter: SourceRateLimiter | undefined;
-  #loopGuard: boolean;
+  #admission: UdpAdmission;
   #tracer: Tracer | undefined;
   #stats = new ServerStats();
   #drops = new DropReporter(this.#stats, logger);
@@ -188,11 +181,6 @@ class UdpServer implements EchoServer<"udp"> {
       instance: options.instance,
     });
     this.#raw = options.raw ?? false;
-    this.#allow = options.allow;
-    this.#limiter = options.rate
-      ? new SourceRateLimiter(options.rate)
-      : undefined;
-    this.#loopGuard = options.loopGuard ?? true;
     const capture = options.capture;
     this.#tracer = options.trace || capture !== undefined
       ? new Tracer("udp", { hold: capture?.hold ?? 0 })
@@ -216,12 +204,19 @@ class UdpServer implements EchoServer<"udp"> {
       port: options.port ?? DEFAULT_UDP_PORT,
     });
     this.addr = this.#socket.addr as Deno.NetAddr & { transport: "udp" };
+    this.#admission = new UdpAdmission({
+      allow: options.allow,
+      loopGuard: options.loopGuard ?? true,
+      rate: options.rate ?? 0,
+      addr: this.addr,
+      drops: this.#drops,
+    });
     // Deno does not tell a datagram's destination: {local} is the bound one.
     this.#local = formatAddress(this.addr);
     const serving = startServing({
       logger,
       addr: this.addr,
-      allow: this.#allow,
+      allow: options.allow,
       faults: this.#faults === undefined ? undefined : options.faults,
       capture,
       tracer: this.#tracer,
@@ -298,7 +293,7 @@ class UdpServer implements EchoServer<"udp"> {
         size,
         kept: Math.min(size, bufferSize),
       });
-      if (!this.#admit(address, peer)) continue;
+      if (!this.#admission.admits(address, peer)) continue;
       const kept = size > bufferSize
         ? datagram.subarray(0, bufferSize)
         : datagram;
@@ -380,39 +375,6 @@ class UdpServer implements EchoServer<"udp"> {
       this.#peerPrefixes.set(peer, bytes);
     }
     return bytes;
-  }
-
-  /** Checks `allow`, the loop guard and `rate`, in that order. */
-  #admit(address: Deno.NetAddr, peer: string): boolean {
-    const source = address.hostname;
-    if (this.#allow !== undefined && !this.#allow.allows(source)) {
-      this.#drops.drop(
-        "not allowed",
-        "Dropped datagram from {peer}: not allowed (not in {option})",
-        { peer, option: "allow" },
-      );
-      return false;
-    }
-    if (this.#loopGuard) {
-      const risk = loopRisk(address, this.addr);
-      if (risk !== undefined) {
-        this.#drops.drop(
-          "loop guard",
-          "Dropped datagram from {peer}: loop guard, {risk} (see {option})",
-          { peer, risk, option: "loopGuard" },
-        );
-        return false;
-      }
-    }
-    if (this.#limiter !== undefined && !this.#limiter.allow(source)) {
-      this.#drops.drop(
-        "rate limit",
-        "Dropped datagram from {peer}: rate limit, over {rate} per second (see {option})",
-        { peer, rate: this.#limiter.rate, option: "rate" },
-      );
-      return false;
-    }
-    return true;
   }
 
   async #send(

@@ -21,7 +21,7 @@ import {
   MAX_DATAGRAM_SIZE,
 } from "../lib/serving/defaults.ts";
 import { MAX_DELAY, MAX_SEED } from "../lib/serving/defaults.ts";
-import { ReplyPrefix } from "../lib/serving/_reply_prefix.ts";
+import { ReplyPrefix } from "../lib/serving/reply_prefix.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logging.ts";
 import { UsageError } from "./usage_error.ts";
 

@@ -20,3 +20,6 @@ export * from "./packet_capture.ts";
 export * from "./packet_format.ts";
 export * from "./pcap_reader.ts";
 export * from "./server_capture.ts";
+export type * from "../serving/stages.ts";
+export type { Tracer } from "../serving/tracer.ts";
+export type { ServerStats, StatsSnapshot } from "../serving/server_stats.ts";

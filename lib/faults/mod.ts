@@ -16,3 +16,6 @@
  */
 
 export * from "./faults.ts";
+export type * from "../serving/stages.ts";
+export type { Tracer } from "../serving/tracer.ts";
+export type { ServerStats, StatsSnapshot } from "../serving/server_stats.ts";

@@ -19,3 +19,5 @@
 
 export * from "./metrics.ts";
 export * from "./ops_server.ts";
+export type { EchoServer, RefreshableStats } from "../serving/server.ts";
+export type { StatsSnapshot } from "../serving/server_stats.ts";

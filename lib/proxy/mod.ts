@@ -17,3 +17,6 @@
 
 export * from "./proxy_header.ts";
 export * from "./proxy_protocol.ts";
+export type * from "../serving/stages.ts";
+export type { Tracer } from "../serving/tracer.ts";
+export type { ServerStats, StatsSnapshot } from "../serving/server_stats.ts";

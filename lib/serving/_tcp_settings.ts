@@ -7,7 +7,7 @@
  */
 
 import type { IdleClock } from "./_idle_timer.ts";
-import type { ReplyPrefix } from "./_reply_prefix.ts";
+import type { ReplyPrefix } from "./reply_prefix.ts";
 import type { ServerStats } from "./server_stats.ts";
 import type {
   CloseReason,

@@ -23,6 +23,7 @@ export * from "./errors.ts";
 export * from "./line_reader.ts";
 export * from "./loopback.ts";
 export * from "./reply_formatter.ts";
+export * from "./reply_prefix.ts";
 export * from "./server.ts";
 export * from "./server_stats.ts";
 export * from "./stages.ts";

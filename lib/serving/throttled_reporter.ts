@@ -6,7 +6,15 @@
  * @module
  */
 
-import type { Logger } from "@logtape/logtape";
+/** What {@linkcode ThrottledReporter.log} writes to: a LogTape logger. */
+export interface ReportLogger {
+  /** Logs at info level. */
+  info(template: string, properties: Record<string, unknown>): void;
+  /** Logs at warning level. */
+  warn(template: string, properties: Record<string, unknown>): void;
+  /** Logs at error level. */
+  error(template: string, properties: Record<string, unknown>): void;
+}
 
 /**
  * Lets at most one report per reason through per interval, and tells each
@@ -74,7 +82,7 @@ export class ThrottledReporter {
    * @param properties The template's values.
    */
   log(
-    logger: Logger,
+    logger: ReportLogger,
     level: "info" | "warning" | "error",
     reason: string,
     template: string,

@@ -72,7 +72,7 @@ function parseTemplate(text: string): Part[] {
  *
  * @example
  * ```ts
- * import { ReplyPrefix } from "./_reply_prefix.ts";
+ * import { ReplyPrefix } from "./reply_prefix.ts";
  * import { strictEqual, throws } from "node:assert/strict";
  *
  * const prefix = new ReplyPrefix("{instance} saw {peer}: ", { instance: "pod-a" });
