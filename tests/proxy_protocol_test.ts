@@ -443,3 +443,88 @@ Deno.test("proxy protocol: usage errors name the flag, exit 2", async () => {
     strictEqual(stderr, `echolab: ${message} (see --help)\n`);
   }
 });
+
+Deno.test("proxy protocol: a header that names no client leaves the connection's own peer to allow and maxPerSource", async () => {
+  await using server = serveTcp({
+    port: 0,
+    proxy: proxyProtocol(),
+    allow: AccessList.parse("127.1.2.0/24"),
+  });
+  // v1 UNKNOWN and a v2 LOCAL header from 127.0.0.1, which is not allowed.
+  for (
+    const header of [
+      encoder.encode("PROXY UNKNOWN\r\n"),
+      v2(0x0, 0x0, []),
+    ]
+  ) {
+    using conn = await Deno.connect(server.addr);
+    await writeAll(conn, new Uint8Array([...header, ...encoder.encode("a\n")]));
+    strictEqual((await readToEnd(conn)).length, 0);
+  }
+  while (server.stats().connections_open > 0) await delay(5);
+  deepStrictEqual(server.stats().drops, { "not allowed": 2 });
+  await using limited = serveTcp({
+    port: 0,
+    proxy: proxyProtocol(),
+    maxPerSource: 1,
+  });
+  using first = await Deno.connect(limited.addr);
+  await writeAll(first, encoder.encode("PROXY UNKNOWN\r\na\n"));
+  strictEqual(await readText(first, 16), "received msg: a\n");
+  using second = await Deno.connect(limited.addr);
+  await writeAll(second, encoder.encode("PROXY UNKNOWN\r\nb\n"));
+  strictEqual((await readToEnd(second)).length, 0);
+  deepStrictEqual(limited.stats().drops, { "too many per source": 1 });
+});
+
+Deno.test("proxy protocol: a client refused after its header counts once, as a drop, like one refused at accept", async () => {
+  await using logs = await captureLogs();
+  await using server = serveTcp({
+    port: 0,
+    proxy: proxyProtocol(),
+    allow: AccessList.parse("192.0.2.0/24"),
+  });
+  using conn = await Deno.connect(server.addr);
+  await writeAll(
+    conn,
+    encoder.encode("PROXY TCP4 198.51.100.1 192.0.2.2 3 8000\r\nc\n"),
+  );
+  strictEqual((await readToEnd(conn)).length, 0);
+  await logs.waitFor(/not allowed/);
+  while (server.stats().connections_open > 0) await delay(5);
+  const stats = server.stats();
+  deepStrictEqual(
+    {
+      total: stats.connections_total,
+      closes: stats.closes,
+      drops: stats.drops,
+    },
+    { total: 0, closes: {}, drops: { "not allowed": 1 } },
+  );
+  deepStrictEqual(
+    logs.messages().filter((line) => /198\.51\.100\.1/.test(line)),
+    ["Refused connection from 198.51.100.1:3: not allowed (not in --allow)"],
+  );
+});
+
+Deno.test("proxy protocol: 100 bad headers log a few throttled lines, no close lines, and count 100 closes", async () => {
+  await using logs = await captureLogs();
+  await using server = serveTcp({ port: 0, proxy: proxyProtocol() });
+  await Promise.all(Array.from({ length: 100 }, async () => {
+    using conn = await Deno.connect(server.addr);
+    await writeAll(conn, encoder.encode("junk\r\n"));
+    await readToEnd(conn);
+  }));
+  while (server.stats().connections_open > 0) await delay(5);
+  deepStrictEqual(server.stats().closes, { "bad proxy header": 100 });
+  strictEqual(server.stats().connections_total, 0);
+  const lines = logs.messages().filter((line) => !/^Starting /.test(line));
+  strictEqual(
+    lines.filter((line) => /^Closed connection/.test(line)).length,
+    0,
+  );
+  const bad = lines.filter((line) => /^Bad PROXY header from /.test(line));
+  // One line a second at most, however fast they come.
+  strictEqual(bad.length >= 1 && bad.length <= 3, true, bad.join("\n"));
+  deepStrictEqual(lines.length, bad.length, lines.join("\n"));
+});
