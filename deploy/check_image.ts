@@ -101,10 +101,10 @@ async function checkContainer(): Promise<void> {
       .text();
     report(
       "/metrics counts the line and the datagram",
-      metrics.includes(
-        'echolab_lines_total{transport="tcp",direction="in"} 1\n',
-      ) &&
-        metrics.includes('echolab_datagrams_total{direction="in"} 1\n'),
+      /^echolab_lines_total\{transport="tcp",direction="in",address="[^"]+:8000"\} 1$/m
+        .test(metrics) &&
+        /^echolab_datagrams_total\{direction="in",address="[^"]+:6000"\} 1$/m
+          .test(metrics),
     );
     await must("podman", ["stop", "-t", "10", name]);
     const code = (await must("podman", [

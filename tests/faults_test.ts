@@ -295,11 +295,11 @@ Deno.test("faults: every fault is counted in stats and in /metrics, and the star
       .text();
   for (
     const line of [
-      'echolab_faults_total{kind="banner"} 1',
-      'echolab_faults_total{kind="chunk"} 1',
-      'echolab_faults_total{kind="close_after"} 1',
-      'echolab_faults_total{kind="delay"} 1',
-      'echolab_faults_total{kind="drop"} 1',
+      `echolab_faults_total{kind="banner",transport="tcp",address="127.0.0.1:${tcp.addr.port}"} 1`,
+      `echolab_faults_total{kind="chunk",transport="tcp",address="127.0.0.1:${tcp.addr.port}"} 1`,
+      `echolab_faults_total{kind="close_after",transport="tcp",address="127.0.0.1:${tcp.addr.port}"} 1`,
+      `echolab_faults_total{kind="delay",transport="tcp",address="127.0.0.1:${tcp.addr.port}"} 1`,
+      `echolab_faults_total{kind="drop",transport="udp",address="127.0.0.1:${udp.addr.port}"} 1`,
     ]
   ) ok(metrics.includes(`${line}\n`), line);
   match(

@@ -18,6 +18,11 @@ export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 export interface ServerMetrics {
   /** `tcp` or `udp`. */
   transport: "tcp" | "udp";
+  /**
+   * Where it listens, `host:port`: the `address` label that tells two
+   * servers of one transport apart.
+   */
+  address: string;
   /** Its counters (for `--workers`, the sum over the workers). */
   stats: StatsSnapshot;
 }
@@ -87,7 +92,8 @@ function byReason(
  * `promtool check metrics` accepts them: each family once, counters ending
  * in `_total`, the connection durations as a histogram.
  *
- * @param servers The servers of the process, at most one per transport.
+ * @param servers The servers of the process, each series labelled with
+ * its `address`.
  * @param process The process's version, memory and start time.
  * @returns The exposition text.
  *
@@ -99,10 +105,10 @@ function byReason(
  *
  * const stats = new ServerStats();
  * stats.lines_in = 2;
- * const text = formatMetrics([{ transport: "tcp", stats: stats.snapshot() }], {
+ * const text = formatMetrics([{ transport: "tcp", address: "127.0.0.1:8000", stats: stats.snapshot() }], {
  *   version: "0.1.0", residentMemory: 1024, startTime: 1_700_000_000,
  * });
- * ok(text.includes('echolab_lines_total{transport="tcp",direction="in"} 2\n'));
+ * ok(text.includes('echolab_lines_total{transport="tcp",direction="in",address="127.0.0.1:8000"} 2\n'));
  * ```
  */
 export function formatMetrics(
@@ -111,64 +117,81 @@ export function formatMetrics(
 ): string {
   const tcp = servers.filter((server) => server.transport === "tcp");
   const udp = servers.filter((server) => server.transport === "udp");
-  const perTransport = (
-    pick: (stats: StatsSnapshot) => number,
-    direction: "in" | "out",
+  const perDirection = (
+    of: readonly ServerMetrics[],
+    pick: (stats: StatsSnapshot, direction: "in" | "out") => number,
+    transport: boolean,
   ): Sample[] =>
-    servers.map(({ transport, stats }) => [
-      { transport, direction },
-      pick(stats),
-    ]);
+    (["in", "out"] as const).flatMap((direction) =>
+      of.map(({ transport: name, address, stats }): Sample => [
+        transport
+          ? { transport: name, direction, address }
+          : { direction, address },
+        pick(stats, direction),
+      ])
+    );
   let text = "";
   if (tcp.length > 0) {
     text += family(
       "echolab_connections_total",
       "counter",
       "TCP connections accepted and served (refused ones are drops).",
-      tcp.map(({ stats }) => [{ transport: "tcp" }, stats.connections_total]),
+      tcp.map(({ address, stats }) => [
+        { transport: "tcp", address },
+        stats.connections_total,
+      ]),
     );
     text += family(
       "echolab_connections_open",
       "gauge",
       "TCP connections open now.",
-      tcp.map(({ stats }) => [{ transport: "tcp" }, stats.connections_open]),
+      tcp.map(({ address, stats }) => [
+        { transport: "tcp", address },
+        stats.connections_open,
+      ]),
     );
   }
   text += family(
     "echolab_lines_total",
     "counter",
     "Lines received (in) and answered (out).",
-    [
-      ...perTransport((stats) => stats.lines_in, "in"),
-      ...perTransport((stats) => stats.lines_out, "out"),
-    ],
+    perDirection(
+      servers,
+      (stats, direction) =>
+        direction === "in" ? stats.lines_in : stats.lines_out,
+      true,
+    ),
   );
   if (udp.length > 0) {
     text += family(
       "echolab_datagrams_total",
       "counter",
       "UDP datagrams received (in, dropped and cut ones too) and answered (out).",
-      udp.flatMap(({ stats }): Sample[] => [
-        [{ direction: "in" }, stats.datagrams_in],
-        [{ direction: "out" }, stats.datagrams_out],
-      ]),
+      perDirection(
+        udp,
+        (stats, direction) =>
+          direction === "in" ? stats.datagrams_in : stats.datagrams_out,
+        false,
+      ),
     );
   }
   text += family(
     "echolab_bytes_total",
     "counter",
     "Bytes received (in) and sent (out).",
-    [
-      ...perTransport((stats) => stats.bytes_in, "in"),
-      ...perTransport((stats) => stats.bytes_out, "out"),
-    ],
+    perDirection(
+      servers,
+      (stats, direction) =>
+        direction === "in" ? stats.bytes_in : stats.bytes_out,
+      true,
+    ),
   );
   if (udp.length > 0) {
     text += family(
       "echolab_truncated_total",
       "counter",
       "UDP datagrams cut to the buffer size.",
-      udp.map(({ stats }) => [{}, stats.truncated]),
+      udp.map(({ address, stats }) => [{ address }, stats.truncated]),
     );
   }
   if (tcp.length > 0) {
@@ -176,32 +199,28 @@ export function formatMetrics(
       "echolab_closes_total",
       "counter",
       "TCP connections closed, by reason.",
-      tcp.flatMap(({ stats }) => byReason(stats.closes)),
+      tcp.flatMap(({ address, stats }) => byReason(stats.closes, { address })),
     );
   }
   text += family(
     "echolab_drops_total",
     "counter",
     "TCP connections refused and UDP datagrams dropped, by reason.",
-    servers.flatMap(({ transport, stats }) =>
-      byReason(stats.drops, { transport })
+    servers.flatMap(({ transport, address, stats }) =>
+      byReason(stats.drops, { transport, address })
     ),
   );
-  const faults: Record<string, number> = {};
-  for (const { stats } of servers) {
-    for (const [kind, count] of Object.entries(stats.faults)) {
-      faults[kind] = (faults[kind] ?? 0) + count;
-    }
-  }
   text += family(
     "echolab_faults_total",
     "counter",
     "Faults injected on purpose, by kind.",
-    Object.entries(faults).sort(([a], [b]) => a < b ? -1 : 1).map((
-      [kind, count],
-    ) => [{ kind }, count]),
+    servers.flatMap(({ transport, address, stats }) =>
+      Object.entries(stats.faults).sort(([a], [b]) => a < b ? -1 : 1).map((
+        [kind, count],
+      ): Sample => [{ kind, transport, address }, count])
+    ),
   );
-  for (const { stats } of tcp) text += durationHistogram(stats);
+  if (tcp.length > 0) text += durationHistogram(tcp);
   text += family(
     "echolab_build_info",
     "gauge",
@@ -223,22 +242,28 @@ export function formatMetrics(
   return text;
 }
 
-function durationHistogram(stats: StatsSnapshot): string {
+function durationHistogram(servers: readonly ServerMetrics[]): string {
   const name = "echolab_connection_duration_seconds";
   let text =
     `# HELP ${name} How long TCP connections lived, from accept to close.\n# TYPE ${name} histogram\n`;
-  let cumulative = 0;
-  for (const bound of DURATION_BUCKETS) {
-    cumulative += stats.connection_duration_buckets[String(bound)] ?? 0;
-    text += sampleLine(`${name}_bucket`, { le: String(bound) }, cumulative);
+  for (const { address, stats } of servers) {
+    let cumulative = 0;
+    for (const bound of DURATION_BUCKETS) {
+      cumulative += stats.connection_duration_buckets[String(bound)] ?? 0;
+      text += sampleLine(
+        `${name}_bucket`,
+        { address, le: String(bound) },
+        cumulative,
+      );
+    }
+    cumulative += stats.connection_duration_buckets["+Inf"] ?? 0;
+    text += sampleLine(`${name}_bucket`, { address, le: "+Inf" }, cumulative);
+    text += sampleLine(
+      `${name}_sum`,
+      { address },
+      stats.connection_duration_seconds_sum,
+    );
+    text += sampleLine(`${name}_count`, { address }, cumulative);
   }
-  cumulative += stats.connection_duration_buckets["+Inf"] ?? 0;
-  text += sampleLine(`${name}_bucket`, { le: "+Inf" }, cumulative);
-  text += sampleLine(
-    `${name}_sum`,
-    {},
-    stats.connection_duration_seconds_sum,
-  );
-  text += sampleLine(`${name}_count`, {}, cumulative);
   return text;
 }
