@@ -43,7 +43,11 @@ import type {
 import { TcpAdmission } from "./lib/serving/_tcp_admission.ts";
 import { TcpConnection } from "./lib/serving/_tcp_connection.ts";
 import type { TcpConnectionSettings } from "./lib/serving/_tcp_settings.ts";
-import { isResetError } from "./lib/serving/errors.ts";
+import {
+  errorMessage,
+  isResetError,
+  isSocketGone,
+} from "./lib/serving/errors.ts";
 import { Tracer } from "./lib/serving/tracer.ts";
 
 export type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
@@ -155,6 +159,7 @@ class TcpServer implements EchoServer<"tcp"> {
   readonly addr: Deno.NetAddr & { transport: "tcp" };
   readonly finished: Promise<void>;
   readonly started: Promise<void>;
+  error: Error | undefined;
   #capture: RunningCapture | undefined;
   #announced = false;
   #listener: Deno.Listener<Deno.TcpConn | Deno.TlsConn, Deno.NetAddr>;
@@ -265,7 +270,20 @@ class TcpServer implements EchoServer<"tcp"> {
       try {
         conn = await this.#listener.accept();
       } catch (error) {
-        if (this.#closing || error instanceof Deno.errors.BadResource) break;
+        if (this.#closing) break;
+        if (isSocketGone(error)) {
+          this.error = new Error(
+            `its listening socket failed: ${errorMessage(error)}`,
+          );
+          logger.error(
+            "The tcp server on {address} stopped by itself: {error}",
+            {
+              address: formatAddress(this.addr),
+              error: this.error.message,
+            },
+          );
+          break;
+        }
         // A client that reset before it was accepted: nothing to wait for.
         if (isResetError(error)) continue;
         await this.#backoff.failed(

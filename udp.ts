@@ -37,7 +37,7 @@ import {
   MAX_DATAGRAM_SIZE,
 } from "./lib/serving/defaults.ts";
 import { DropReporter } from "./lib/serving/_drop_reporter.ts";
-import { errorMessage, netGrant } from "./lib/serving/errors.ts";
+import { errorMessage, isSocketGone, netGrant } from "./lib/serving/errors.ts";
 import { LineReader } from "./lib/serving/line_reader.ts";
 import { ReplyFormatter } from "./lib/serving/reply_formatter.ts";
 import { ReplyPrefix } from "./lib/serving/reply_prefix.ts";
@@ -143,6 +143,7 @@ class UdpServer implements EchoServer<"udp"> {
   readonly addr: Deno.NetAddr & { transport: "udp" };
   readonly finished: Promise<void>;
   readonly started: Promise<void>;
+  error: Error | undefined;
   #capture: RunningCapture | undefined;
   #announced = false;
   #socket: Deno.DatagramConn;
@@ -275,7 +276,20 @@ class UdpServer implements EchoServer<"udp"> {
         datagram = received[0];
         address = received[1] as Deno.NetAddr;
       } catch (error) {
-        if (this.#closing || error instanceof Deno.errors.BadResource) break;
+        if (this.#closing) break;
+        if (isSocketGone(error)) {
+          if (this.error === undefined) {
+            this.error = new Error(`its socket failed: ${errorMessage(error)}`);
+            logger.error(
+              "The udp server on {address} stopped by itself: {error}",
+              {
+                address: formatAddress(this.addr),
+                error: this.error.message,
+              },
+            );
+          }
+          break;
+        }
         await this.#backoff.failed(
           error,
           "warning",

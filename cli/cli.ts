@@ -223,12 +223,24 @@ async function serve(
       );
     }
   }
+  // A server that stopped by itself (not by a signal) fails the program.
+  const failed = stopped === undefined
+    ? servers.find(([, server]) => server.error !== undefined)
+    : undefined;
+  if (stopped === undefined) {
+    // The server logged why; the program says what it does about it.
+    const [transport, server] = failed ?? servers[0]!;
+    logger.error(
+      "Exiting with status 1: the {transport} server on {address} stopped by itself",
+      { transport, address: formatAddress(server.addr) },
+    );
+  }
   await Promise.all(servers.map(([, server]) => server.shutdown()));
   await printStats(false);
   await ops?.shutdown();
   reporting = false;
   await stopLogging();
-  return 0;
+  return stopped === undefined ? 1 : 0;
 }
 
 /**

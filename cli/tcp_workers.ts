@@ -241,6 +241,9 @@ export async function serveTcpWorkers(
     addr: main.addr,
     started: main.started,
     finished: main.finished,
+    get error() {
+      return main.error;
+    },
     shutdown,
     stats: combined,
     async refreshStats() {

@@ -72,7 +72,13 @@ export async function must(
   return result.stdout;
 }
 
-async function isRoot(): Promise<boolean> {
+/**
+ * Tells whether this process runs as root (asked of `id -u`, which needs no
+ * `--allow-sys`).
+ *
+ * @returns `true` as root.
+ */
+export async function isRoot(): Promise<boolean> {
   return (await run("id", ["-u"])).stdout.trim() === "0";
 }
 

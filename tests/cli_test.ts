@@ -2,6 +2,8 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { describeStartError } from "../cli/start_error.ts";
 import { USAGE } from "../cli/usage.ts";
+import { isRoot } from "../deploy/containers.ts";
+import { ensureCommand } from "./system_package.ts";
 import { freePort, MainProcess, runMain, waitForTcp } from "./cli_process.ts";
 import {
   decoder,
@@ -712,4 +714,37 @@ Deno.test("cli: SIGUSR1 at any moment of a --workers run prints counters or is i
   const { code } = await server.finished();
   strictEqual(code, 0, server.lines.join("\n"));
   match(server.lines.at(-1)!, /Stats of the tcp server .*connections_total=0 /);
+});
+
+const ss = await isRoot()
+  ? await ensureCommand("ss", "iproute2")
+  : "skipped: ss -K needs root";
+
+Deno.test({
+  name:
+    `cli: a server that stops by itself (its socket taken with ss -K) exits 1 and says why${
+      ss === undefined ? "" : ` (${ss})`
+    }`,
+  ignore: ss !== undefined,
+  async fn() {
+    await using server = new MainProcess(["tcp", "--port", "0"]);
+    const port = await server.port("tcp");
+    const killed = await new Deno.Command("ss", {
+      args: ["-K", "-tln", `sport = :${port}`],
+    }).output();
+    strictEqual(killed.code, 0);
+    match(
+      await server.waitFor(/stopped by itself/),
+      new RegExp(
+        `ERROR echolab\\.tcp: The tcp server on 127\\.0\\.0\\.1:${port} stopped by itself: its listening socket failed: Invalid argument \\(os error 22\\)$`,
+      ),
+    );
+    match(
+      await server.waitFor(/Exiting with status 1/),
+      new RegExp(
+        `ERROR echolab: Exiting with status 1: the tcp server on 127\\.0\\.0\\.1:${port} stopped by itself$`,
+      ),
+    );
+    strictEqual((await server.finished()).code, 1);
+  },
 });

@@ -84,3 +84,27 @@ export function isResetError(error: unknown): boolean {
     error instanceof Deno.errors.ConnectionAborted ||
     error instanceof Deno.errors.NotConnected;
 }
+
+/**
+ * Tells whether a listening or datagram socket is gone for good: it was
+ * closed, or the system took it away (`ss -K`, an interface torn down), so
+ * that retrying cannot help.
+ *
+ * @param error What `accept` or `receive` threw.
+ * @returns `true` for closed, invalid or not-a-socket errors.
+ *
+ * @example
+ * ```ts
+ * import { isSocketGone } from "./errors.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(isSocketGone(new Deno.errors.BadResource("closed")), true);
+ * strictEqual(isSocketGone(Object.assign(new TypeError("Invalid argument"), { code: "EINVAL" })), true);
+ * strictEqual(isSocketGone(new Error("Too many open files")), false);
+ * ```
+ */
+export function isSocketGone(error: unknown): boolean {
+  if (error instanceof Deno.errors.BadResource) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "EINVAL" || code === "EBADF" || code === "ENOTSOCK";
+}

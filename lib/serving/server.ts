@@ -37,6 +37,12 @@ export interface EchoServer<Transport extends "tcp" | "udp" = "tcp" | "udp">
    */
   readonly finished: Promise<void>;
   /**
+   * Why the server stopped by itself, once it has (its socket failed for
+   * good, e.g. taken away with `ss -K`); `undefined` while it serves and
+   * after a {@linkcode EchoServer.shutdown}.
+   */
+  readonly error: Error | undefined;
+  /**
    * Stops the server gracefully: stop receiving, answer what was already
    * received, close every connection and socket.
    *
