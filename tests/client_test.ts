@@ -2,6 +2,7 @@
 import {
   deepStrictEqual,
   match,
+  ok,
   rejects,
   strictEqual,
 } from "node:assert/strict";
@@ -9,6 +10,7 @@ import { type ReplyEvent, sendMessages } from "../lib/client/client.ts";
 import { AccessList } from "../lib/policy/access_list.ts";
 import { serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
+import { faults } from "../lib/faults/mod.ts";
 import { freePort, runMain } from "./cli_process.ts";
 import { decoder, delay, encoder, udpClient } from "./net_client.ts";
 
@@ -337,3 +339,56 @@ Deno.test("client: --reconnect over UDP sends each message from its own socket",
     server.close();
   }
 });
+
+for (const bufferSize of [65_507, 512]) {
+  Deno.test(`client: 2,048 outstanding 1 KiB datagrams are matched as they come, RTTs the server's delay (buffer ${bufferSize})`, async () => {
+    // Every reply waits 1 s at the server: 2,048 datagrams are outstanding
+    // at once. Matching must not cost more with more of them, so the RTTs
+    // the client reports stay the network's (the delay), not its own CPU.
+    await using server = serveUdp({
+      port: 0,
+      bufferSize,
+      maxDelayed: 16 * 1024 * 1024,
+      faults: faults({ delay: 1000 }),
+    });
+    const messages = Array.from(
+      { length: 2048 },
+      (_, i) => `${String(i).padStart(6, "0")} ${"x".repeat(1017)}`,
+    );
+    const replies: ReplyEvent[] = [];
+    const summary = await sendMessages(messages, {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: server.addr.port,
+      interval: 0.001,
+      wait: 10,
+    }, (event) => replies.push(event));
+    deepStrictEqual(
+      {
+        sent: summary.sent,
+        answered: summary.answered,
+        lost: summary.lost,
+        late: summary.late,
+        unexpected: summary.unexpected,
+        duplicates: summary.duplicates,
+      },
+      {
+        sent: 2048,
+        answered: 2048,
+        lost: 0,
+        late: 0,
+        unexpected: 0,
+        duplicates: 0,
+      },
+    );
+    // Each reply is matched to its own message: it echoes its number.
+    for (const { message, reply } of replies) {
+      strictEqual(
+        decoder.decode(reply).slice(0, "received msg: 000000".length),
+        `received msg: ${message.slice(0, 6)}`,
+      );
+    }
+    const slowest = Math.max(...summary.rtts);
+    ok(slowest >= 990 && slowest < 2500, `slowest RTT ${slowest} ms`);
+  });
+}

@@ -9,6 +9,8 @@
 import { LineReader } from "../serving/line_reader.ts";
 import { formatProxyHeader } from "../proxy/proxy_header.ts";
 import { writeAll } from "../serving/write_all.ts";
+import { delay, emptySummary, encoder } from "./_summary.ts";
+import { sendOverUdp } from "./_udp_client.ts";
 
 /** Options of {@linkcode sendMessages}. */
 export interface ClientOptions {
@@ -121,12 +123,6 @@ export interface ClientSummary {
   connectTime?: number;
 }
 
-const encoder = new TextEncoder();
-
-function delay(seconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-}
-
 /**
  * Sends messages to an echo server and reports each reply as it comes.
  *
@@ -216,21 +212,6 @@ async function sendReconnecting(
       connectTimes.length;
   }
   return summary;
-}
-
-function emptySummary(): ClientSummary {
-  return {
-    sent: 0,
-    answered: 0,
-    lost: 0,
-    late: 0,
-    unexpected: 0,
-    duplicates: 0,
-    reordered: 0,
-    bytesOut: 0,
-    bytesIn: 0,
-    rtts: [],
-  };
 }
 
 /**
@@ -345,198 +326,6 @@ async function sendOverTcp(
     conn.close();
   }
   return summary;
-}
-
-/** The address a UDP client binds: the loopback of the target's family, or any. */
-function clientBindAddress(hostname: string): string {
-  if (hostname.includes(":")) return hostname === "::1" ? "::1" : "::";
-  return hostname === "localhost" || hostname.startsWith("127.")
-    ? "127.0.0.1"
-    : "0.0.0.0";
-}
-
-/** A UDP message waiting for its reply. */
-interface Waiting {
-  bytes: Uint8Array;
-  /** Its place in the sending order. */
-  seq: number;
-  resolve(reply: Uint8Array): void;
-}
-
-/** Messages remembered to recognise late and duplicate replies. */
-const MAX_REMEMBERED = 1024;
-
-async function sendOverUdp(
-  messages: Iterable<string> | AsyncIterable<string>,
-  options: ClientOptions,
-  onReply: (event: ReplyEvent) => void,
-): Promise<ClientSummary> {
-  const summary = emptySummary();
-  const wait = (options.wait ?? 1) * 1000;
-  const server = {
-    transport: "udp" as const,
-    hostname: options.hostname === "localhost" ? "127.0.0.1" : options.hostname,
-    port: options.port,
-  };
-  const socket = Deno.listenDatagram({
-    transport: "udp",
-    hostname: clientBindAddress(options.hostname),
-    port: 0,
-  });
-  // Replies are matched to the message they echo, never to whichever
-  // message happens to be waiting: a late reply is recognised as late, a
-  // second reply to an answered message as a duplicate.
-  const waiting: Waiting[] = [];
-  const expired: Uint8Array[] = [];
-  const answered: Uint8Array[] = [];
-  const remember = (list: Uint8Array[], bytes: Uint8Array) => {
-    list.push(bytes);
-    if (list.length > MAX_REMEMBERED) list.shift();
-  };
-  let latestAnswered = -1;
-  const receiving = (async () => {
-    const buffer = new Uint8Array(65_536);
-    try {
-      while (true) {
-        const [data] = await socket.receive(buffer);
-        summary.bytesIn += data.length;
-        const match = bestEcho(data, waiting, [expired, answered]);
-        if (match === undefined) summary.unexpected++;
-        else if (match.list === 1) summary.late++;
-        else if (match.list === 2) summary.duplicates++;
-        else {
-          const entry = waiting.splice(match.index, 1)[0]!;
-          // A later datagram was answered first: this reply was overtaken.
-          if (entry.seq < latestAnswered) summary.reordered++;
-          latestAnswered = Math.max(latestAnswered, entry.seq);
-          remember(answered, entry.bytes);
-          entry.resolve(data.slice());
-        }
-      }
-    } catch {
-      // The socket was closed: done.
-    }
-  })();
-  // With an interval, datagrams go out on time whatever the replies do (as
-  // ping sends); without one, each waits for its reply.
-  const pipelined = (options.interval ?? 0) > 0;
-  const outstanding: Promise<void>[] = [];
-  try {
-    let seq = 0;
-    for await (const message of messages) {
-      if (seq > 0 && options.interval) await delay(options.interval);
-      const bytes = encoder.encode(message);
-      const { promise, resolve } = Promise.withResolvers<
-        Uint8Array | undefined
-      >();
-      const entry: Waiting = { bytes, seq: seq++, resolve };
-      waiting.push(entry);
-      const timer = setTimeout(() => {
-        // From now on a reply to this message is late.
-        const index = waiting.indexOf(entry);
-        if (index !== -1) waiting.splice(index, 1);
-        remember(expired, bytes);
-        resolve(undefined);
-      }, wait);
-      const sentAt = performance.now();
-      try {
-        await socket.send(bytes, server);
-      } catch (error) {
-        clearTimeout(timer);
-        const index = waiting.indexOf(entry);
-        if (index !== -1) waiting.splice(index, 1);
-        throw error;
-      }
-      summary.sent++;
-      summary.bytesOut += bytes.length;
-      const settled = promise.then((reply) => {
-        clearTimeout(timer);
-        if (reply === undefined) {
-          summary.lost++;
-          onReply({ message, reply: undefined, rtt: undefined });
-        } else {
-          const rtt = performance.now() - sentAt;
-          summary.answered++;
-          summary.rtts.push(rtt);
-          const end = reply.at(-1) === 10 ? reply.length - 1 : reply.length;
-          onReply({ message, reply: reply.subarray(0, end), rtt });
-        }
-      });
-      if (pipelined) outstanding.push(settled);
-      else await settled;
-    }
-    await Promise.all(outstanding);
-    // Room for a last duplicate to arrive before the socket closes.
-    if (pipelined && summary.sent > 0) await delay(0.05);
-  } finally {
-    socket.close();
-    await receiving;
-  }
-  return summary;
-}
-
-/**
- * The message a UDP reply echoes, among those waiting (`list` 0) and those
- * remembered (`list` 1 and up: expired, answered): the one with the
- * longest echoed part; among equals, the earlier list, and in a list the
- * oldest first.
- */
-function bestEcho(
-  reply: Uint8Array,
-  waiting: readonly Waiting[],
-  remembered: readonly (readonly Uint8Array[])[],
-): { index: number; list: number } | undefined {
-  let best: { index: number; list: number } | undefined;
-  let bestLength = -1;
-  for (let i = 0; i < waiting.length; i++) {
-    const length = echoedLength(reply, waiting[i]!.bytes);
-    if (length > bestLength) {
-      best = { index: i, list: 0 };
-      bestLength = length;
-    }
-  }
-  remembered.forEach((messages, list) => {
-    for (let i = 0; i < messages.length; i++) {
-      const length = echoedLength(reply, messages[i]!);
-      if (length > bestLength) {
-        best = { index: i, list: list + 1 };
-        bestLength = length;
-      }
-    }
-  });
-  return best;
-}
-
-const NEWLINE = 10;
-const CARRIAGE_RETURN = 13;
-
-/**
- * How many bytes of `message` the reply echoes, or -1 when it echoes none of
- * them. A server keeps the first k bytes of a datagram and answers with
- * each of their lines after a prefix the client does not know (or, raw,
- * with the bytes alone): so the reply's last line ends with the last line
- * of the message's first k bytes. The largest such k is returned; an empty
- * message echoes with k = 0.
- */
-function echoedLength(reply: Uint8Array, message: Uint8Array): number {
-  let end = reply.length;
-  if (end > 0 && reply[end - 1] === NEWLINE) end--;
-  const last = reply.subarray(reply.lastIndexOf(NEWLINE, end - 1) + 1, end);
-  for (let k = message.length; k > 0; k--) {
-    let segmentEnd = k;
-    if (message[segmentEnd - 1] === NEWLINE) {
-      segmentEnd--;
-      if (segmentEnd > 0 && message[segmentEnd - 1] === CARRIAGE_RETURN) {
-        segmentEnd--;
-      }
-    }
-    const segmentStart = segmentEnd === 0
-      ? 0
-      : message.lastIndexOf(NEWLINE, segmentEnd - 1) + 1;
-    const segment = message.subarray(segmentStart, segmentEnd);
-    if (segment.length > 0 && endsWith(last, segment)) return k;
-  }
-  return message.length === 0 ? 0 : -1;
 }
 
 function endsWith(bytes: Uint8Array, suffix: Uint8Array): boolean {
