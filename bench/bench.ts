@@ -301,10 +301,11 @@ async function heldConnections(
   server: RunningServer,
   settings: Settings,
   size: number,
+  connections = settings.idleConnections,
 ): Promise<Measurement> {
   return await withHeldConnections({
     port: server.tcpPort,
-    connections: settings.idleConnections,
+    connections,
     size,
   }, async (held) => {
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -454,6 +455,19 @@ const SCENARIOS: Scenario[] = [
     // The seed's Go server misses replies with 10,000 connections at once.
     servers: ["echolab", "deno plain", "node"],
     measure: (server, settings) => heldConnections(server, settings, 16),
+  },
+  {
+    name: "5c. RSS, 1,000 TCP connections after one 60,000-byte line",
+    unit: "MB",
+    higher: false,
+    servers: ["echolab", "deno plain", "node"],
+    measure: (server, settings) =>
+      heldConnections(
+        server,
+        settings,
+        60_000,
+        Math.min(1000, settings.idleConnections),
+      ),
   },
   {
     name: "6. latency p50, 8 conns x 1 line",

@@ -115,3 +115,33 @@ Deno.test("memory: a 64 MiB stream without a newline is cut at --max-line, other
   server.kill("SIGTERM");
   strictEqual((await server.finished()).code, 0);
 });
+
+Deno.test("memory: 1,000 connections held after one 60,000-byte line each keep under 32 KB of buffers apiece (the old read buffer kept 107 KB)", async () => {
+  // A long line grows a connection's read buffer and line buffer to 64 KiB;
+  // waiting for its next line, the connection gives them back.
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-run",
+      "--allow-read",
+      "--unstable-net",
+      "--v8-flags=--expose-gc",
+      new URL("./held_memory.ts", import.meta.url).pathname,
+      "60000",
+      "1000",
+    ],
+    env: { DENO_NO_UPDATE_CHECK: "1" },
+    stderr: "null",
+  }).output();
+  strictEqual(output.code, 0);
+  const { externalPerConnection } = JSON.parse(
+    new TextDecoder().decode(output.stdout),
+  );
+  ok(
+    externalPerConnection < 32 * 1024,
+    `${
+      Math.round(externalPerConnection / 1024)
+    } KB of buffers kept per held connection`,
+  );
+});

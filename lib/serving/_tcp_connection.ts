@@ -29,8 +29,10 @@ import type {
 import type { Tracer } from "./tracer.ts";
 import { writeAll } from "./write_all.ts";
 
-/** The first read buffer, doubled when a read fills it, back after a short read. */
+/** The first read buffer, doubled whenever a read fills it. */
 const FIRST_READ_SIZE = 64;
+/** The most a connection keeps for reading once a read did not fill it. */
+const IDLE_READ_SIZE = 4096;
 const MAX_READ_SIZE = 65_536;
 const logger = getLogger(["echolab", "tcp"]);
 const seedLog = new SeedLog(logger);
@@ -230,11 +232,9 @@ export class TcpConnection implements TcpLink {
         if (buffer.length < MAX_READ_SIZE) {
           buffer = new Uint8Array(buffer.length * 2);
         }
-      } else if (
-        buffer.length > FIRST_READ_SIZE && read <= buffer.length >> 2
-      ) {
-        // A short read: the client paused. Waiting, hold the small buffer.
-        buffer = new Uint8Array(FIRST_READ_SIZE);
+      } else if (buffer.length > IDLE_READ_SIZE) {
+        // The client sent all it had: waiting for more, hold less.
+        buffer = new Uint8Array(IDLE_READ_SIZE);
       }
     }
   }

@@ -12,6 +12,8 @@ export { DEFAULT_MAX_LINE };
 const NEWLINE = 10;
 const CARRIAGE_RETURN = 13;
 const EMPTY = new Uint8Array(0);
+/** The most a reader keeps for partial lines between long ones. */
+const RETAINED_PENDING_CAPACITY = 4096;
 const INITIAL_PENDING_CAPACITY = 256;
 
 /** Options for {@linkcode LineReader}. */
@@ -95,9 +97,7 @@ export class LineReader {
     let newline = chunk.indexOf(NEWLINE);
     if (this.#pendingLength > 0 && newline !== -1) {
       if (!this.#append(chunk, 0, newline)) return false;
-      const line = this.#pending.subarray(0, this.#pendingLength);
-      this.#pendingLength = 0;
-      onLine(withoutCarriageReturn(line, 0, line.length));
+      this.#emitPending(onLine);
       start = newline + 1;
       newline = chunk.indexOf(NEWLINE, start);
     }
@@ -123,10 +123,19 @@ export class LineReader {
    */
   flush(onLine: LineHandler): boolean {
     if (this.#pendingLength === 0) return false;
+    this.#emitPending(onLine);
+    return true;
+  }
+
+  /**
+   * Hands over the pending line; a buffer grown past a few KiB for a long
+   * line is then let go, so that a reader waiting for more keeps little.
+   */
+  #emitPending(onLine: LineHandler): void {
     const line = this.#pending.subarray(0, this.#pendingLength);
     this.#pendingLength = 0;
     onLine(withoutCarriageReturn(line, 0, line.length));
-    return true;
+    if (this.#pending.length > RETAINED_PENDING_CAPACITY) this.#pending = EMPTY;
   }
 
   /** Copies `chunk[start, end)` after the pending bytes, within the cap. */
