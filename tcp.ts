@@ -294,20 +294,20 @@ class TcpServer implements EchoServer<"tcp"> {
         continue;
       }
       this.#backoff.succeeded();
+      const peer = formatAddress(conn.remoteAddr);
       const admitted = this.#admission.atAccept(
         conn.remoteAddr,
-        formatAddress(conn.remoteAddr),
+        peer,
         this.#connections.size,
       );
       if (admitted === false) {
         conn.close();
         continue;
       }
-      const connection = new TcpConnection(
-        conn,
-        this.#settings,
-        admitted === true ? undefined : admitted,
-      );
+      const connection = new TcpConnection(conn, this.#settings, {
+        peer,
+        source: admitted === true ? undefined : admitted,
+      });
       this.#connections.add(connection);
       // The connection reports its own end (onClosed): nothing to chain here.
       connection.serve();

@@ -323,7 +323,7 @@ class UdpServer implements EchoServer<"udp"> {
       logLines = seedLog.receivingEnabled();
       let reply: Uint8Array;
       if (this.#raw) {
-        if (logLines) seedLog.receiving(kept, peer);
+        if (logLines) seedLog.receivingBytes(kept, peer);
         reply = kept;
       } else {
         if (prefix.perPeer) formatter.usePrefix(this.#prefixFor(peer));

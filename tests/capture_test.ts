@@ -6,6 +6,9 @@ import { serveUdp } from "../udp.ts";
 import { freePort, MainProcess, runMain } from "./cli_process.ts";
 import { decoder, encoder, readText, REPLY, writeAll } from "./net_client.ts";
 import { ensureCommand } from "./system_package.ts";
+import { captureLogs } from "./log_capture.ts";
+import { capture as captureOf } from "../lib/capture/mod.ts";
+import { faults } from "../lib/faults/mod.ts";
 
 async function whoami(): Promise<string> {
   const { stdout } = await new Deno.Command("id", { args: ["-u"] }).output();
@@ -16,7 +19,7 @@ async function whoami(): Promise<string> {
 const skipped = (await whoami()) !== "0"
   ? "skipped: capturing needs root or CAP_NET_RAW"
   : await ensureCommand("tcpdump", "tcpdump");
-const RUN = ["--allow-run=tcpdump"];
+const RUN = ["--allow-run=tcpdump,setpriv"];
 
 function capture(name: string, fn: () => Promise<void>): void {
   Deno.test({
@@ -161,7 +164,7 @@ capture(
     strictEqual(tcp.code, 1);
     deepStrictEqual(arrows(tcp.stdout), [
       "> [SYN] seq 0 win 65495",
-      "< [RST, ACK] seq 0 ack 1",
+      "< [RST, ACK] seq 1 ack 1",
     ]);
     match(tcp.stderr, /nothing is listening on 127\.0\.0\.1:\d+/);
   },
@@ -263,7 +266,7 @@ capture(
     strictEqual(noRun.code, 1);
     match(
       noRun.stderr,
-      /^\S+ ERROR echolab: Cannot capture: no permission to run tcpdump; re-run with --allow-run=tcpdump\n$/,
+      /^\S+ ERROR echolab: Cannot capture: no permission to run tcpdump; re-run with --allow-run=tcpdump,setpriv\n$/,
     );
     // No tcpdump on the PATH.
     const child = await new Deno.Command(Deno.execPath(), {
@@ -271,7 +274,7 @@ capture(
         "run",
         "--quiet",
         "--allow-net=127.0.0.1",
-        "--allow-run=tcpdump",
+        "--allow-run=tcpdump,setpriv",
         "--unstable-net",
         new URL("../main.ts", import.meta.url).pathname,
         "send",
@@ -299,7 +302,7 @@ capture(
         "run",
         "--quiet",
         "--allow-net=127.0.0.1",
-        "--allow-run=tcpdump",
+        "--allow-run=tcpdump,setpriv",
         "--unstable-net",
         new URL("../main.ts", import.meta.url).pathname,
         "tcp",
@@ -365,5 +368,82 @@ capture(
     } finally {
       await new Deno.Command("rm", { args: ["-rf", directory] }).output();
     }
+  },
+);
+
+capture(
+  "capture: an ICMP error in the server's trace names hosts, not ports it does not have",
+  async () => {
+    await using logs = await captureLogs();
+    await using server = serveUdp({
+      port: 0,
+      capture: captureOf(),
+      faults: faults({ delay: 100 }),
+    });
+    await server.started;
+    const client = Deno.listenDatagram({
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: 0,
+    });
+    const clientPort = (client.addr as Deno.NetAddr).port;
+    await client.send(encoder.encode("gone"), server.addr);
+    // Closed before the delayed reply: the kernel answers it with ICMP.
+    client.close();
+    const line = await logs.waitFor(/icmp port unreachable/);
+    match(
+      line,
+      new RegExp(
+        `udp packet 127\\.0\\.0\\.1 > 127\\.0\\.0\\.1 icmp port unreachable \\(udp 127\\.0\\.0\\.1:${server.addr.port} > 127\\.0\\.0\\.1:${clientPort}\\)$`,
+      ),
+    );
+  },
+);
+
+capture(
+  "capture: tcpdump dies with echolab even after kill -9 (setpriv --pdeathsig)",
+  async () => {
+    await using server = new MainProcess(
+      ["tcp", "--port", "0", "--capture"],
+      "127.0.0.1",
+      undefined,
+      RUN,
+    );
+    const port = await server.port("tcp");
+    strictEqual(await tcpdumpsOn(port), 1);
+    ok(!server.lines.some((line) => /may outlive/.test(line)));
+    server.kill("SIGKILL");
+    await server.finished();
+    let left = 1;
+    for (let i = 0; i < 20 && left > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      left = await tcpdumpsOn(port);
+    }
+    strictEqual(left, 0, "a tcpdump outlived echolab by 2 s");
+  },
+);
+
+capture(
+  "capture: without setpriv granted, capture works and says once that tcpdump may outlive a kill -9",
+  async () => {
+    await using server = new MainProcess(
+      ["all", "--tcp-port", "0", "--udp-port", "0", "--capture"],
+      "127.0.0.1",
+      undefined,
+      ["--allow-run=tcpdump"],
+    );
+    const port = await server.port("tcp");
+    await server.port("udp");
+    strictEqual(await tcpdumpsOn(port), 1);
+    const warnings = server.lines.filter((line) => /may outlive/.test(line));
+    deepStrictEqual(
+      warnings.map((line) => line.replace(/^\S+ /, "")),
+      [
+        "WARN  echolab.capture: tcpdump may outlive echolab if echolab is killed with SIGKILL: setpriv is not granted (--allow-run=tcpdump,setpriv)",
+      ],
+    );
+    server.kill("SIGTERM");
+    strictEqual((await server.finished()).code, 0);
+    strictEqual(await tcpdumpsOn(port), 0);
   },
 );

@@ -1,5 +1,5 @@
 // Copyright 2026 the echolab authors. MIT license.
-import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { serveTcp } from "../tcp.ts";
 import { captureLogs } from "./log_capture.ts";
 import {
@@ -337,4 +337,41 @@ Deno.test("tcp: a custom prefix, including an empty one", async () => {
     await writeAll(conn, encoder.encode("x\n"));
     strictEqual(await readText(conn, prefix.length + 2), `${prefix}x\n`);
   }
+});
+
+Deno.test("tcp: raw reads are logged as their length and a short preview, never whole", async () => {
+  await using logs = await captureLogs();
+  await using server = serveTcp({ port: 0, raw: true });
+  using conn = await Deno.connect(server.addr);
+  const peer = `127.0.0.1:${conn.localAddr.port}`;
+  const bytes = new Uint8Array(1024).map((_, i) => i % 256);
+  await writeAll(conn, bytes);
+  let echoed = 0;
+  const buffer = new Uint8Array(2048);
+  while (echoed < bytes.length) echoed += (await conn.read(buffer))!;
+  const received = logs.messages().filter((line) =>
+    line.startsWith("Receiving")
+  );
+  ok(received.length >= 1);
+  let total = 0;
+  for (const line of received) {
+    const found = new RegExp(
+      `^Receiving (\\d+) bytes from ${
+        peer.replaceAll(".", "\\.")
+      }: "(.*)"(…?)$`,
+    ).exec(line);
+    ok(found !== null, line);
+    total += Number(found[1]);
+    // At most 32 characters shown, each at most 4 (\xNN).
+    ok(found[2]!.length <= 32 * 4, line);
+  }
+  strictEqual(total, 1024);
+  strictEqual(
+    received[0]!.startsWith(
+      `Receiving ${
+        received[0]!.split(" ")[1]
+      } bytes from ${peer}: "\\x00\\x01\\x02`,
+    ),
+    true,
+  );
 });

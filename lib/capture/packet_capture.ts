@@ -7,6 +7,8 @@
  * @module
  */
 
+import { getLogger } from "@logtape/logtape";
+import { writeAll } from "../serving/write_all.ts";
 import { isLoopback } from "../serving/loopback.ts";
 import { type Packet, PcapReader } from "./pcap_reader.ts";
 
@@ -57,6 +59,52 @@ export interface PacketCapture {
    * @returns Once tcpdump has exited and every packet was delivered.
    */
   stop(): Promise<void>;
+}
+
+/** What Deno must grant for a capture that ends with echolab, whatever kills it. */
+export const RUN_GRANT = "--allow-run=tcpdump,setpriv";
+const logger = getLogger(["echolab", "capture"]);
+let warnedUnguarded = false;
+
+/**
+ * Starts tcpdump so that it dies with this process even on SIGKILL:
+ * through util-linux's `setpriv --pdeathsig KILL`, with `-Z root` (Debian's
+ * tcpdump otherwise switches to its own user after opening the device, and
+ * that switch clears the death signal). Without `setpriv` (not granted or
+ * not installed), tcpdump alone, and a warning once.
+ */
+function spawnTcpdump(args: string[]): Deno.ChildProcess {
+  const options = {
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  } as const;
+  const granted = (command: string) =>
+    Deno.permissions.querySync({ name: "run", command }).state === "granted";
+  let why = `setpriv is not granted (${RUN_GRANT})`;
+  // Both granted: setpriv runs tcpdump (a tcpdump not installed makes it
+  // fail at once, and says so). Otherwise tcpdump is started alone, and
+  // Deno says whether it is missing or not granted.
+  if (granted("setpriv") && granted("tcpdump")) {
+    try {
+      return new Deno.Command("setpriv", {
+        args: ["--pdeathsig", "KILL", "--", "tcpdump", "-Z", "root", ...args],
+        ...options,
+      }).spawn();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      why = "setpriv is not installed (apt install util-linux)";
+    }
+  }
+  const child = new Deno.Command("tcpdump", { args, ...options }).spawn();
+  if (!warnedUnguarded) {
+    warnedUnguarded = true;
+    logger.warn(
+      "tcpdump may outlive echolab if echolab is killed with SIGKILL: {why}",
+      { why },
+    );
+  }
+  return child;
 }
 
 const running = new Set<Deno.ChildProcess>();
@@ -139,21 +187,16 @@ export async function startCapture(
   ];
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command("tcpdump", {
-      args: [
-        "-i",
-        device,
-        "-n",
-        "-U",
-        "--immediate-mode",
-        "-w",
-        "-",
-        ports.join(" or "),
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    child = spawnTcpdump([
+      "-i",
+      device,
+      "-n",
+      "-U",
+      "--immediate-mode",
+      "-w",
+      "-",
+      ports.join(" or "),
+    ]);
   } catch (error) {
     file?.close();
     if (error instanceof Deno.errors.NotFound) {
@@ -165,7 +208,7 @@ export async function startCapture(
     if (error instanceof Deno.errors.NotCapable) {
       throw new CaptureError(
         "not allowed",
-        "Cannot capture: no permission to run tcpdump; re-run with --allow-run=tcpdump",
+        `Cannot capture: no permission to run tcpdump; re-run with ${RUN_GRANT}`,
       );
     }
     throw error;
@@ -189,6 +232,12 @@ export async function startCapture(
     const refused = /permission|not permitted|Operation not permitted/i.test(
       said,
     );
+    if (/failed to execute tcpdump/.test(said)) {
+      throw new CaptureError(
+        "missing",
+        "Cannot capture: tcpdump is not installed (apt install tcpdump)",
+      );
+    }
     throw new CaptureError(
       refused ? "refused" : "missing",
       refused
@@ -203,12 +252,7 @@ export async function startCapture(
   const reader = new PcapReader();
   const stdoutDone = (async () => {
     for await (const chunk of child.stdout) {
-      if (file !== undefined) {
-        let written = 0;
-        while (written < chunk.length) {
-          written += await file.write(chunk.subarray(written));
-        }
-      }
+      if (file !== undefined) await writeAll(file, chunk);
       for (const packet of reader.push(chunk)) options.onPacket(packet);
     }
   })();

@@ -10,50 +10,9 @@
 import { formatAddress } from "../serving/address.ts";
 import type { Packet, PacketEndpoint } from "./pcap_reader.ts";
 
-/**
- * A payload as text for one line: UTF-8, with control bytes escaped (`\n`,
- * `\x1b`), cut to `max` characters with `…`.
- *
- * @param bytes The payload.
- * @param max The most characters shown.
- * @returns The text in double quotes.
- *
- * @example
- * ```ts
- * import { formatPayload } from "./packet_format.ts";
- * import { strictEqual } from "node:assert/strict";
- *
- * strictEqual(formatPayload(new TextEncoder().encode("hello\n"), 20), '"hello\\n"');
- * ```
- */
-export function formatPayload(bytes: Uint8Array, max: number): string {
-  const text = new TextDecoder().decode(bytes);
-  let shown = "";
-  let count = 0;
-  for (const character of text) {
-    const code = character.codePointAt(0)!;
-    const piece = character === "\n"
-      ? "\\n"
-      : character === "\r"
-      ? "\\r"
-      : character === "\t"
-      ? "\\t"
-      : character === '"'
-      ? '\\"'
-      : character === "\\"
-      ? "\\\\"
-      : code < 0x20 || code === 0x7f
-      ? `\\x${code.toString(16).padStart(2, "0")}`
-      : character;
-    if (count >= max) {
-      shown += "…";
-      break;
-    }
-    shown += piece;
-    count++;
-  }
-  return `"${shown}"`;
-}
+import { formatPayload } from "../serving/payload_preview.ts";
+
+export { formatPayload };
 
 function key(from: PacketEndpoint, to: PacketEndpoint): string {
   return `${formatAddress(from)}>${formatAddress(to)}`;
@@ -62,7 +21,9 @@ function key(from: PacketEndpoint, to: PacketEndpoint): string {
 /**
  * Describes packets one after another, remembering each TCP direction's
  * first sequence number so that numbers are shown relative to it, as
- * Wireshark does (the SYN is `seq 0`, the first data byte `seq 1`).
+ * Wireshark does (the SYN is `seq 0`, the first data byte `seq 1`); flags
+ * as Wireshark names them (`[SYN, ECE, CWR]`); an IPv4 datagram that came
+ * in fragments as one, with their count.
  *
  * @example
  * ```ts
@@ -96,14 +57,21 @@ export class PacketDescriber {
     short = false,
   ): { text: string; fields: Record<string, unknown> } {
     if (packet.protocol === "udp") {
+      const fragments = packet.fragments;
       const text = `udp len ${packet.payload.length}${
+        fragments === undefined ? "" : ` (${fragments} IPv4 fragments)`
+      }${
         packet.payload.length > 0
           ? ` ${formatPayload(packet.payload, payloadLength)}`
           : ""
       }`;
       return {
         text,
-        fields: { protocol: "udp", len: packet.payload.length },
+        fields: {
+          protocol: "udp",
+          len: packet.payload.length,
+          ...(fragments === undefined ? {} : { fragments }),
+        },
       };
     }
     if (packet.protocol === "icmp") {
@@ -120,8 +88,12 @@ export class PacketDescriber {
     }
     const flow = key(packet.source, packet.destination);
     const reverse = key(packet.destination, packet.source);
-    if (packet.flags.includes("SYN") || !this.#first.has(flow)) {
-      this.#first.set(flow, packet.seq);
+    // A direction's numbers count from its SYN; seen first without one (a
+    // reset answering a SYN, a capture begun mid-stream), from one before
+    // its first number, so that it reads `seq 1` as in Wireshark.
+    if (packet.flags.includes("SYN")) this.#first.set(flow, packet.seq);
+    else if (!this.#first.has(flow)) {
+      this.#first.set(flow, (packet.seq - 1) >>> 0);
     }
     const seq = (packet.seq - this.#first.get(flow)!) >>> 0;
     const hasAck = packet.flags.includes("ACK");

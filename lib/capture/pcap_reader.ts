@@ -51,13 +51,91 @@ export interface Packet {
   payload: Uint8Array;
   /** For ICMP errors: what they quote. */
   icmp?: IcmpError;
+  /**
+   * For an IPv4 datagram that came in fragments: how many, reassembled
+   * into this packet (at the time of the fragment that completed it).
+   */
+  fragments?: number;
 }
 
 const LINKTYPE_ETHERNET = 1;
 const LINKTYPE_RAW = 101;
 const LINKTYPE_LINUX_SLL = 113;
 const LINKTYPE_LINUX_SLL2 = 276;
-const TCP_FLAGS = ["FIN", "SYN", "RST", "PSH", "ACK", "URG"] as const;
+/** TCP flag bits from the lowest, named and ordered as Wireshark does. */
+const TCP_FLAGS = [
+  "FIN",
+  "SYN",
+  "RST",
+  "PSH",
+  "ACK",
+  "URG",
+  "ECE",
+  "CWR",
+  "AE",
+] as const;
+/** IPv4 datagrams being reassembled at once, at most. */
+const MAX_REASSEMBLIES = 64;
+/** Milliseconds a datagram's fragments wait for the rest. */
+const REASSEMBLY_TIMEOUT = 30_000;
+
+/** The fragments of one IPv4 datagram seen so far. */
+interface Reassembly {
+  parts: { offset: number; bytes: Uint8Array }[];
+  /** The payload's length, once the last fragment came. */
+  total: number | undefined;
+  received: number;
+  firstSeen: number;
+}
+
+/**
+ * Puts IPv4 fragments back together, as Wireshark does before it decodes
+ * what they carry; bounded in datagrams and in time.
+ */
+class Reassembler {
+  #pending = new Map<string, Reassembly>();
+
+  /**
+   * Adds one fragment.
+   *
+   * @returns The whole payload and the number of fragments, once complete.
+   */
+  add(
+    key: string,
+    offset: number,
+    more: boolean,
+    bytes: Uint8Array,
+    time: number,
+  ): { payload: Uint8Array; fragments: number } | undefined {
+    for (const [old, entry] of this.#pending) {
+      if (time - entry.firstSeen <= REASSEMBLY_TIMEOUT) break;
+      this.#pending.delete(old);
+    }
+    let entry = this.#pending.get(key);
+    if (entry === undefined) {
+      if (this.#pending.size >= MAX_REASSEMBLIES) {
+        this.#pending.delete(this.#pending.keys().next().value!);
+      }
+      entry = { parts: [], total: undefined, received: 0, firstSeen: time };
+      this.#pending.set(key, entry);
+    }
+    entry.parts.push({ offset, bytes: bytes.slice() });
+    entry.received += bytes.length;
+    if (!more) entry.total = offset + bytes.length;
+    if (entry.total === undefined || entry.received < entry.total) {
+      return undefined;
+    }
+    this.#pending.delete(key);
+    const payload = new Uint8Array(entry.total);
+    for (const part of entry.parts) {
+      payload.set(
+        part.bytes.subarray(0, Math.max(0, entry.total - part.offset)),
+        part.offset,
+      );
+    }
+    return { payload, fragments: entry.parts.length };
+  }
+}
 
 const ICMP4_UNREACHABLE: Record<number, string> = {
   0: "net unreachable",
@@ -88,6 +166,7 @@ const ICMP6_UNREACHABLE: Record<number, string> = {
  */
 export class PcapReader {
   #pending = new Uint8Array(0);
+  #reassembler = new Reassembler();
   #littleEndian = true;
   #nanoseconds = false;
   #linkType = -1;
@@ -161,19 +240,26 @@ export class PcapReader {
       default:
         return undefined;
     }
-    return decodeIp(frame.subarray(offset), etherType, time);
+    return decodeIp(frame.subarray(offset), etherType, time, this.#reassembler);
   }
 }
 
+/**
+ * Decodes an IP packet. With a reassembler, IPv4 fragments are held until
+ * their datagram is whole; without one (a datagram quoted by ICMP), a
+ * first fragment is read as it is.
+ */
 function decodeIp(
   ip: Uint8Array,
   etherType: number,
   time: number,
+  reassembler?: Reassembler,
 ): Packet | undefined {
   let protocol: number;
   let source: string;
   let destination: string;
   let payload: Uint8Array;
+  let fragments: number | undefined;
   if (etherType === 0x0800 && ip.length >= 20) {
     const headerLength = (ip[0]! & 0x0f) * 4;
     const total = (ip[2]! << 8) | ip[3]!;
@@ -181,6 +267,22 @@ function decodeIp(
     source = formatIpv4(ip, 12);
     destination = formatIpv4(ip, 16);
     payload = ip.subarray(headerLength, Math.min(total, ip.length));
+    const fragment = (ip[6]! << 8) | ip[7]!;
+    const more = (fragment & 0x2000) !== 0;
+    const offset = (fragment & 0x1fff) * 8;
+    if (reassembler !== undefined && (more || offset > 0)) {
+      const id = (ip[4]! << 8) | ip[5]!;
+      const whole = reassembler.add(
+        `${source}>${destination}/${protocol}/${id}`,
+        offset,
+        more,
+        payload,
+        time,
+      );
+      if (whole === undefined) return undefined;
+      payload = whole.payload;
+      fragments = whole.fragments;
+    }
   } else if (etherType === 0x86dd && ip.length >= 40) {
     const length = (ip[4]! << 8) | ip[5]!;
     protocol = ip[6]!;
@@ -194,10 +296,11 @@ function decodeIp(
     seq: 0,
     ack: 0,
     window: 0,
+    ...(fragments === undefined ? {} : { fragments }),
   };
   if (protocol === 6 && payload.length >= 20) {
     const dataOffset = (payload[12]! >> 4) * 4;
-    const flagBits = payload[13]!;
+    const flagBits = payload[13]! | ((payload[12]! & 0x01) << 8);
     const view = new DataView(
       payload.buffer,
       payload.byteOffset,

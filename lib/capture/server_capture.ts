@@ -82,8 +82,13 @@ async function captureServer(
         packet.time - performance.timeOrigin,
         "packet {from} > {to} {packet}",
         {
-          from: formatAddress(packet.source),
-          to: formatAddress(packet.destination),
+          // ICMP has no ports: its ends are hosts.
+          from: packet.protocol === "icmp"
+            ? packet.source.hostname
+            : formatAddress(packet.source),
+          to: packet.protocol === "icmp"
+            ? packet.destination.hostname
+            : formatAddress(packet.destination),
           packet: text,
           ...fields,
         },

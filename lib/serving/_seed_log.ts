@@ -8,8 +8,13 @@
  */
 
 import type { Logger } from "@logtape/logtape";
+import { formatPayload } from "./payload_preview.ts";
 
 const decoder = new TextDecoder();
+/** Characters of a raw read shown in its log line. */
+const PREVIEW_LENGTH = 32;
+/** Bytes decoded for that preview (a character may take four). */
+const PREVIEW_BYTES = 4 * PREVIEW_LENGTH + 4;
 
 /**
  * Writes the seed's log lines to one server's logger.
@@ -57,6 +62,22 @@ export class SeedLog {
     // The tagged form skips LogTape's template parsing: about 4x cheaper per
     // line than "{line}" with properties, measured with LogTape 2.4.
     this.#logger.info`Receiving data: ${decoder.decode(data)} from ${peer}`;
+  }
+
+  /**
+   * `Receiving N bytes from ADDR: "preview"…`: raw bytes (`raw`) as their
+   * length and a short escaped preview, never whole (a read or a datagram
+   * may be 64 KiB of binary).
+   *
+   * @param data The bytes received.
+   * @param peer The client as `host:port`.
+   */
+  receivingBytes(data: Uint8Array, peer: string): void {
+    this.#logger.info("Receiving {bytes} bytes from {peer}: {preview}", {
+      bytes: data.length,
+      peer,
+      preview: formatPayload(data.subarray(0, PREVIEW_BYTES), PREVIEW_LENGTH),
+    });
   }
 
   /**

@@ -37,15 +37,7 @@ const MAX_READ_SIZE = 65_536;
 const logger = getLogger(["echolab", "tcp"]);
 const seedLog = new SeedLog(logger);
 
-/**
- * Serves one accepted connection until it ends, then logs its close.
- *
- * @example
- * ```ts ignore
- * const connection = new TcpConnection(conn, settings);
- * await connection.serve();
- * ```
- */
+/** Serves one accepted connection until it ends, then logs its close. */
 export class TcpConnection implements TcpLink {
   /** Complete lines received. */
   lines = 0;
@@ -69,22 +61,19 @@ export class TcpConnection implements TcpLink {
   #lines: LineEcho | undefined;
 
   /**
-   * Takes over an accepted connection.
-   *
-   * @param conn The connection; this object closes it.
-   * @param settings The server's settings.
-   * @param source Without a preamble: the client's host, already admitted.
+   * Takes over an accepted connection (this object closes it), with its
+   * peer as `host:port` and, without a preamble, its admitted host.
    */
   constructor(
     conn: Deno.TcpConn | Deno.TlsConn,
     settings: TcpConnectionSettings,
-    source?: string,
+    admitted: { peer: string; source?: string },
   ) {
-    this.source = source;
+    this.source = admitted.source;
     this.#socket = conn;
     this.#stream = conn;
     this.#settings = settings;
-    this.#peer = formatAddress(conn.remoteAddr);
+    this.#peer = admitted.peer;
   }
 
   /** The client as `host:port` (a PROXY header's, once read). */
@@ -125,15 +114,45 @@ export class TcpConnection implements TcpLink {
    */
   async serve(): Promise<void> {
     const settings = this.#settings;
-    let initial: Uint8Array | undefined;
     let opened = false;
     try {
-      initial = await this.#preamble();
+      // Without a preamble the server admitted the client at accept: no
+      // promise to wait for.
+      const initial = settings.preamble === undefined
+        ? undefined
+        : await this.#preamble();
       if (this.#reason !== undefined) return;
       opened = true;
       settings.stats.opened();
       this.#state = "reading";
-      await this.#echo(initial);
+      const started = this.#start(initial);
+      if (started !== undefined) await started;
+      let buffer = new Uint8Array(FIRST_READ_SIZE);
+      // The loop is written here rather than in a method of its own: one
+      // suspended async frame per held connection.
+      while (this.#reason === undefined) {
+        const read = await this.#stream.read(buffer);
+        if (this.#reason !== undefined) break;
+        traceRead(this, read);
+        if (read === null) {
+          const lines = this.#lines;
+          if (lines !== undefined) {
+            lines.end();
+            if (lines.take() > 0) await this.#answer(lines);
+          }
+          this.#reason ??= "client closed";
+          break;
+        }
+        await this.#handle(buffer.subarray(0, read));
+        if (read === buffer.length) {
+          if (buffer.length < MAX_READ_SIZE) {
+            buffer = new Uint8Array(buffer.length * 2);
+          }
+        } else if (buffer.length > IDLE_READ_SIZE) {
+          // The client sent all it had: waiting for more, hold less.
+          buffer = new Uint8Array(IDLE_READ_SIZE);
+        }
+      }
     } catch (error) {
       this.#reason ??= failureReason(error, this);
     } finally {
@@ -156,10 +175,7 @@ export class TcpConnection implements TcpLink {
    */
   async #preamble(): Promise<Uint8Array | undefined> {
     const settings = this.#settings;
-    // Without a preamble the server admitted the client at accept.
-    if (settings.preamble === undefined) return undefined;
-    const socket = this.#socket as Deno.TcpConn;
-    const admitted = await runPreamble(socket, settings, {
+    const admitted = await runPreamble(this.#socket as Deno.TcpConn, settings, {
       peer: this.#peer,
       timeout: settings.timeout,
       tls: settings.tls,
@@ -177,8 +193,13 @@ export class TcpConnection implements TcpLink {
     return admitted.initial;
   }
 
-  /** Reads and answers until the connection ends. */
-  async #echo(initial: Uint8Array | undefined): Promise<void> {
+  /**
+   * The echo's start: timers, the fault stage's banner, line mode, and the
+   * bytes read past the preamble.
+   *
+   * @returns A promise only when something is written.
+   */
+  #start(initial: Uint8Array | undefined): Promise<void> | undefined {
     const settings = this.#settings;
     logAccepted(this, formatAddress(this.#socket.localAddr));
     if (settings.timeout > 0) {
@@ -196,8 +217,6 @@ export class TcpConnection implements TcpLink {
     }
     if ("setNoDelay" in this.#socket) this.#socket.setNoDelay(true);
     const faults = settings.faults;
-    const banner = faults?.begin(this);
-    if (banner !== undefined) await this.#write(banner);
     if (!settings.raw) {
       const prefix = settings.prefix;
       this.#lines = new LineEcho(this, {
@@ -209,34 +228,13 @@ export class TcpConnection implements TcpLink {
         seedLog,
       });
     }
-    if (initial !== undefined && initial.length > 0) {
-      await this.#handle(initial);
-    }
-    let buffer = new Uint8Array(FIRST_READ_SIZE);
-    // The loop is written here rather than in a method of its own: one
-    // suspended async frame per held connection.
-    while (this.#reason === undefined) {
-      const read = await this.#stream.read(buffer);
-      if (this.#reason !== undefined) break;
-      traceRead(this, read);
-      if (read === null) {
-        if (this.#lines !== undefined) {
-          this.#lines.end();
-          if (this.#lines.take() > 0) await this.#answer(this.#lines);
-        }
-        this.#reason ??= "client closed";
-        break;
-      }
-      await this.#handle(buffer.subarray(0, read));
-      if (read === buffer.length) {
-        if (buffer.length < MAX_READ_SIZE) {
-          buffer = new Uint8Array(buffer.length * 2);
-        }
-      } else if (buffer.length > IDLE_READ_SIZE) {
-        // The client sent all it had: waiting for more, hold less.
-        buffer = new Uint8Array(IDLE_READ_SIZE);
-      }
-    }
+    const banner = faults?.begin(this);
+    const first = initial !== undefined && initial.length > 0;
+    if (banner === undefined && !first) return undefined;
+    return (async () => {
+      if (banner !== undefined) await this.#write(banner);
+      if (first) await this.#handle(initial);
+    })();
   }
 
   /** Echoes one read: raw, or split into lines and answered. */
@@ -247,7 +245,9 @@ export class TcpConnection implements TcpLink {
     const lines = this.#lines;
     if (lines === undefined) {
       this.#idleTimer?.touch();
-      if (seedLog.receivingEnabled()) seedLog.receiving(chunk, this.#peer);
+      if (seedLog.receivingEnabled()) {
+        seedLog.receivingBytes(chunk, this.#peer);
+      }
       await this.#reply(chunk);
       return;
     }
