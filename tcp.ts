@@ -28,8 +28,15 @@ import {
   DEFAULT_SHUTDOWN_GRACE,
   DEFAULT_TCP_PORT,
   DEFAULT_TIMEOUT,
+  MAX_CONNECTIONS_LIMIT,
+  MAX_DURATION,
+  MAX_LINE_LIMIT,
 } from "./lib/serving/defaults.ts";
 import { DropReporter } from "./lib/serving/_drop_reporter.ts";
+import {
+  checkServerOptions,
+  OptionChecker,
+} from "./lib/serving/check_options.ts";
 import { IdleClock } from "./lib/serving/_idle_timer.ts";
 import { startServing } from "./lib/serving/_server_start.ts";
 import { ReplyPrefix } from "./lib/serving/reply_prefix.ts";
@@ -64,13 +71,15 @@ export {
 /** Options of {@linkcode serveTcp}; the shared ones are in {@linkcode ServerOptions}. */
 export interface TcpServerOptions extends ServerOptions {
   /**
-   * Seconds a connection may go without a complete line; 0 means never.
+   * Milliseconds a connection may go without a complete line; 0 means
+   * never.
    *
-   * @default {10}
+   * @default {10000}
    */
   timeout?: number;
   /**
-   * Seconds a connection may live at most, whatever it does; 0 means no limit.
+   * Milliseconds a connection may live at most, whatever it does; 0 means
+   * no limit.
    *
    * @default {0}
    */
@@ -135,6 +144,30 @@ export interface TcpServerOptions extends ServerOptions {
 
 const logger = getLogger(["echolab", "tcp"]);
 
+/** Checks every option; throws `RangeError` or `TypeError` naming it. */
+function checkTcpOptions(options: TcpServerOptions): void {
+  const check = new OptionChecker("the tcp server");
+  checkServerOptions(check, options);
+  check.integer("timeout", options.timeout, 0, MAX_DURATION);
+  check.integer("lifetime", options.lifetime, 0, MAX_DURATION);
+  check.integer("maxLine", options.maxLine, 1, MAX_LINE_LIMIT);
+  check.integer(
+    "maxConnections",
+    options.maxConnections,
+    0,
+    MAX_CONNECTIONS_LIMIT,
+  );
+  check.integer("maxPerSource", options.maxPerSource, 0, MAX_CONNECTIONS_LIMIT);
+  check.boolean("reusePort", options.reusePort);
+  check.integer("shutdownGrace", options.shutdownGrace, 0, MAX_DURATION);
+  check.object("proxy", options.proxy, ["read"]);
+  check.object("faults", options.faults, ["describe", "tcp"]);
+  if (options.tls !== undefined) {
+    check.string("tls.cert", options.tls.cert ?? 0);
+    check.string("tls.key", options.tls.key ?? 0);
+  }
+}
+
 /**
  * Starts a TCP echo server. Binding happens before this returns, so a port
  * in use or a missing permission throws here (`Deno.errors.AddrInUse`,
@@ -147,7 +180,7 @@ const logger = getLogger(["echolab", "tcp"]);
  * ```ts
  * import { serveTcp } from "./tcp.ts";
  *
- * await using server = serveTcp({ hostname: "127.0.0.1", port: 0, timeout: 5 });
+ * await using server = serveTcp({ hostname: "127.0.0.1", port: 0, timeout: 5000 });
  * console.log(`listening on port ${server.addr.port}`);
  * ```
  */
@@ -176,7 +209,8 @@ class TcpServer implements EchoServer<"tcp"> {
   #shutdown: Promise<void> | undefined;
 
   constructor(options: TcpServerOptions) {
-    const timeout = (options.timeout ?? DEFAULT_TIMEOUT) * 1000;
+    checkTcpOptions(options);
+    const timeout = options.timeout ?? DEFAULT_TIMEOUT;
     const capture = options.capture;
     const tracer = options.trace || capture !== undefined
       ? new Tracer("tcp", { hold: capture?.hold ?? 0 })
@@ -201,7 +235,7 @@ class TcpServer implements EchoServer<"tcp"> {
     });
     this.#settings = {
       timeout,
-      lifetime: (options.lifetime ?? 0) * 1000,
+      lifetime: options.lifetime ?? 0,
       maxLine: options.maxLine ?? DEFAULT_MAX_LINE,
       prefix: new ReplyPrefix(options.prefix ?? DEFAULT_PREFIX, {
         instance: options.instance,

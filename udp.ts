@@ -34,9 +34,15 @@ import {
   DEFAULT_HOSTNAME,
   DEFAULT_PREFIX,
   DEFAULT_UDP_PORT,
+  MAX_COUNT,
   MAX_DATAGRAM_SIZE,
+  MAX_DELAYED_LIMIT,
 } from "./lib/serving/defaults.ts";
 import { DropReporter } from "./lib/serving/_drop_reporter.ts";
+import {
+  checkServerOptions,
+  OptionChecker,
+} from "./lib/serving/check_options.ts";
 import { errorMessage, isSocketGone, netGrant } from "./lib/serving/errors.ts";
 import { LineReader } from "./lib/serving/line_reader.ts";
 import { ReplyFormatter } from "./lib/serving/reply_formatter.ts";
@@ -166,17 +172,16 @@ class UdpServer implements EchoServer<"udp"> {
   #faults: UdpFaultStage | undefined;
 
   constructor(options: UdpServerOptions) {
+    const check = new OptionChecker("the udp server");
+    checkServerOptions(check, options);
+    check.integer("bufferSize", options.bufferSize, 1, MAX_DATAGRAM_SIZE);
+    check.integer("rate", options.rate, 0, MAX_COUNT);
+    check.boolean("loopGuard", options.loopGuard);
+    check.object("faults", options.faults, ["describe", "udp"]);
+    check.integer("maxDelayed", options.maxDelayed, 1, MAX_DELAYED_LIMIT);
     // RFC 862 echoes the whole datagram; the seed's lines keep 5 bytes.
     const bufferSize = options.bufferSize ??
       (options.raw ? MAX_DATAGRAM_SIZE : DEFAULT_BUFFER_SIZE);
-    if (
-      !Number.isSafeInteger(bufferSize) || bufferSize < 1 ||
-      bufferSize > MAX_DATAGRAM_SIZE
-    ) {
-      throw new RangeError(
-        `Cannot start the udp server: bufferSize must be a whole number from 1 to ${MAX_DATAGRAM_SIZE}, got ${bufferSize}`,
-      );
-    }
     this.#bufferSize = bufferSize;
     this.#prefix = new ReplyPrefix(options.prefix ?? DEFAULT_PREFIX, {
       instance: options.instance,

@@ -336,8 +336,9 @@ async function startServers(
     const spec: TcpServerSpec = {
       ...shared,
       port: target.port,
-      timeout: commandLine.timeout,
-      lifetime: commandLine.lifetime,
+      // The library counts milliseconds; the command line, seconds.
+      timeout: Math.round(commandLine.timeout * 1000),
+      lifetime: Math.round(commandLine.lifetime * 1000),
       maxLine: commandLine.maxLine,
       maxConnections: commandLine.maxConnections,
       maxPerSource: commandLine.maxPerSource,

@@ -13,14 +13,22 @@ import { parseArgs } from "node:util";
 import {
   DEFAULT_BUFFER_SIZE,
   DEFAULT_HOSTNAME,
+  DEFAULT_MAX_DELAYED,
   DEFAULT_MAX_LINE,
   DEFAULT_PREFIX,
   DEFAULT_TCP_PORT,
   DEFAULT_TIMEOUT,
   DEFAULT_UDP_PORT,
+  DEFAULT_WAIT,
+  MAX_CONNECTIONS_LIMIT,
+  MAX_COUNT,
   MAX_DATAGRAM_SIZE,
+  MAX_DELAY,
+  MAX_DELAYED_LIMIT,
+  MAX_DURATION,
+  MAX_LINE_LIMIT,
+  MAX_SEED,
 } from "../lib/serving/defaults.ts";
-import { MAX_DELAY, MAX_SEED } from "../lib/serving/defaults.ts";
 import { ReplyPrefix } from "../lib/serving/reply_prefix.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logging.ts";
 import { UsageError } from "./usage_error.ts";
@@ -173,7 +181,7 @@ export const SERVE_DEFAULTS: Readonly<ServeCommandLine> = {
   hostname: DEFAULT_HOSTNAME,
   tcpPort: DEFAULT_TCP_PORT,
   udpPort: DEFAULT_UDP_PORT,
-  timeout: DEFAULT_TIMEOUT,
+  timeout: DEFAULT_TIMEOUT / 1000,
   lifetime: 0,
   maxLine: DEFAULT_MAX_LINE,
   maxConnections: 0,
@@ -208,7 +216,7 @@ export const SERVE_DEFAULTS: Readonly<ServeCommandLine> = {
   drop: undefined,
   duplicate: undefined,
   seed: undefined,
-  maxDelayed: 1024 * 1024,
+  maxDelayed: DEFAULT_MAX_DELAYED,
 };
 
 /** Defaults of every client flag. */
@@ -220,7 +228,7 @@ export const SEND_DEFAULTS: Readonly<Omit<SendCommandLine, "port">> = {
   udp: false,
   count: 1,
   interval: 0,
-  wait: 1,
+  wait: DEFAULT_WAIT / 1000,
   tls: false,
   ca: undefined,
   sendProxy: undefined,
@@ -231,16 +239,27 @@ export const SEND_DEFAULTS: Readonly<Omit<SendCommandLine, "port">> = {
 };
 
 /** The longest delay `setTimeout` can wait, in whole seconds (about 24 days). */
-const MAX_SECONDS = 2_147_483;
-const MAX_LINE_LIMIT = 1 << 30;
-/** The most a count flag takes (--close-after, --udp-rate, ...). */
-const MAX_COUNT = 1_000_000_000;
+const MAX_SECONDS = Math.floor(MAX_DURATION / 1000);
 
 type Parsed =
   & Partial<Omit<ServeCommandLine, "action" | "mode">>
   & Partial<Omit<SendCommandLine, "action" | "mode" | "messages">>;
 
+/** A flag's line in `--help`. */
+export interface FlagHelp {
+  /** Where `--help` lists it: server flags, faults, or the client's. */
+  section: "server" | "faults" | "client";
+  /** The value's name (`PORT`); none for a switch. */
+  value?: string;
+  /** What it does, in words (wrapped by `--help`). */
+  text: string;
+  /** The default, in brackets after the text. */
+  default?: string;
+}
+
 interface Flag {
+  /** Its lines in `--help`, one per section it appears in. */
+  help: FlagHelp[];
   /** `true` for switches that take no value (or a test per mode). */
   boolean?: boolean | ((mode: Mode) => boolean);
   /** The library option the flag sets, for hints in log lines. */
@@ -257,96 +276,242 @@ const SINGLE: readonly Mode[] = ["tcp", "udp", "send"];
 const SEND: readonly Mode[] = ["send"];
 
 const FLAGS: Record<string, Flag> = {
-  "capture": {
+  "host": {
+    help: [{
+      section: "server",
+      value: "ADDRESS",
+      text: "address to bind, IPv4, IPv6 or name",
+      default: `${DEFAULT_HOSTNAME}`,
+    }, {
+      section: "client",
+      value: "ADDRESS",
+      text: "the server's address",
+      default: `${DEFAULT_HOSTNAME}`,
+    }],
+    option: "hostname",
+    modes: MODES,
+    apply: (value, into, flag) => into.hostname = parseHost(value, flag),
+  },
+  "port": {
+    help: [{
+      section: "server",
+      value: "PORT",
+      text: "port for tcp or udp; 0 picks a free one",
+      default: `${DEFAULT_TCP_PORT} / ${DEFAULT_UDP_PORT}`,
+    }, {
+      section: "client",
+      value: "PORT",
+      text: "the server's port",
+      default: `${DEFAULT_TCP_PORT} / ${DEFAULT_UDP_PORT}`,
+    }],
+    modes: SINGLE,
+    apply: (value, into, flag) => into.port = parsePort(value, flag),
+  },
+  "tcp-port": {
+    help: [{
+      section: "server",
+      value: "PORT",
+      text: "TCP port in mode all",
+      default: `${DEFAULT_TCP_PORT}`,
+    }],
+    modes: ["all"],
+    apply: (value, into, flag) => into.tcpPort = parsePort(value, flag),
+  },
+  "udp-port": {
+    help: [{
+      section: "server",
+      value: "PORT",
+      text: "UDP port in mode all",
+      default: `${DEFAULT_UDP_PORT}`,
+    }],
+    modes: ["all"],
+    apply: (value, into, flag) => into.udpPort = parsePort(value, flag),
+  },
+  "timeout": {
+    help: [{
+      section: "server",
+      value: "SECONDS",
+      text: "TCP idle time allowed without a complete line; 0 = never",
+      default: `${DEFAULT_TIMEOUT / 1000}`,
+    }],
+    option: "timeout",
+    modes: TCP,
+    apply: (value, into, flag) => into.timeout = parseSeconds(value, flag),
+  },
+  "lifetime": {
+    help: [{
+      section: "server",
+      value: "SECONDS",
+      text: "TCP connection lifetime, whatever it does; 0 = no limit",
+      default: "0",
+    }],
+    option: "lifetime",
+    modes: TCP,
+    apply: (value, into, flag) => into.lifetime = parseSeconds(value, flag),
+  },
+  "max-line": {
+    help: [{
+      section: "server",
+      value: "BYTES",
+      text: "longest TCP line; a longer one closes its connection",
+      default: `${DEFAULT_MAX_LINE}`,
+    }],
+    option: "maxLine",
+    modes: TCP,
+    apply: (value, into, flag) =>
+      into.maxLine = parseCount(value, flag, 1, MAX_LINE_LIMIT),
+  },
+  "max-connections": {
+    help: [{
+      section: "server",
+      value: "N",
+      text: "TCP connections at once, the next is closed at once; 0 = no limit",
+      default: "0",
+    }],
+    option: "maxConnections",
+    modes: TCP,
+    apply: (value, into, flag) =>
+      into.maxConnections = parseCount(value, flag, 0, MAX_CONNECTIONS_LIMIT),
+  },
+  "max-per-source": {
+    help: [{
+      section: "server",
+      value: "N",
+      text:
+        "TCP connections at once from one IP, the next is closed at once; 0 = no limit",
+      default: "0",
+    }],
+    option: "maxPerSource",
+    modes: TCP,
+    apply: (value, into, flag) =>
+      into.maxPerSource = parseCount(value, flag, 0, MAX_CONNECTIONS_LIMIT),
+  },
+  "allow": {
+    help: [{
+      section: "server",
+      value: "CIDR[,CIDR...]",
+      text:
+        "serve only these source networks, e.g. 127.0.0.0/8,::1/128; others: TCP closed, UDP dropped",
+      default: "everyone",
+    }],
+    option: "allow",
+    modes: SERVERS,
+    apply: (value, into) => into.allow = value,
+  },
+  "buffer-size": {
+    help: [{
+      section: "server",
+      value: "BYTES",
+      text:
+        `UDP bytes kept per datagram, 1-${MAX_DATAGRAM_SIZE} (with --raw: ${MAX_DATAGRAM_SIZE}, the whole datagram)`,
+      default: `${DEFAULT_BUFFER_SIZE}`,
+    }],
+    option: "bufferSize",
+    modes: UDP,
+    apply: (value, into, flag) =>
+      into.bufferSize = parseCount(value, flag, 1, MAX_DATAGRAM_SIZE),
+  },
+  "udp-rate": {
+    help: [{
+      section: "server",
+      value: "N",
+      text:
+        "UDP datagrams answered per second per source IP, excess dropped; 0 = no limit",
+      default: "0",
+    }],
+    option: "rate",
+    modes: UDP,
+    apply: (value, into, flag) =>
+      into.udpRate = parseCount(value, flag, 0, MAX_COUNT),
+  },
+  "no-loop-guard": {
+    help: [{
+      section: "server",
+      text:
+        "answer UDP from service ports (7, 19, 53, 123, ...) and from the server itself too",
+    }],
+    option: "loopGuard",
     boolean: true,
-    modes: MODES,
-    option: "capture",
-    apply: (_value, into) => into.capture = true,
-  },
-  "capture-file": {
-    modes: MODES,
-    apply: (value, into, flag) => into.captureFile = parseFile(value, flag),
-  },
-  "delay": {
-    modes: SERVERS,
-    option: "delay",
-    apply: (value, into, flag) => into.delay = parseDelay(value, flag),
-  },
-  "chunk": {
-    modes: TCP,
-    option: "chunk",
-    apply: (value, into, flag) =>
-      into.chunk = parseCount(value, flag, 1, MAX_LINE_LIMIT),
-  },
-  "chunk-delay": {
-    modes: TCP,
-    option: "chunkDelay",
-    apply: (value, into, flag) =>
-      into.chunkDelay = parseCount(value, flag, 0, MAX_DELAY),
-  },
-  "close-after": {
-    modes: TCP,
-    option: "closeAfter",
-    apply: (value, into, flag) =>
-      into.closeAfter = parseCount(value, flag, 0, MAX_COUNT),
-  },
-  "half-close-after": {
-    modes: TCP,
-    option: "halfCloseAfter",
-    apply: (value, into, flag) =>
-      into.halfCloseAfter = parseCount(value, flag, 0, MAX_COUNT),
-  },
-  "stall-after": {
-    modes: TCP,
-    option: "stallAfter",
-    apply: (value, into, flag) =>
-      into.stallAfter = parseCount(value, flag, 0, MAX_COUNT),
-  },
-  "banner": {
-    modes: TCP,
-    option: "banner",
-    apply: (value, into) => into.banner = value,
-  },
-  "drop": {
-    modes: SERVERS,
-    option: "drop",
-    apply: (value, into, flag) => into.drop = parseRate(value, flag),
-  },
-  "duplicate": {
     modes: UDP,
-    option: "duplicate",
-    apply: (value, into, flag) => into.duplicate = parseRate(value, flag),
+    apply: (_value, into) => into.loopGuard = false,
   },
-  "seed": {
+  "prefix": {
+    help: [{
+      section: "server",
+      value: "TEXT",
+      text:
+        "text before each echoed line; placeholders: {instance}, {peer} (the client's host:port), {local} (the server's); {{ and }} are braces",
+      default: `"${DEFAULT_PREFIX}"`,
+    }],
+    option: "prefix",
     modes: SERVERS,
-    option: "seed",
-    apply: (value, into, flag) =>
-      into.seed = parseCount(value, flag, 0, MAX_SEED),
-  },
-  "max-delayed": {
-    modes: UDP,
-    option: "maxDelayed",
-    apply: (value, into, flag) =>
-      into.maxDelayed = parseCount(value, flag, 1, 1 << 30),
-  },
-  "http-port": {
-    modes: SERVERS,
-    apply: (value, into, flag) => into.httpPort = parsePort(value, flag),
-  },
-  "http-host": {
-    modes: SERVERS,
-    apply: (value, into, flag) => into.httpHost = parseHost(value, flag),
-  },
-  "drain": {
-    modes: SERVERS,
-    apply: (value, into, flag) => into.drain = parseSeconds(value, flag),
+    apply: (value, into) => into.prefix = value,
   },
   "instance": {
+    help: [{
+      section: "server",
+      value: "NAME",
+      text:
+        "what {instance} stands for (the host name needs --allow-sys=hostname)",
+      default: "the host name",
+    }],
     modes: SERVERS,
     option: "instance",
     apply: (value, into, flag) => into.instance = parseInstance(value, flag),
   },
+  "raw": {
+    help: [{
+      section: "server",
+      text: "RFC 862 echo: bytes back unchanged, no prefix",
+    }],
+    option: "raw",
+    boolean: true,
+    modes: SERVERS,
+    apply: (_value, into) => into.raw = true,
+  },
+  "http-port": {
+    help: [{
+      section: "server",
+      value: "PORT",
+      text:
+        "serve /healthz, /readyz, /metrics, /stats on this HTTP port, 0 picks a free one; needs its own --allow-net grant",
+      default: "off",
+    }],
+    modes: SERVERS,
+    apply: (value, into, flag) => into.httpPort = parsePort(value, flag),
+  },
+  "http-host": {
+    help: [{
+      section: "server",
+      value: "ADDRESS",
+      text: "address of the HTTP port",
+      default: `${DEFAULT_HOSTNAME}`,
+    }],
+    modes: SERVERS,
+    apply: (value, into, flag) => into.httpHost = parseHost(value, flag),
+  },
+  "drain": {
+    help: [{
+      section: "server",
+      value: "SECONDS",
+      text:
+        "on SIGTERM or SIGINT, /readyz answers 503 at once and the servers keep answering this long before they stop",
+      default: "0",
+    }],
+    modes: SERVERS,
+    apply: (value, into, flag) => into.drain = parseSeconds(value, flag),
+  },
   "proxy-protocol": {
+    help: [{
+      section: "server",
+      text:
+        "TCP (the TCP side in all): every connection starts with a PROXY protocol v1 or v2 header, whose client is the peer from then on; with --tls-cert, TLS follows the header",
+    }, {
+      section: "client",
+      value: "v1|v2",
+      text:
+        "send a PROXY header naming the client's own addresses first, as a load balancer would",
+    }],
     boolean: (mode) => mode !== "send",
     modes: [...TCP, ...SEND],
     option: "proxyProtocol",
@@ -357,17 +522,87 @@ const FLAGS: Record<string, Flag> = {
     },
   },
   "proxy-from": {
+    help: [{
+      section: "server",
+      value: "CIDR[,CIDR...]",
+      text:
+        "with --proxy-protocol: only these peers (the load balancers) may connect",
+      default: "everyone",
+    }],
     modes: TCP,
     option: "proxyFrom",
     apply: (value, into) => into.proxyFrom = value,
   },
+  "log-level": {
+    help: [{
+      section: "server",
+      value: "LEVEL",
+      text: "debug, info, warning or error",
+      default: "info",
+    }],
+    modes: SERVERS,
+    apply: (value, into, flag) =>
+      into.logLevel = parseChoice(value, flag, LOG_LEVELS),
+  },
+  "log-format": {
+    help: [{
+      section: "server",
+      value: "FORMAT",
+      text: "text or json (one object per line)",
+      default: "text",
+    }],
+    modes: SERVERS,
+    apply: (value, into, flag) =>
+      into.logFormat = parseChoice(value, flag, LOG_FORMATS),
+  },
   "trace": {
+    help: [{
+      section: "server",
+      text:
+        "log every network event (accept, read, write, FIN, reset, timeout, close; each datagram and reply) with the time since start, whatever --log-level says",
+    }],
     option: "trace",
     boolean: true,
     modes: SERVERS,
     apply: (_value, into) => into.trace = true,
   },
+  "capture": {
+    help: [{
+      section: "server",
+      text:
+        "capture the servers' own packets with tcpdump and trace each one (implies --trace); needs --allow-run=tcpdump,setpriv and root or CAP_NET_RAW",
+    }, {
+      section: "client",
+      text:
+        "capture the session's packets with tcpdump and print them as a sequence diagram",
+    }],
+    boolean: true,
+    modes: MODES,
+    option: "capture",
+    apply: (_value, into) => into.capture = true,
+  },
+  "capture-file": {
+    help: [{
+      section: "server",
+      value: "FILE",
+      text:
+        "also write them as a pcap file (tcp or udp; needs --allow-write=FILE)",
+    }, {
+      section: "client",
+      value: "FILE",
+      text: "also write them as a pcap file",
+    }],
+    modes: MODES,
+    apply: (value, into, flag) => into.captureFile = parseFile(value, flag),
+  },
   "workers": {
+    help: [{
+      section: "server",
+      value: "N|auto",
+      text:
+        "TCP accept loops sharing the port (SO_REUSEPORT, Linux), one per CPU with auto; needs --allow-read for echolab's files",
+      default: "1",
+    }],
     modes: TCP,
     apply: (value, into, flag) =>
       into.workers = value === "auto"
@@ -375,138 +610,218 @@ const FLAGS: Record<string, Flag> = {
         : parseCount(value, flag, 1, 256),
   },
   "tls-cert": {
+    help: [{
+      section: "server",
+      value: "FILE",
+      text: "serve TCP over TLS with this PEM certificate (needs --allow-read)",
+    }],
     modes: TCP,
     apply: (value, into, flag) => into.tlsCert = parseFile(value, flag),
   },
   "tls-key": {
+    help: [{
+      section: "server",
+      value: "FILE",
+      text: "... and this PEM key (needs --allow-read)",
+    }],
     modes: TCP,
     apply: (value, into, flag) => into.tlsKey = parseFile(value, flag),
   },
+  "delay": {
+    help: [{
+      section: "faults",
+      value: "MS|MIN-MAX",
+      text:
+        "every reply waits MS, or a time drawn from MIN-MAX, up to 60000 ms; UDP replies may overtake each other",
+    }],
+    modes: SERVERS,
+    option: "delay",
+    apply: (value, into, flag) => into.delay = parseDelay(value, flag),
+  },
+  "chunk": {
+    help: [{
+      section: "faults",
+      value: "BYTES",
+      text: "TCP: replies written in pieces of BYTES",
+    }],
+    modes: TCP,
+    option: "chunk",
+    apply: (value, into, flag) =>
+      into.chunk = parseCount(value, flag, 1, MAX_LINE_LIMIT),
+  },
+  "chunk-delay": {
+    help: [{
+      section: "faults",
+      value: "MS",
+      text: "TCP: pause between two pieces",
+      default: "0",
+    }],
+    modes: TCP,
+    option: "chunkDelay",
+    apply: (value, into, flag) =>
+      into.chunkDelay = parseCount(value, flag, 0, MAX_DELAY),
+  },
+  "close-after": {
+    help: [{
+      section: "faults",
+      value: "N",
+      text: "TCP: close after answering N lines",
+    }],
+    modes: TCP,
+    option: "closeAfter",
+    apply: (value, into, flag) =>
+      into.closeAfter = parseCount(value, flag, 0, MAX_COUNT),
+  },
+  "half-close-after": {
+    help: [{
+      section: "faults",
+      value: "N",
+      text:
+        "TCP: shut down sending after N replies, keep reading, close when the client does",
+    }],
+    modes: TCP,
+    option: "halfCloseAfter",
+    apply: (value, into, flag) =>
+      into.halfCloseAfter = parseCount(value, flag, 0, MAX_COUNT),
+  },
+  "stall-after": {
+    help: [{
+      section: "faults",
+      value: "N",
+      text: "TCP: stop reading after N replies",
+    }],
+    modes: TCP,
+    option: "stallAfter",
+    apply: (value, into, flag) =>
+      into.stallAfter = parseCount(value, flag, 0, MAX_COUNT),
+  },
+  "banner": {
+    help: [{
+      section: "faults",
+      value: "TEXT",
+      text: "TCP: send TEXT and a newline first, on accept",
+    }],
+    modes: TCP,
+    option: "banner",
+    apply: (value, into) => into.banner = value,
+  },
+  "drop": {
+    help: [{
+      section: "faults",
+      value: "RATE",
+      text:
+        "leave this fraction (0-1) of TCP lines or UDP datagrams unanswered",
+    }],
+    modes: SERVERS,
+    option: "drop",
+    apply: (value, into, flag) => into.drop = parseRate(value, flag),
+  },
+  "duplicate": {
+    help: [{
+      section: "faults",
+      value: "RATE",
+      text: "UDP: send this fraction (0-1) of replies twice",
+    }],
+    modes: UDP,
+    option: "duplicate",
+    apply: (value, into, flag) => into.duplicate = parseRate(value, flag),
+  },
+  "seed": {
+    help: [{
+      section: "faults",
+      value: "N",
+      text: "seed of every random fault choice (0 to 4294967295)",
+      default: "random, logged at start",
+    }],
+    modes: SERVERS,
+    option: "seed",
+    apply: (value, into, flag) =>
+      into.seed = parseCount(value, flag, 0, MAX_SEED),
+  },
+  "max-delayed": {
+    help: [{
+      section: "faults",
+      value: "BYTES",
+      text:
+        "UDP: most bytes of replies waiting out --delay; past it datagrams are dropped",
+      default: `${DEFAULT_MAX_DELAYED}`,
+    }],
+    modes: UDP,
+    option: "maxDelayed",
+    apply: (value, into, flag) =>
+      into.maxDelayed = parseCount(value, flag, 1, MAX_DELAYED_LIMIT),
+  },
   "udp": {
+    help: [{ section: "client", text: "send datagrams instead of TCP lines" }],
     boolean: true,
     modes: SEND,
     apply: (_value, into) => into.udp = true,
   },
-  "reconnect": {
-    boolean: true,
-    modes: SEND,
-    apply: (_value, into) => into.reconnect = true,
-  },
-  "tally": {
-    boolean: true,
-    modes: SEND,
-    apply: (_value, into) => into.tally = true,
-  },
   "count": {
+    help: [{
+      section: "client",
+      value: "N",
+      text: "send the message list N times",
+      default: "1",
+    }],
     modes: SEND,
     apply: (value, into, flag) =>
       into.count = parseCount(value, flag, 1, 1_000_000),
   },
   "interval": {
+    help: [{
+      section: "client",
+      value: "SECONDS",
+      text: "pause between sends",
+      default: "0",
+    }],
     modes: SEND,
     apply: (value, into, flag) => into.interval = parseSeconds(value, flag),
   },
   "wait": {
+    help: [{
+      section: "client",
+      value: "SECONDS",
+      text: "how long to wait for each UDP reply",
+      default: `${DEFAULT_WAIT / 1000}`,
+    }],
     modes: SEND,
     apply: (value, into, flag) => into.wait = parseSeconds(value, flag),
   },
   "tls": {
+    help: [{ section: "client", text: "talk TLS to the TCP server" }],
     boolean: true,
     modes: SEND,
     apply: (_value, into) => into.tls = true,
   },
   "ca": {
+    help: [{
+      section: "client",
+      value: "FILE",
+      text: "trust this PEM certificate (self-signed server)",
+    }],
     modes: SEND,
     apply: (value, into, flag) => into.ca = parseFile(value, flag),
   },
-  "host": {
-    option: "hostname",
-    modes: MODES,
-    apply: (value, into, flag) => into.hostname = parseHost(value, flag),
-  },
-  "port": {
-    modes: SINGLE,
-    apply: (value, into, flag) => into.port = parsePort(value, flag),
-  },
-  "tcp-port": {
-    modes: ["all"],
-    apply: (value, into, flag) => into.tcpPort = parsePort(value, flag),
-  },
-  "udp-port": {
-    modes: ["all"],
-    apply: (value, into, flag) => into.udpPort = parsePort(value, flag),
-  },
-  "timeout": {
-    option: "timeout",
-    modes: TCP,
-    apply: (value, into, flag) => into.timeout = parseSeconds(value, flag),
-  },
-  "lifetime": {
-    option: "lifetime",
-    modes: TCP,
-    apply: (value, into, flag) => into.lifetime = parseSeconds(value, flag),
-  },
-  "max-line": {
-    option: "maxLine",
-    modes: TCP,
-    apply: (value, into, flag) =>
-      into.maxLine = parseCount(value, flag, 1, MAX_LINE_LIMIT),
-  },
-  "max-connections": {
-    option: "maxConnections",
-    modes: TCP,
-    apply: (value, into, flag) =>
-      into.maxConnections = parseCount(value, flag, 0, 1_000_000),
-  },
-  "max-per-source": {
-    option: "maxPerSource",
-    modes: TCP,
-    apply: (value, into, flag) =>
-      into.maxPerSource = parseCount(value, flag, 0, 1_000_000),
-  },
-  "allow": {
-    option: "allow",
-    modes: SERVERS,
-    apply: (value, into) => into.allow = value,
-  },
-  "udp-rate": {
-    option: "rate",
-    modes: UDP,
-    apply: (value, into, flag) =>
-      into.udpRate = parseCount(value, flag, 0, MAX_COUNT),
-  },
-  "no-loop-guard": {
-    option: "loopGuard",
+  "reconnect": {
+    help: [{
+      section: "client",
+      text:
+        "a new connection (or UDP socket) per message, so that a load balancer spreads them",
+    }],
     boolean: true,
-    modes: UDP,
-    apply: (_value, into) => into.loopGuard = false,
+    modes: SEND,
+    apply: (_value, into) => into.reconnect = true,
   },
-  "buffer-size": {
-    option: "bufferSize",
-    modes: UDP,
-    apply: (value, into, flag) =>
-      into.bufferSize = parseCount(value, flag, 1, MAX_DATAGRAM_SIZE),
-  },
-  "prefix": {
-    option: "prefix",
-    modes: SERVERS,
-    apply: (value, into) => into.prefix = value,
-  },
-  "raw": {
-    option: "raw",
+  "tally": {
+    help: [{
+      section: "client",
+      text:
+        "after the summary, count the replies by their prefix (the instance, when the prefix names it)",
+    }],
     boolean: true,
-    modes: SERVERS,
-    apply: (_value, into) => into.raw = true,
-  },
-  "log-level": {
-    modes: SERVERS,
-    apply: (value, into, flag) =>
-      into.logLevel = parseChoice(value, flag, LOG_LEVELS),
-  },
-  "log-format": {
-    modes: SERVERS,
-    apply: (value, into, flag) =>
-      into.logFormat = parseChoice(value, flag, LOG_FORMATS),
+    modes: SEND,
+    apply: (_value, into) => into.tally = true,
   },
 };
 
@@ -676,6 +991,23 @@ function sendCommandLine(parsed: Parsed, messages: string[]): SendCommandLine {
   }
   return result;
 }
+
+/**
+ * Every flag's lines in `--help`, in the table's order: `--help` is made
+ * from the same table as the parser.
+ *
+ * @example
+ * ```ts
+ * import { FLAG_HELP } from "./command_line.ts";
+ * import { ok } from "node:assert/strict";
+ *
+ * ok(FLAG_HELP.some(({ name, section }) => name === "udp" && section === "client"));
+ * ```
+ */
+export const FLAG_HELP: readonly (FlagHelp & { name: string })[] = Object
+  .entries(FLAGS).flatMap(([name, flag]) =>
+    flag.help.map((help) => ({ name, ...help }))
+  );
 
 /**
  * The command-line flag of each library option that has one

@@ -118,8 +118,9 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
       transport,
       hostname,
       port,
-      interval: commandLine.interval,
-      wait: commandLine.wait,
+      // The library counts milliseconds; the command line, seconds.
+      interval: Math.round(commandLine.interval * 1000),
+      wait: Math.round(commandLine.wait * 1000),
       tls: commandLine.tls,
       caCerts,
       reconnect: commandLine.reconnect,

@@ -39,7 +39,7 @@ async function talk(hostname: string, tcp: number, udp: number) {
     transport: "udp",
     hostname,
     port: udp,
-    wait: 2,
+    wait: 2000,
   }, onReply);
   return { replies, answered: sentTcp.answered + sentUdp.answered };
 }

@@ -218,7 +218,7 @@ async function tallyThrough(
   const replies: string[] = [];
   const summary = await sendMessages(
     Array.from({ length: count }, (_, i) => `line-${i}`),
-    { transport, hostname: "127.0.0.1", port, reconnect: true, wait: 2 },
+    { transport, hostname: "127.0.0.1", port, reconnect: true, wait: 2000 },
     (event) => {
       if (event.reply === undefined) return;
       const reply = decoder.decode(event.reply);

@@ -2,6 +2,7 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { describeStartError } from "../cli/start_error.ts";
 import { USAGE } from "../cli/usage.ts";
+import { FLAG_HELP } from "../cli/command_line.ts";
 import { isRoot } from "../deploy/containers.ts";
 import { ensureCommand } from "./system_package.ts";
 import { freePort, MainProcess, runMain, waitForTcp } from "./cli_process.ts";
@@ -747,4 +748,38 @@ Deno.test({
     );
     strictEqual((await server.finished()).code, 1);
   },
+});
+
+Deno.test("cli: README's flag tables list exactly the flags of the table the parser reads", async () => {
+  const readme = await Deno.readTextFile(
+    new URL("../README.md", import.meta.url),
+  );
+  const section = readme.slice(
+    readme.indexOf("\n## Command line\n"),
+    readme.indexOf("\n## ", readme.indexOf("\n## Command line\n") + 1),
+  );
+  // The first table is the servers' (faults included), the second the
+  // client's; a row's first cell names one flag or several.
+  const tables = section.split(/\n\n(?=\| flag)/).slice(1).map((table) =>
+    new Set(
+      table.split("\n").filter((line) => line.startsWith("| `"))
+        .flatMap((line) =>
+          [...line.split("|")[1]!.matchAll(/`(--[a-z][a-z-]*)/g)].map((m) =>
+            m[1]!
+          )
+        )
+        .filter((flag) => flag !== "--help" && flag !== "--version"),
+    )
+  );
+  const listed = (sections: string[]) =>
+    new Set(
+      FLAG_HELP.filter((help) => sections.includes(help.section)).map((
+        help,
+      ) => `--${help.name}`),
+    );
+  deepStrictEqual(
+    [...tables[0]!].sort(),
+    [...listed(["server", "faults"])].sort(),
+  );
+  deepStrictEqual([...tables[1]!].sort(), [...listed(["client"])].sort());
 });

@@ -211,7 +211,7 @@ Deno.test("client: a UDP reply that comes after its wait is counted late, never 
       transport: "udp",
       hostname: "127.0.0.1",
       port: (server.addr as Deno.NetAddr).port,
-      wait: 0.3,
+      wait: 300,
     }, (event) => events.push(event));
     await serving;
     deepStrictEqual(
@@ -269,7 +269,7 @@ Deno.test("client: a UDP message that cannot be sent leaves no reply timer behin
       transport: "udp",
       hostname: "127.0.0.1",
       port: server.addr.port,
-      wait: 5,
+      wait: 5000,
     }, () => {}),
   );
 });
@@ -360,8 +360,8 @@ for (const bufferSize of [65_507, 512]) {
       transport: "udp",
       hostname: "127.0.0.1",
       port: server.addr.port,
-      interval: 0.001,
-      wait: 10,
+      interval: 1,
+      wait: 10_000,
     }, (event) => replies.push(event));
     deepStrictEqual(
       {

@@ -25,7 +25,7 @@ async function collect(): Promise<number> {
   return Deno.memoryUsage().external;
 }
 
-await using server = serveTcp({ port: 0, timeout: 60_000 / 1000 });
+await using server = serveTcp({ port: 0, timeout: 60_000 });
 const before = await collect();
 const kept = await withHeldConnections(
   { port: server.addr.port, connections, size },

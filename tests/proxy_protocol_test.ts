@@ -297,7 +297,7 @@ Deno.test("proxy protocol: no complete header within the timeout closes the conn
   await using server = serveTcp({
     port: 0,
     proxy: proxyProtocol(),
-    timeout: 0.2,
+    timeout: 200,
   });
   using conn = await Deno.connect(server.addr);
   await writeAll(conn, encoder.encode("PROXY TCP4 192.0.2.1"));

@@ -135,7 +135,7 @@ Deno.test("tcp: a client reset ends only that connection", async () => {
 
 Deno.test("tcp: idle timeout closes the idle client and keeps the active one", async () => {
   await using logs = await captureLogs();
-  await using server = serveTcp({ port: 0, timeout: 0.3 });
+  await using server = serveTcp({ port: 0, timeout: 300 });
   using idle = await Deno.connect(server.addr);
   using active = await Deno.connect(server.addr);
   const idleClosed = readToEnd(idle);
@@ -157,7 +157,7 @@ Deno.test("tcp: idle timeout closes the idle client and keeps the active one", a
 
 Deno.test("tcp: a slowloris client, one byte every 100 ms and no newline, meets the idle timeout", async () => {
   await using logs = await captureLogs();
-  await using server = serveTcp({ port: 0, timeout: 0.35 });
+  await using server = serveTcp({ port: 0, timeout: 350 });
   using slow = await Deno.connect(server.addr);
   slow.setNoDelay(true);
   const closed = readToEnd(slow);
@@ -182,7 +182,7 @@ Deno.test("tcp: a slowloris client, one byte every 100 ms and no newline, meets 
 
 Deno.test("tcp: lifetime closes even a busy connection", async () => {
   await using logs = await captureLogs();
-  await using server = serveTcp({ port: 0, timeout: 0, lifetime: 0.3 });
+  await using server = serveTcp({ port: 0, timeout: 0, lifetime: 300 });
   using conn = await Deno.connect(server.addr);
   let answered = 0;
   try {

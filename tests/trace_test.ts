@@ -46,7 +46,7 @@ Deno.test("trace: a TCP session shows accept, reads, writes, FIN and who closed 
 
 Deno.test("trace: a reset and a timeout are traced, and the server closed first", async () => {
   await using logs = await captureLogs();
-  await using server = serveTcp({ port: 0, trace: true, timeout: 0.2 });
+  await using server = serveTcp({ port: 0, trace: true, timeout: 200 });
   const client = await ResettableClient.connect(server.addr);
   await client.write("x\n");
   await client.received(16);

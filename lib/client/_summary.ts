@@ -14,11 +14,11 @@ export const encoder = new TextEncoder();
 /**
  * Waits.
  *
- * @param seconds How long.
+ * @param milliseconds How long.
  * @returns After the time.
  */
-export function delay(seconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+export function delay(milliseconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, milliseconds));
 }
 
 /**

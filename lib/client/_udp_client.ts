@@ -9,6 +9,7 @@
 import type { ClientOptions, ClientSummary, ReplyEvent } from "./client.ts";
 import { type Echoed, ReplyMatcher } from "./_reply_matcher.ts";
 import { delay, emptySummary, encoder } from "./_summary.ts";
+import { DEFAULT_WAIT } from "../serving/defaults.ts";
 
 /** The address a UDP client binds: the loopback of the target's family, or any. */
 function clientBindAddress(hostname: string): string {
@@ -43,7 +44,7 @@ export async function sendOverUdp(
   onReply: (event: ReplyEvent) => void,
 ): Promise<ClientSummary> {
   const summary = emptySummary();
-  const wait = (options.wait ?? 1) * 1000;
+  const wait = options.wait ?? DEFAULT_WAIT;
   const server = {
     transport: "udp" as const,
     hostname: options.hostname === "localhost" ? "127.0.0.1" : options.hostname,
@@ -136,7 +137,7 @@ export async function sendOverUdp(
     }
     await Promise.all(outstanding);
     // Room for a last duplicate to arrive before the socket closes.
-    if (pipelined && summary.sent > 0) await delay(0.05);
+    if (pipelined && summary.sent > 0) await delay(50);
   } finally {
     socket.close();
     await receiving;

@@ -21,17 +21,17 @@ export interface ClientOptions {
   /** The server's port. */
   port: number;
   /**
-   * Seconds to pause between two sends. Over UDP, datagrams then go out
-   * every `interval` seconds without waiting for the previous reply, as
-   * `ping` does.
+   * Milliseconds to pause between two sends. Over UDP, datagrams then go
+   * out every `interval` milliseconds without waiting for the previous
+   * reply, as `ping` does.
    *
    * @default {0}
    */
   interval?: number;
   /**
-   * Seconds to wait for each UDP reply before calling it lost.
+   * Milliseconds to wait for each UDP reply before calling it lost.
    *
-   * @default {1}
+   * @default {1000}
    */
   wait?: number;
   /**
@@ -128,7 +128,7 @@ export interface ClientSummary {
  *
  * Over TCP it connects once, sends each message as a line, half-closes after
  * the last one and waits for every reply; over UDP it sends each message as
- * a datagram and waits `wait` seconds for its reply.
+ * a datagram and waits `wait` milliseconds for its reply.
  *
  * @param messages The messages; an async iterable (such as stdin's lines) is
  * sent as it comes.

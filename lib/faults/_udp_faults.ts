@@ -13,10 +13,10 @@ import type {
   UdpSender,
 } from "../serving/stages.ts";
 import { DelayQueue } from "./_delay_queue.ts";
+import { DEFAULT_MAX_DELAYED } from "../serving/defaults.ts";
 import type { FaultInjector } from "./faults.ts";
 
-/** Default of `maxDelayed`: 1 MiB. */
-export const DEFAULT_MAX_DELAYED = 1024 * 1024;
+export { DEFAULT_MAX_DELAYED };
 /**
  * Bytes a delayed reply costs beyond its own, counted against the limit: an
  * estimate of its address, peer text and queue entry.

@@ -10,15 +10,15 @@
 import { getLogger } from "@logtape/logtape";
 import config from "../../deno.json" with { type: "json" };
 import { formatAddress } from "../serving/address.ts";
-import { DEFAULT_HOSTNAME } from "../serving/defaults.ts";
+import { OptionChecker } from "../serving/check_options.ts";
+import { DEFAULT_HOSTNAME, DEFAULT_HTTP_PORT } from "../serving/defaults.ts";
 import { formatMetrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
 import type { EchoServer, RefreshableStats } from "../serving/server.ts";
 import { statsReport, type StatsSnapshot } from "../serving/server_stats.ts";
 
 export type { RefreshableStats } from "../serving/server.ts";
 
-/** Default port of the side HTTP port. */
-export const DEFAULT_HTTP_PORT = 9090;
+export { DEFAULT_HTTP_PORT };
 
 /** Options of {@linkcode serveOps}. */
 export interface OpsServerOptions {
@@ -90,6 +90,19 @@ const logger = getLogger(["echolab", "http"]);
  * ```
  */
 export function serveOps(options: OpsServerOptions): OpsServer {
+  const check = new OptionChecker("the ops server");
+  check.string("hostname", options.hostname);
+  check.integer("port", options.port, 0, 65_535);
+  if (
+    !Array.isArray(options.servers) ||
+    options.servers.some((server) =>
+      typeof server?.stats !== "function" || server.addr === undefined
+    )
+  ) {
+    throw new TypeError(
+      "Cannot start the ops server: servers must be an array of running servers (serveTcp, serveUdp)",
+    );
+  }
   const servers = options.servers;
   let ready = true;
   const collect = () =>

@@ -21,8 +21,8 @@ export const DEFAULT_HOSTNAME = "127.0.0.1";
 export const DEFAULT_TCP_PORT = 8000;
 /** Default UDP port, as in the seed. */
 export const DEFAULT_UDP_PORT = 6000;
-/** Default idle timeout in seconds, as in the seed. */
-export const DEFAULT_TIMEOUT = 10;
+/** Default idle timeout in milliseconds: 10 s, as in the seed. */
+export const DEFAULT_TIMEOUT = 10_000;
 /** Default bytes kept per datagram, as in the seed's 5-byte buffer. */
 export const DEFAULT_BUFFER_SIZE = 5;
 /** The text before each echoed line, as in the seed. */
@@ -40,3 +40,19 @@ export const DEFAULT_SHUTDOWN_GRACE = 2000;
 export const MAX_DELAY = 60_000;
 /** The largest fault seed. */
 export const MAX_SEED = 0xffff_ffff;
+/** Default milliseconds a client waits for each UDP reply. */
+export const DEFAULT_WAIT = 1000;
+/** The longest line a TCP server may be asked to take: 1 GiB. */
+export const MAX_LINE_LIMIT = 1 << 30;
+/** The most connections (at once, or per source) a limit may name. */
+export const MAX_CONNECTIONS_LIMIT = 1_000_000;
+/** The largest count a rate or a fault's N may be. */
+export const MAX_COUNT = 1_000_000_000;
+/** The longest duration in milliseconds a timer can wait (about 24 days). */
+export const MAX_DURATION = 2_147_483_647;
+/** The most bytes of delayed UDP replies a limit may name: 1 GiB. */
+export const MAX_DELAYED_LIMIT = 1 << 30;
+/** Default most bytes of UDP replies waiting out a delay at once: 1 MiB. */
+export const DEFAULT_MAX_DELAYED = 1024 * 1024;
+/** Default port of the side HTTP port (health, metrics). */
+export const DEFAULT_HTTP_PORT = 9090;

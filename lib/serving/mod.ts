@@ -18,6 +18,7 @@
  */
 
 export * from "./address.ts";
+export * from "./check_options.ts";
 export * from "./defaults.ts";
 export * from "./errors.ts";
 export * from "./line_reader.ts";
