@@ -14,6 +14,7 @@ import type { OpsServer } from "../lib/ops/ops_server.ts";
 import { serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import {
+  checkAddress,
   type CommandLine,
   OPTION_FLAGS,
   parseAccessList,
@@ -65,6 +66,12 @@ export async function runCli(args: readonly string[]): Promise<number> {
   let lists: AccessLists = {};
   try {
     commandLine = parseCommandLine(args);
+    if (commandLine.action === "serve" || commandLine.action === "send") {
+      await checkAddress(commandLine.hostname, "--host");
+    }
+    if (commandLine.action === "serve") {
+      await checkAddress(commandLine.httpHost, "--http-host");
+    }
     // The lists are checked here, to fail as usage errors; the servers get
     // them as text (a worker parses its own).
     if (commandLine.action === "serve") {

@@ -1213,13 +1213,13 @@ function parseChoice<T extends string>(
   return value as T;
 }
 
-const IPV4 =
-  /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 
 /**
- * Checks a bind address: an IPv4 address, an IPv6 address (brackets
- * optional), or a host name.
+ * Reads a bind address as given: brackets taken off an IPv6 address, a
+ * host name checked. An address (all digits and dots, or with a colon) is
+ * checked by {@linkcode checkAddress} afterwards, so that the address
+ * parser loads only when one is given.
  *
  * @param value The text given.
  * @param flag The flag, for the message.
@@ -1238,31 +1238,50 @@ export function parseHost(value: string, flag: string): string {
   const unbracketed = value.startsWith("[") && value.endsWith("]")
     ? value.slice(1, -1)
     : value;
-  if (unbracketed.includes(":")) {
-    if (isIpv6(unbracketed)) return unbracketed;
-  } else if (IPV4.test(unbracketed)) {
-    return unbracketed;
-  } else if (
-    unbracketed === value && !/^[\d.]+$/.test(value) && value.length <= 253 &&
+  if (looksLikeAddress(unbracketed)) return unbracketed;
+  if (
+    unbracketed === value && value.length <= 253 &&
     value.split(".").every((label) => HOST_LABEL.test(label))
   ) {
     return value;
   }
-  throw new UsageError(
+  throw invalidHost(value, flag);
+}
+
+function looksLikeAddress(value: string): boolean {
+  return value.includes(":") || /^[\d.]+$/.test(value);
+}
+
+function invalidHost(value: string, flag: string): UsageError {
+  return new UsageError(
     `Invalid ${flag} ${
       JSON.stringify(value)
     }: expected an IPv4 address, an IPv6 address or a host name`,
   );
 }
 
-function isIpv6(value: string): boolean {
-  if (!/^[0-9a-f:.]+$/i.test(value)) return false;
-  try {
-    new URL(`http://[${value}]/`);
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * Checks an address {@linkcode parseHost} let through, with echolab's one
+ * address parser (loaded here, only when an address other than the
+ * default was given).
+ *
+ * @param value The address, without brackets.
+ * @param flag The flag, for the message.
+ * @throws {UsageError} When it is not an IPv4 or IPv6 address.
+ *
+ * @example
+ * ```ts
+ * import { checkAddress } from "./command_line.ts";
+ * import { rejects } from "node:assert/strict";
+ *
+ * await checkAddress("::1", "--host");
+ * await rejects(checkAddress("1.2.3.256", "--host"), /Invalid --host/);
+ * ```
+ */
+export async function checkAddress(value: string, flag: string): Promise<void> {
+  if (value === DEFAULT_HOSTNAME || !looksLikeAddress(value)) return;
+  const { parseIp } = await import("../lib/policy/ip_address.ts");
+  if (parseIp(value) === undefined) throw invalidHost(value, flag);
 }
 
 /**

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { LineReader } from "../lib/serving/line_reader.ts";
 import { decoder } from "./net_client.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -122,24 +123,21 @@ export class MainProcess implements AsyncDisposable {
   }
 
   async #readLines(stream: ReadableStream<Uint8Array>) {
+    // echolab's own line splitter, as the servers and the client use it.
+    const reader = new LineReader({ maxLine: 1 << 24 });
     const textDecoder = new TextDecoder();
-    let rest = "";
-    for await (const chunk of stream) {
-      rest += textDecoder.decode(chunk, { stream: true });
-      let newline;
-      while ((newline = rest.indexOf("\n")) !== -1) {
-        const line = rest.slice(0, newline);
-        rest = rest.slice(newline + 1);
-        this.lines.push(line);
-        for (const waiter of [...this.#waiters]) {
-          if (waiter.pattern.test(line)) {
-            this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-            waiter.resolve(line);
-          }
+    const onLine = (bytes: Uint8Array) => {
+      const line = textDecoder.decode(bytes);
+      this.lines.push(line);
+      for (const waiter of [...this.#waiters]) {
+        if (waiter.pattern.test(line)) {
+          this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+          waiter.resolve(line);
         }
       }
-    }
-    if (rest !== "") this.lines.push(rest);
+    };
+    for await (const chunk of stream) reader.push(chunk, onLine);
+    reader.flush(onLine);
   }
 
   /** Resolves with the first stderr line matching `pattern`. */

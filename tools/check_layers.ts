@@ -32,11 +32,11 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 export const CONCERNS: Readonly<Record<string, readonly string[]>> = {
   serving: [],
   policy: [],
-  proxy: [],
+  proxy: ["policy"],
   faults: [],
   capture: [],
   ops: [],
-  client: ["proxy"],
+  client: ["proxy", "policy"],
 };
 
 /** The concerns a plain echo server never loads at start. */

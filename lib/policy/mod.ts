@@ -18,3 +18,4 @@
  */
 
 export * from "./access_list.ts";
+export * from "./ip_address.ts";

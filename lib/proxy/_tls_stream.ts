@@ -11,6 +11,7 @@
 import { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
 import type { ByteStream } from "../serving/stages.ts";
+import { writeAll } from "../serving/write_all.ts";
 
 /** Milliseconds a close waits for TLS's close_notify to go out. */
 const CLOSE_GRACE = 1000;
@@ -60,7 +61,7 @@ export function serverTls(
       });
     },
     write(chunk: Uint8Array, _encoding, callback) {
-      writeAllTo(conn, chunk).then(() => callback(), callback);
+      writeAll(conn, chunk).then(() => callback(), callback);
     },
     final(callback) {
       conn.closeWrite().then(() => callback(), callback);
@@ -73,13 +74,6 @@ export function serverTls(
     key: options.key,
   });
   return new TlsStream(secure, conn);
-}
-
-async function writeAllTo(conn: Deno.TcpConn, bytes: Uint8Array) {
-  let written = 0;
-  while (written < bytes.length) {
-    written += await conn.write(bytes.subarray(written));
-  }
 }
 
 class TlsStream implements ByteStream {

@@ -8,6 +8,7 @@
  */
 
 import { formatIpv4, formatIpv6 } from "../serving/address.ts";
+import { parseIp } from "../policy/ip_address.ts";
 
 /** An address carried by a header. */
 export interface ProxyAddress {
@@ -143,9 +144,9 @@ function parseV1(bytes: Uint8Array): ProxyHeaderResult {
     return malformed("v1 header needs 4 fields after the family");
   }
   const [, sourceText, destinationText, sourcePort, destinationPort] = fields;
-  const parse = family === "TCP4" ? formatIpv4Text : formatIpv6Text;
-  const source = parse(sourceText!);
-  const destination = parse(destinationText!);
+  const version = family === "TCP4" ? 4 : 6;
+  const source = canonical(sourceText!, version);
+  const destination = canonical(destinationText!, version);
   if (source === undefined || destination === undefined) {
     return malformed(
       `v1 address is not ${family === "TCP4" ? "IPv4" : "IPv6"}`,
@@ -236,69 +237,13 @@ function port(block: Uint8Array, offset: number): number {
   return (block[offset]! << 8) | block[offset + 1]!;
 }
 
-function parseIpv4(text: string): Uint8Array | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
-  const bytes = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    if (!/^(0|[1-9]\d{0,2})$/.test(parts[i]!)) return undefined;
-    const value = Number(parts[i]);
-    if (value > 255) return undefined;
-    bytes[i] = value;
-  }
-  return bytes;
-}
-
-function formatIpv4Text(text: string): string | undefined {
-  const bytes = parseIpv4(text);
-  return bytes === undefined ? undefined : formatIpv4(bytes, 0);
-}
-
-/** Parses IPv6 text (with `::` and a trailing IPv4 part) into 16 bytes. */
-function parseIpv6(text: string): Uint8Array | undefined {
-  if (!/^[0-9A-Fa-f:.]{2,45}$/.test(text)) return undefined;
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const groups = (half: string): number[] | undefined => {
-    if (half === "") return [];
-    const result: number[] = [];
-    const parts = half.split(":");
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i]!;
-      if (part.includes(".")) {
-        if (i !== parts.length - 1) return undefined;
-        const v4 = parseIpv4(part);
-        if (v4 === undefined) return undefined;
-        result.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else {
-        if (!/^[0-9A-Fa-f]{1,4}$/.test(part)) return undefined;
-        result.push(parseInt(part, 16));
-      }
-    }
-    return result;
-  };
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
-  if (head === undefined || tail === undefined) return undefined;
-  if (
-    halves.length === 2 && halves[1]!.includes(".") && halves[0]!.includes(".")
-  ) {
-    return undefined;
-  }
-  const total = head.length + tail.length;
-  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
-  const all = [...head, ...new Array(8 - total).fill(0), ...tail];
-  const bytes = new Uint8Array(16);
-  all.forEach((group, i) => {
-    bytes[2 * i] = group >> 8;
-    bytes[2 * i + 1] = group & 0xff;
-  });
-  return bytes;
-}
-
-function formatIpv6Text(text: string): string | undefined {
-  const bytes = parseIpv6(text);
-  return bytes === undefined ? undefined : formatIpv6(bytes, 0);
+/** An address of one version read and written back in its canonical form. */
+function canonical(text: string, version: 4 | 6): string | undefined {
+  const address = parseIp(text);
+  if (address?.version !== version) return undefined;
+  return version === 4
+    ? formatIpv4(address.bytes, 0)
+    : formatIpv6(address.bytes, 0);
 }
 
 /**
@@ -327,13 +272,13 @@ export function formatProxyHeader(
   addresses: { source: ProxyAddress; destination: ProxyAddress },
 ): Uint8Array {
   const { source, destination } = addresses;
-  const v6 = source.hostname.includes(":");
-  const sourceBytes = v6
-    ? parseIpv6(source.hostname)
-    : parseIpv4(source.hostname);
-  const destinationBytes = v6
-    ? parseIpv6(destination.hostname)
-    : parseIpv4(destination.hostname);
+  const from = parseIp(source.hostname);
+  const to = parseIp(destination.hostname);
+  const v6 = from?.version === 6;
+  const sourceBytes = from?.bytes;
+  const destinationBytes = to?.version === from?.version
+    ? to?.bytes
+    : undefined;
   if (sourceBytes === undefined || destinationBytes === undefined) {
     throw new TypeError(
       `Cannot write a PROXY header: ${source.hostname} and ${destination.hostname} must both be IPv4 or both IPv6 addresses`,
