@@ -49,7 +49,8 @@ function segmentAt(message: Uint8Array, k: number): Uint8Array {
   return message.subarray(start, end);
 }
 
-function endsWith(bytes: Uint8Array, suffix: Uint8Array): boolean {
+/** Whether `bytes` ends with `suffix`. */
+export function endsWith(bytes: Uint8Array, suffix: Uint8Array): boolean {
   const offset = bytes.length - suffix.length;
   if (offset < 0) return false;
   for (let i = 0; i < suffix.length; i++) {

@@ -9,6 +9,7 @@
 import { LineReader } from "../serving/line_reader.ts";
 import { formatProxyHeader } from "../proxy/proxy_header.ts";
 import { writeAll } from "../serving/write_all.ts";
+import { endsWith } from "./_reply_matcher.ts";
 import { delay, emptySummary, encoder } from "./_summary.ts";
 import { sendOverUdp } from "./_udp_client.ts";
 
@@ -326,13 +327,4 @@ async function sendOverTcp(
     conn.close();
   }
   return summary;
-}
-
-function endsWith(bytes: Uint8Array, suffix: Uint8Array): boolean {
-  const offset = bytes.length - suffix.length;
-  if (offset < 0) return false;
-  for (let i = 0; i < suffix.length; i++) {
-    if (bytes[offset + i] !== suffix[i]) return false;
-  }
-  return true;
 }
