@@ -201,7 +201,7 @@ export class TcpConnection implements TcpLink {
    */
   #start(initial: Uint8Array | undefined): Promise<void> | undefined {
     const settings = this.#settings;
-    logAccepted(this, formatAddress(this.#socket.localAddr));
+    logAccepted(this, this.#socket.localAddr);
     if (settings.timeout > 0) {
       this.#idleTimer = new IdleTimer(
         settings.timeout,

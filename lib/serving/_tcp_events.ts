@@ -7,6 +7,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { formatAddress } from "./address.ts";
 import { errorMessage, isResetError } from "./errors.ts";
 import type { CloseReason, TcpLink } from "./stages.ts";
 
@@ -131,17 +132,21 @@ export function failureReason(
 }
 
 /**
- * Logs and traces a connection served.
+ * Logs and traces a connection served (its local address is formatted only
+ * when tracing).
  *
  * @param link The connection.
- * @param local The server's address, `host:port`.
+ * @param local The server's end of it.
  *
  * @example
  * ```ts ignore
- * logAccepted(connection, "127.0.0.1:8000");
+ * logAccepted(connection, conn.localAddr);
  * ```
  */
-export function logAccepted(link: TcpLink, local: string): void {
+export function logAccepted(link: TcpLink, local: Deno.NetAddr): void {
   logger.info("Accepted connection from {peer}", { peer: link.peer });
-  link.tracer?.event("accepted {peer} on {local}", { peer: link.peer, local });
+  link.tracer?.event("accepted {peer} on {local}", {
+    peer: link.peer,
+    local: formatAddress(local),
+  });
 }
