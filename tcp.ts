@@ -43,6 +43,7 @@ import { ReplyPrefix } from "./lib/serving/reply_prefix.ts";
 import type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/serving/server_stats.ts";
 import type {
+  FaultContext,
   FaultPlan,
   RunningCapture,
   TcpPreamble,
@@ -193,6 +194,8 @@ class TcpServer implements EchoServer<"tcp"> {
   readonly finished: Promise<void>;
   readonly started: Promise<void>;
   error: Error | undefined;
+  #plan: FaultPlan | undefined;
+  #faultContext: FaultContext;
   #capture: RunningCapture | undefined;
   #announced = false;
   #listener: Deno.Listener<Deno.TcpConn | Deno.TlsConn, Deno.NetAddr>;
@@ -216,14 +219,14 @@ class TcpServer implements EchoServer<"tcp"> {
       ? new Tracer("tcp", { hold: capture?.hold ?? 0 })
       : undefined;
     const drops = new DropReporter(this.#stats, logger);
-    const faults = options.faults?.active
-      ? options.faults.tcp({
-        stats: this.#stats,
-        tracer,
-        drop: (refusal) =>
-          drops.drop(refusal.reason, refusal.template, refusal.properties),
-      })
-      : undefined;
+    this.#faultContext = {
+      stats: this.#stats,
+      tracer,
+      drop: (refusal) =>
+        drops.drop(refusal.reason, refusal.template, refusal.properties),
+    };
+    this.#plan = options.faults?.active ? options.faults : undefined;
+    const faults = this.#plan?.tcp(this.#faultContext);
     const preamble = options.proxy;
     this.#admission = new TcpAdmission({
       allow: options.allow,
@@ -292,6 +295,21 @@ class TcpServer implements EchoServer<"tcp"> {
 
   stats(): StatsSnapshot {
     return this.#stats.snapshot();
+  }
+
+  get faults(): Readonly<Record<string, unknown>> | undefined {
+    const plan = this.#plan;
+    return plan === undefined
+      ? undefined
+      : { ...plan.options, seed: plan.seed };
+  }
+
+  setFaults(plan: FaultPlan | undefined): void {
+    const active = plan?.active ? plan : undefined;
+    // Made first: a fault that is not for TCP throws, and nothing changes.
+    const stage = active?.tcp(this.#faultContext);
+    this.#plan = active;
+    this.#settings.faults = stage;
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -53,6 +53,7 @@ import type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/serving/server_stats.ts";
 import { UdpAdmission } from "./lib/serving/_udp_admission.ts";
 import type {
+  FaultContext,
   FaultPlan,
   RunningCapture,
   UdpFaultStage,
@@ -170,6 +171,10 @@ class UdpServer implements EchoServer<"udp"> {
   #shutdown: Promise<void> | undefined;
   #loop: Promise<void>;
   #faults: UdpFaultStage | undefined;
+  #plan: FaultPlan | undefined;
+  #faultContext: FaultContext;
+  /** Stages replaced at run time, whose delayed replies still go out. */
+  #retired: UdpFaultStage[] = [];
 
   constructor(options: UdpServerOptions) {
     const check = new OptionChecker("the udp server");
@@ -191,19 +196,15 @@ class UdpServer implements EchoServer<"udp"> {
     this.#tracer = options.trace || capture !== undefined
       ? new Tracer("udp", { hold: capture?.hold ?? 0 })
       : undefined;
-    this.#faults = options.faults?.active
-      ? options.faults.udp({
-        stats: this.#stats,
-        tracer: this.#tracer,
-        drop: (refusal) =>
-          this.#drops.drop(
-            refusal.reason,
-            refusal.template,
-            refusal.properties,
-          ),
-        maxDelayed: options.maxDelayed,
-      })
-      : undefined;
+    this.#faultContext = {
+      stats: this.#stats,
+      tracer: this.#tracer,
+      drop: (refusal) =>
+        this.#drops.drop(refusal.reason, refusal.template, refusal.properties),
+      maxDelayed: options.maxDelayed,
+    };
+    this.#plan = options.faults?.active ? options.faults : undefined;
+    this.#faults = this.#plan?.udp(this.#faultContext);
     this.#socket = Deno.listenDatagram({
       transport: "udp",
       hostname: options.hostname ?? DEFAULT_HOSTNAME,
@@ -256,6 +257,22 @@ class UdpServer implements EchoServer<"udp"> {
 
   stats(): StatsSnapshot {
     return this.#stats.snapshot();
+  }
+
+  get faults(): Readonly<Record<string, unknown>> | undefined {
+    const plan = this.#plan;
+    return plan === undefined
+      ? undefined
+      : { ...plan.options, seed: plan.seed };
+  }
+
+  setFaults(plan: FaultPlan | undefined): void {
+    const active = plan?.active ? plan : undefined;
+    // Made first: a fault that is not for UDP throws, and nothing changes.
+    const stage = active?.udp(this.#faultContext);
+    if (this.#faults !== undefined) this.#retired.push(this.#faults);
+    this.#plan = active;
+    this.#faults = stage;
   }
 
   async #serve(): Promise<void> {
@@ -468,7 +485,9 @@ class UdpServer implements EchoServer<"udp"> {
     this.#closing = true;
     // Replies being sent are finished first, delayed ones go out now;
     // pending receives are cancelled.
-    await this.#faults?.flush();
+    await Promise.all(
+      [...this.#retired, this.#faults].map((stage) => stage?.flush()),
+    );
     if (this.#sending === 0) this.#close();
     this.#backoff.wake();
     await this.#loop;

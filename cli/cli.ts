@@ -10,7 +10,7 @@ import config from "../deno.json" with { type: "json" };
 import { formatAddress } from "../lib/serving/address.ts";
 import type { FaultOptions } from "../lib/faults/faults.ts";
 import type { EchoServer } from "../lib/serving/server.ts";
-import type { OpsServer } from "../lib/ops/ops_server.ts";
+import type { ControlOptions, OpsServer } from "../lib/ops/mod.ts";
 import { serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import {
@@ -84,6 +84,10 @@ export async function runCli(args: readonly string[]): Promise<number> {
           ? undefined
           : (await parseAccessList(commandLine.proxyFrom, "--proxy-from"))
             .ranges.join(","),
+        dialAllow: commandLine.dialAllow === undefined
+          ? undefined
+          : (await parseAccessList(commandLine.dialAllow, "--dial-allow"))
+            .ranges.join(","),
       };
     }
   } catch (error) {
@@ -112,6 +116,7 @@ export async function runCli(args: readonly string[]): Promise<number> {
 interface AccessLists {
   allow?: string;
   proxyFrom?: string;
+  dialAllow?: string;
 }
 
 async function serve(
@@ -199,11 +204,21 @@ async function serve(
       portFlag: "--http-port",
     };
     const { serveOps } = await import("../lib/ops/mod.ts");
+    let control: ControlOptions | undefined;
+    if (commandLine.control) {
+      try {
+        control = await controlOptions(commandLine, lists);
+      } catch (error) {
+        if (!(error instanceof FlagFileError)) throw error;
+        return await fail(error.message);
+      }
+    }
     try {
       ops = serveOps({
         hostname: target.hostname,
         port: target.port,
         servers: servers.map(([, server]) => server),
+        control,
       });
     } catch (error) {
       return await fail(describeStartError(error, target));
@@ -248,6 +263,32 @@ async function serve(
   reporting = false;
   await stopLogging();
   return stopped === undefined ? 1 : 0;
+}
+
+/**
+ * The control endpoints' options: the token read from its file (an empty
+ * one is an error naming the file), and the dial allow list.
+ */
+async function controlOptions(
+  commandLine: ServeCommandLine,
+  lists: AccessLists,
+): Promise<ControlOptions> {
+  let token: string | undefined;
+  const file = commandLine.controlTokenFile;
+  if (file !== undefined) {
+    token = (await readFlagFile("--control-token-file", file)).replace(
+      /\r?\n$/,
+      "",
+    );
+    if (token === "") {
+      throw new FlagFileError(
+        `Cannot use --control-token-file ${file}: the file is empty; put a token in it`,
+      );
+    }
+  }
+  if (lists.dialAllow === undefined) return { token };
+  const { AccessList } = await import("../lib/policy/mod.ts");
+  return { token, dialAllow: AccessList.parse(lists.dialAllow) };
 }
 
 /**

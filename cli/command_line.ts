@@ -95,6 +95,12 @@ export interface ServeCommandLine {
   httpHost: string;
   /** Seconds between the first stop signal and the stop. */
   drain: number;
+  /** Control endpoints on the HTTP port. */
+  control: boolean;
+  /** The file holding the control token; `undefined`: loopback peers only. */
+  controlTokenFile: string | undefined;
+  /** The networks `/control/dial` may reach, as given (checked later). */
+  dialAllow: string | undefined;
   /** The name `{instance}` stands for; `undefined`: the host name. */
   instance: string | undefined;
   /** Milliseconds every reply waits: fixed, or a `[min, max]` range. */
@@ -201,6 +207,9 @@ export const SERVE_DEFAULTS: Readonly<ServeCommandLine> = {
   httpPort: undefined,
   httpHost: DEFAULT_HOSTNAME,
   drain: 0,
+  control: false,
+  controlTokenFile: undefined,
+  dialAllow: undefined,
   instance: undefined,
   proxyProtocol: false,
   proxyFrom: undefined,
@@ -500,6 +509,39 @@ const FLAGS: Record<string, Flag> = {
     }],
     modes: SERVERS,
     apply: (value, into, flag) => into.drain = parseSeconds(value, flag),
+  },
+  "control": {
+    help: [{
+      section: "server",
+      text:
+        "with --http-port: control endpoints (/control/faults, /control/health, /control/ready, /control/dial) for loopback peers, or any peer with the token",
+    }],
+    boolean: true,
+    modes: SERVERS,
+    apply: (_value, into) => into.control = true,
+  },
+  "control-token-file": {
+    help: [{
+      section: "server",
+      value: "FILE",
+      text:
+        "with --control: every call must carry Authorization: Bearer and the token in FILE (needs --allow-read=FILE)",
+    }],
+    modes: SERVERS,
+    apply: (value, into, flag) =>
+      into.controlTokenFile = parseFile(value, flag),
+  },
+  "dial-allow": {
+    help: [{
+      section: "server",
+      value: "CIDR[,CIDR...]",
+      text:
+        "with --control: the networks /control/dial may reach (each also needs its --allow-net grant)",
+      default: "no dial",
+    }],
+    modes: SERVERS,
+    option: "dialAllow",
+    apply: (value, into) => into.dialAllow = value,
   },
   "proxy-protocol": {
     help: [{
@@ -951,6 +993,24 @@ function serveCommandLine(parsed: Parsed, mode: ServeMode): ServeCommandLine {
   if (result.capture && result.workers > 1) {
     throw new UsageError(
       "Flag --capture does not work with --workers: capture with one accept loop",
+    );
+  }
+  if (result.control && result.httpPort === undefined) {
+    throw new UsageError("Flag --control needs --http-port");
+  }
+  for (
+    const [flag, given] of [
+      ["--control-token-file", result.controlTokenFile],
+      ["--dial-allow", result.dialAllow],
+    ] as const
+  ) {
+    if (given !== undefined && !result.control) {
+      throw new UsageError(`Flag ${flag} needs --control`);
+    }
+  }
+  if (result.control && result.workers > 1) {
+    throw new UsageError(
+      "Flag --control does not work with --workers: steer one accept loop",
     );
   }
   if (result.chunkDelay !== undefined && result.chunk === undefined) {

@@ -244,6 +244,14 @@ export async function serveTcpWorkers(
     get error() {
       return main.error;
     },
+    get faults() {
+      return main.faults;
+    },
+    setFaults() {
+      throw new TypeError(
+        "Cannot change the faults of --workers at run time: run one accept loop",
+      );
+    },
     shutdown,
     stats: combined,
     async refreshStats() {

@@ -35,7 +35,7 @@ export const CONCERNS: Readonly<Record<string, readonly string[]>> = {
   proxy: ["policy"],
   faults: [],
   capture: [],
-  ops: [],
+  ops: ["faults", "policy", "client"],
   client: ["proxy", "policy"],
 };
 

@@ -14,3 +14,4 @@
  */
 
 export * from "./client.ts";
+export * from "./dial.ts";

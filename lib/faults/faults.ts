@@ -53,6 +53,20 @@ export interface FaultOptions {
   seed?: number;
 }
 
+/** The names of {@linkcode FaultOptions}, as the control API takes them. */
+export const FAULT_OPTION_NAMES: readonly string[] = [
+  "delay",
+  "chunk",
+  "chunkDelay",
+  "closeAfter",
+  "halfCloseAfter",
+  "stallAfter",
+  "banner",
+  "drop",
+  "duplicate",
+  "seed",
+];
+
 /** The kinds of fault counted in `stats().faults` and `echolab_faults_total`. */
 export type FaultKind =
   | "delay"
@@ -190,6 +204,16 @@ export class Faults implements FaultPlan {
   /** Whether any fault is on (a seed alone is none). */
   get active(): boolean {
     return this.injector.active;
+  }
+
+  /** The faults as given. */
+  get options(): Readonly<FaultOptions> {
+    return this.injector.options;
+  }
+
+  /** The seed of the generator (given, or chosen at random). */
+  get seed(): number {
+    return this.injector.seed;
   }
 
   /**

@@ -35,6 +35,8 @@ export interface ProcessMetrics {
   residentMemory: number;
   /** When the process started, in seconds since the Unix epoch. */
   startTime: number;
+  /** With control endpoints: calls refused, and changes by kind. */
+  control?: { denied: number; changes: Readonly<Record<string, number>> };
 }
 
 type Sample = [labels: Record<string, string>, value: number];
@@ -221,6 +223,23 @@ export function formatMetrics(
     ),
   );
   if (tcp.length > 0) text += durationHistogram(tcp);
+  if (process.control !== undefined) {
+    text += family(
+      "echolab_control_denied_total",
+      "counter",
+      "Control calls refused (no token, a wrong one, or a peer not on loopback).",
+      [[{}, process.control.denied]],
+    );
+    text += family(
+      "echolab_control_changes_total",
+      "counter",
+      "Changes made through the control endpoints, by what changed.",
+      ["faults", "health", "ready"].map((what) => [
+        { what },
+        process.control!.changes[what] ?? 0,
+      ]),
+    );
+  }
   text += family(
     "echolab_build_info",
     "gauge",

@@ -21,3 +21,7 @@ export * from "./metrics.ts";
 export * from "./ops_server.ts";
 export type { EchoServer, RefreshableStats } from "../serving/server.ts";
 export type { StatsSnapshot } from "../serving/server_stats.ts";
+export type { ControlOptions, ControlTarget } from "./_control.ts";
+export type * from "../serving/stages.ts";
+export type { Tracer } from "../serving/tracer.ts";
+export type { ServerStats } from "../serving/server_stats.ts";

@@ -11,6 +11,7 @@ import { getLogger } from "@logtape/logtape";
 import config from "../../deno.json" with { type: "json" };
 import { formatAddress } from "../serving/address.ts";
 import { OptionChecker } from "../serving/check_options.ts";
+import type { ControlOptions } from "./_control.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_HTTP_PORT } from "../serving/defaults.ts";
 import { formatMetrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
 import type { EchoServer, RefreshableStats } from "../serving/server.ts";
@@ -40,6 +41,14 @@ export interface OpsServerOptions {
    * counters at each `/metrics` and `/stats`.
    */
   servers: readonly (EchoServer & Partial<RefreshableStats>)[];
+  /**
+   * Control endpoints under `/control/` (faults, health, readiness, dial),
+   * for loopback peers, or for any peer with the token; without it those
+   * paths answer 404. Loaded only when given.
+   *
+   * @default {undefined}
+   */
+  control?: ControlOptions;
 }
 
 /** The side HTTP port, running. */
@@ -50,6 +59,21 @@ export interface OpsServer extends AsyncDisposable {
   readonly ready: boolean;
   /** From now on `/readyz` answers `503 draining`; there is no way back. */
   drain(): void;
+  /** Whether `/healthz` answers 200 now. */
+  readonly healthy: boolean;
+  /**
+   * Sets what `/healthz` answers: `200 ok`, or `503 unhealthy`.
+   *
+   * @param healthy The new state.
+   */
+  setHealthy(healthy: boolean): void;
+  /**
+   * Sets what `/readyz` answers: `200 ready`, or `503 not ready`; a
+   * draining server stays `503 draining` whatever is set.
+   *
+   * @param ready The new state.
+   */
+  setReady(ready: boolean): void;
   /**
    * Stops serving HTTP.
    *
@@ -104,7 +128,23 @@ export function serveOps(options: OpsServerOptions): OpsServer {
     );
   }
   const servers = options.servers;
-  let ready = true;
+  let draining = false;
+  let readyFlag = true;
+  let healthy = true;
+  const target = {
+    setHealthy(value: boolean) {
+      healthy = value;
+    },
+    setReady(value: boolean) {
+      readyFlag = value;
+    },
+  };
+  // The control endpoints and what they need load only when asked for.
+  const control = options.control === undefined
+    ? undefined
+    : import("./_control.ts").then(({ Control }) =>
+      new Control(options.control!, servers, target)
+    );
   const collect = () =>
     Promise.all(servers.map(async (server) => ({
       transport: server.addr.transport,
@@ -113,7 +153,15 @@ export function serveOps(options: OpsServerOptions): OpsServer {
         ? await server.refreshStats()
         : server.stats() as StatsSnapshot,
     })));
-  const handler = async (request: Request): Promise<Response> => {
+  const handler = async (
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Promise<Response> => {
+    if (new URL(request.url).pathname.startsWith("/control/")) {
+      return control === undefined
+        ? text(404, "not found")
+        : (await control).handle(request, info.remoteAddr);
+    }
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("method not allowed", {
         status: 405,
@@ -123,14 +171,23 @@ export function serveOps(options: OpsServerOptions): OpsServer {
     const path = new URL(request.url).pathname;
     switch (path) {
       case "/healthz":
-        return text(200, "ok");
+        return healthy ? text(200, "ok") : text(503, "unhealthy");
       case "/readyz":
-        return ready ? text(200, "ready") : text(503, "draining");
+        return draining
+          ? text(503, "draining")
+          : readyFlag
+          ? text(200, "ready")
+          : text(503, "not ready");
       case "/metrics": {
+        const steering = control === undefined ? undefined : await control;
         const body = formatMetrics(await collect(), {
           version: config.version,
           residentMemory: Deno.memoryUsage().rss,
           startTime: START_TIME,
+          control: steering === undefined ? undefined : {
+            denied: steering.denied,
+            changes: steering.changes,
+          },
         });
         return new Response(body, {
           headers: { "content-type": METRICS_CONTENT_TYPE },
@@ -162,11 +219,16 @@ export function serveOps(options: OpsServerOptions): OpsServer {
   return {
     addr: server.addr,
     get ready() {
-      return ready;
+      return !draining && readyFlag;
     },
     drain() {
-      ready = false;
+      draining = true;
     },
+    get healthy() {
+      return healthy;
+    },
+    setHealthy: target.setHealthy,
+    setReady: target.setReady,
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };

@@ -30,12 +30,11 @@ export class LineEcho {
   answers = 0;
   /** Replies written so far (counted by {@linkcode LineEcho.answered}). */
   replied = 0;
-  /** Replies before the fault stage's close policy acts. */
-  readonly budget: number;
   #link: TcpLink;
   #reader: LineReader;
   #formatter: ReplyFormatter;
-  #faults: TcpFaultStage | undefined;
+  /** Where the fault stage in force is read, line by line. */
+  #settings: { readonly faults?: TcpFaultStage };
   #seedLog: SeedLog;
   #logLines = false;
   #batchLines = 0;
@@ -45,24 +44,23 @@ export class LineEcho {
    * Sets up the stage for one connection.
    *
    * @param link The connection.
-   * @param options The line cap, the filled prefix, the faults and the
-   * seed's log lines.
+   * @param options The line cap, the filled prefix, where the fault stage
+   * in force is read, and the seed's log lines.
    */
   constructor(
     link: TcpLink,
     options: {
       maxLine: number;
       prefix: Uint8Array;
-      faults?: TcpFaultStage;
+      settings: { readonly faults?: TcpFaultStage };
       seedLog: SeedLog;
     },
   ) {
     this.#link = link;
     this.#reader = new LineReader({ maxLine: options.maxLine });
     this.#formatter = new ReplyFormatter(options.prefix);
-    this.#faults = options.faults;
+    this.#settings = options.settings;
     this.#seedLog = options.seedLog;
-    this.budget = options.faults?.budget ?? Infinity;
   }
 
   /**
@@ -114,6 +112,11 @@ export class LineEcho {
     this.#formatter.release();
   }
 
+  /** Replies before the fault stage's close policy acts. */
+  get budget(): number {
+    return this.#settings.faults?.budget ?? Infinity;
+  }
+
   /** Whether the close policy's budget is spent. */
   get spent(): boolean {
     return this.replied >= this.budget;
@@ -122,10 +125,10 @@ export class LineEcho {
   readonly #onLine = (line: Uint8Array): void => {
     this.#batchLines++;
     if (this.#logLines) this.#seedLog.receiving(line, this.#link.peer);
-    const faults = this.#faults;
+    const faults = this.#settings.faults;
     if (faults !== undefined) {
       // Past the close policy's budget: received, never answered.
-      if (this.replied + this.#batchAnswers >= this.budget) return;
+      if (this.replied + this.#batchAnswers >= faults.budget) return;
       if (faults.drops(this.#link)) return;
     }
     this.#batchAnswers++;

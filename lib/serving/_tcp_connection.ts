@@ -224,7 +224,7 @@ export class TcpConnection implements TcpLink {
         prefix: prefix.perPeer
           ? prefix.bytes(this.#peer, formatAddress(this.#socket.localAddr))
           : prefix.bytes("", ""),
-        faults,
+        settings,
         seedLog,
       });
     }
@@ -257,7 +257,10 @@ export class TcpConnection implements TcpLink {
       await this.#answer(lines);
       if (this.#reason !== undefined) return;
       if (lines.spent) {
-        this.#reason = await settings.faults!.afterBudget(this, lines.replied);
+        const faults = settings.faults;
+        if (faults !== undefined) {
+          this.#reason = await faults.afterBudget(this, lines.replied);
+        }
         return;
       }
     }

@@ -51,7 +51,10 @@ export interface TcpConnectionSettings {
   preamble?: TcpPreamble;
   /** The certificate and key a preamble serves TLS with. */
   tls?: { cert: string; key: string };
-  /** The writer and close policy of faults on purpose. */
+  /**
+   * The writer and close policy of faults on purpose; replaced at run time
+   * by `setFaults`, read at every use.
+   */
   faults?: TcpFaultStage;
   /**
    * Checks the client once it is known (at once without a preamble) and

@@ -7,7 +7,7 @@
  */
 
 import type { StatsSnapshot } from "./server_stats.ts";
-import type { AddressFilter, CapturePlan } from "./stages.ts";
+import type { AddressFilter, CapturePlan, FaultPlan } from "./stages.ts";
 
 /**
  * A running echo server.
@@ -42,6 +42,21 @@ export interface EchoServer<Transport extends "tcp" | "udp" = "tcp" | "udp">
    * after a {@linkcode EchoServer.shutdown}.
    */
   readonly error: Error | undefined;
+  /**
+   * The faults in force, under their option names and with the seed in use,
+   * or `undefined` when none is (see {@linkcode EchoServer.setFaults}).
+   */
+  readonly faults: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * Replaces the faults in force, at run time: every line or datagram that
+   * arrives from now on meets the new ones, on connections already open too
+   * (counts such as `closeAfter` count from a connection's start).
+   *
+   * @param plan The faults (`faults()` of `echolab/faults`), or `undefined`
+   * for none. A fault that is not for the server's transport throws a
+   * `RangeError` naming it, and nothing changes.
+   */
+  setFaults(plan: FaultPlan | undefined): void;
   /**
    * Stops the server gracefully: stop receiving, answer what was already
    * received, close every connection and socket.

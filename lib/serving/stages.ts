@@ -256,6 +256,10 @@ export interface UdpFaultStage {
 export interface FaultPlan {
   /** Whether any fault is on (a seed alone is none). */
   readonly active: boolean;
+  /** The faults as given, under the option names (`delay`, `closeAfter`, …). */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** The seed of the plan's generator (given, or chosen at random). */
+  readonly seed: number;
   /**
    * The faults in words, for the start log: `delay 100 ms, seed 42`.
    *

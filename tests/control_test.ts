@@ -1,0 +1,395 @@
+// Copyright 2026 the echolab authors. MIT license.
+// The control endpoints, through the real program and over real HTTP.
+import {
+  deepStrictEqual,
+  match,
+  ok,
+  strictEqual,
+  throws,
+} from "node:assert/strict";
+import { faults } from "../lib/faults/mod.ts";
+import { serveOps } from "../lib/ops/mod.ts";
+import { serveTcp } from "../tcp.ts";
+import { serveUdp } from "../udp.ts";
+import { freePort, MainProcess, runMain } from "./cli_process.ts";
+import { ping, readToEnd, REPLY } from "./net_client.ts";
+
+/** The HTTP port a running program says it serves. */
+async function httpPort(server: MainProcess): Promise<number> {
+  const line = await server.waitFor(/Serving health and metrics/);
+  return Number(line.match(/:(\d+)$/)![1]);
+}
+
+async function call(
+  url: string,
+  method = "GET",
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; headers: Headers }> {
+  const response = await fetch(url, {
+    method,
+    headers: body === undefined
+      ? headers
+      : { "content-type": "application/json", ...headers },
+    body: body === undefined
+      ? undefined
+      : typeof body === "string"
+      ? body
+      : JSON.stringify(body),
+  });
+  return {
+    status: response.status,
+    body: await response.text(),
+    headers: response.headers,
+  };
+}
+
+Deno.test("control: without --control the control paths answer 404", async () => {
+  await using server = new MainProcess([
+    "tcp",
+    "--port",
+    "0",
+    "--http-port",
+    "0",
+  ]);
+  const url = `http://127.0.0.1:${await httpPort(server)}`;
+  for (const path of ["/control/faults", "/control/health", "/control/dial"]) {
+    strictEqual((await call(`${url}${path}`)).status, 404, path);
+  }
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});
+
+Deno.test("control: a fault set over HTTP acts on an open connection, and DELETE clears it", async () => {
+  await using server = new MainProcess([
+    "tcp",
+    "--port",
+    "0",
+    "--http-port",
+    "0",
+    "--control",
+  ]);
+  const port = await server.port("tcp");
+  const url = `http://127.0.0.1:${await httpPort(server)}/control/faults`;
+  deepStrictEqual(JSON.parse((await call(url)).body), { tcp: {} });
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  strictEqual(await ping(conn, "a"), `${REPLY}a\n`);
+  // closeAfter counts from the connection's start: one reply more, then closed.
+  const set = await call(url, "PUT", { tcp: { closeAfter: 2 }, seed: 9 });
+  strictEqual(set.status, 200);
+  deepStrictEqual(JSON.parse(set.body), {
+    tcp: { closeAfter: 2 },
+    seed: 9,
+  });
+  match(
+    await server.waitFor(/Control: faults set/),
+    /WARN {2}echolab\.control: Control: faults set by 127\.0\.0\.1:\d+: tcp close after 2, seed 9$/,
+  );
+  strictEqual(await ping(conn, "b"), `${REPLY}b\n`);
+  strictEqual((await readToEnd(conn)).length, 0);
+  const cleared = await call(url, "DELETE");
+  strictEqual(cleared.status, 200);
+  deepStrictEqual(JSON.parse(cleared.body), { tcp: {} });
+  using again = await Deno.connect({ hostname: "127.0.0.1", port });
+  for (const line of ["c", "d", "e"]) {
+    strictEqual(await ping(again, line), `${REPLY}${line}\n`);
+  }
+  const metrics = (await call(url.replace("/control/faults", "/metrics"))).body;
+  match(metrics, /^echolab_control_changes_total\{what="faults"\} 2$/m);
+  match(metrics, /^echolab_control_denied_total 0$/m);
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});
+
+Deno.test("control: a bad body answers 400 naming the option, and changes nothing", async () => {
+  await using server = new MainProcess([
+    "all",
+    "--tcp-port",
+    "0",
+    "--udp-port",
+    "0",
+    "--http-port",
+    "0",
+    "--control",
+    "--delay",
+    "5",
+  ]);
+  const url = `http://127.0.0.1:${await httpPort(server)}/control/faults`;
+  const before = JSON.parse((await call(url)).body);
+  deepStrictEqual(before.tcp, { delay: 5 });
+  deepStrictEqual(before.udp, { delay: 5 });
+  const cases: [unknown, string][] = [
+    ["not json", "Cannot read the body: not JSON"],
+    [
+      [1],
+      'Cannot set faults: the body must be an object such as {"tcp": {"delay": 100}}',
+    ],
+    [
+      { tcp: { drop: 2 } },
+      "Cannot inject faults: drop must be from 0 to 1, got 2 (tcp)",
+    ],
+    [{ tcp: { nope: 1 } }, "Cannot set faults: unknown option tcp.nope"],
+    [{ quic: {} }, 'Cannot set faults: unknown key "quic" (tcp, udp or seed)'],
+    // All or nothing: TCP's part is good, UDP's is not.
+    [
+      { tcp: { delay: 50 }, udp: { chunk: 3 } },
+      "Cannot inject faults: chunk is for TCP (udp)",
+    ],
+  ];
+  for (const [body, message] of cases) {
+    const answer = await call(url, "PUT", body);
+    strictEqual(answer.status, 400, JSON.stringify(body));
+    strictEqual(answer.body, message);
+  }
+  deepStrictEqual(JSON.parse((await call(url)).body), before);
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});
+
+Deno.test("control: with a token file every call needs the bearer token; 401 otherwise, counted", async () => {
+  const directory = new URL("./", import.meta.url).pathname;
+  const file = `${directory}control_token_fixture.txt`;
+  await using server = new MainProcess(
+    [
+      "tcp",
+      "--port",
+      "0",
+      "--http-port",
+      "0",
+      "--control",
+      "--control-token-file",
+      file,
+    ],
+    "127.0.0.1",
+    undefined,
+    [`--allow-read=${file}`],
+  );
+  const base = `http://127.0.0.1:${await httpPort(server)}`;
+  const tries: Record<string, string>[] = [{}, {
+    authorization: "Bearer wrong",
+  }];
+  for (const headers of tries) {
+    const answer = await call(
+      `${base}/control/faults`,
+      "GET",
+      undefined,
+      headers,
+    );
+    strictEqual(answer.status, 401);
+    strictEqual(answer.headers.get("www-authenticate"), "Bearer");
+    strictEqual(answer.body, "unauthorized");
+  }
+  const right = await call(`${base}/control/faults`, "GET", undefined, {
+    authorization: "Bearer s3cret-token",
+  });
+  strictEqual(right.status, 200);
+  match(
+    (await call(`${base}/metrics`)).body,
+    /^echolab_control_denied_total 2$/m,
+  );
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});
+
+Deno.test("control: usage errors and an empty token file", async () => {
+  for (
+    const [args, message] of [
+      [["tcp", "--control"], "Flag --control needs --http-port"],
+      [
+        ["tcp", "--http-port", "0", "--dial-allow", "127.0.0.1"],
+        "Flag --dial-allow needs --control",
+      ],
+      [
+        ["tcp", "--http-port", "0", "--control", "--workers", "2"],
+        "Flag --control does not work with --workers: steer one accept loop",
+      ],
+      [
+        ["tcp", "--http-port", "0", "--control", "--dial-allow", "nowhere"],
+        'Invalid --dial-allow: "nowhere" is not an IPv4 or IPv6 range such as 127.0.0.0/8 or ::1/128',
+      ],
+    ] as const
+  ) {
+    const { code, stderr } = await runMain([...args]);
+    strictEqual(code, 2, args.join(" "));
+    strictEqual(stderr, `echolab: ${message} (see --help)\n`);
+  }
+  const empty = "/dev/null";
+  const { code, stderr } = await runMain(
+    [
+      "tcp",
+      "--port",
+      String(freePort()),
+      "--http-port",
+      "0",
+      "--control",
+      "--control-token-file",
+      empty,
+    ],
+    "127.0.0.1",
+    [`--allow-read=${empty}`],
+  );
+  strictEqual(code, 1);
+  match(
+    stderr,
+    /ERROR echolab: Cannot use --control-token-file \/dev\/null: the file is empty; put a token in it\n/,
+  );
+});
+
+Deno.test("control: health and readiness are set and read back; draining still wins", async () => {
+  await using server = new MainProcess([
+    "tcp",
+    "--port",
+    "0",
+    "--http-port",
+    "0",
+    "--control",
+  ]);
+  const base = `http://127.0.0.1:${await httpPort(server)}`;
+  strictEqual(
+    (await call(`${base}/control/health`, "PUT", { healthy: false })).status,
+    200,
+  );
+  deepStrictEqual(
+    [
+      (await call(`${base}/healthz`)).status,
+      (await call(`${base}/healthz`)).body,
+    ],
+    [503, "unhealthy"],
+  );
+  strictEqual(
+    (await call(`${base}/control/health`, "PUT", { healthy: true })).status,
+    200,
+  );
+  strictEqual((await call(`${base}/healthz`)).status, 200);
+  strictEqual(
+    (await call(`${base}/control/ready`, "PUT", { ready: false })).status,
+    200,
+  );
+  deepStrictEqual(
+    [
+      (await call(`${base}/readyz`)).status,
+      (await call(`${base}/readyz`)).body,
+    ],
+    [503, "not ready"],
+  );
+  const bad = await call(`${base}/control/ready`, "PUT", { ready: "no" });
+  strictEqual(bad.status, 400);
+  strictEqual(
+    bad.body,
+    'Cannot set readiness: the body must be {"ready": true} or {"ready": false}',
+  );
+  strictEqual(
+    (await call(`${base}/control/ready`, "PUT", { ready: true })).status,
+    200,
+  );
+  strictEqual((await call(`${base}/readyz`)).status, 200);
+  strictEqual((await call(`${base}/control/health`)).status, 405);
+  match(
+    (await call(`${base}/metrics`)).body,
+    /^echolab_control_changes_total\{what="health"\} 2$/m,
+  );
+  match(
+    (await call(`${base}/metrics`)).body,
+    /^echolab_control_changes_total\{what="ready"\} 2$/m,
+  );
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});
+
+Deno.test("control: /control/dial reaches echolab's own port, is refused by a closed one, and never leaves --dial-allow", async () => {
+  const closed = freePort();
+  await using server = new MainProcess([
+    "tcp",
+    "--port",
+    "0",
+    "--http-port",
+    "0",
+    "--control",
+    "--dial-allow",
+    "127.0.0.0/8",
+  ]);
+  const port = await server.port("tcp");
+  const url = `http://127.0.0.1:${await httpPort(server)}/control/dial`;
+  const own = JSON.parse(
+    (await call(url, "POST", {
+      transport: "tcp",
+      host: "127.0.0.1",
+      port,
+      message: "probe",
+      count: 2,
+    })).body,
+  );
+  deepStrictEqual(
+    own.results.map((
+      r: { outcome: string; reply?: string },
+    ) => [r.outcome, r.reply]),
+    [["reply", "received msg: probe"], ["reply", "received msg: probe"]],
+  );
+  ok(own.results.every((r: { rttMs: number }) => typeof r.rttMs === "number"));
+  const refused = JSON.parse(
+    (await call(url, "POST", {
+      transport: "tcp",
+      host: "127.0.0.1",
+      port: closed,
+    })).body,
+  );
+  deepStrictEqual(refused.results.map((r: { outcome: string }) => r.outcome), [
+    "refused",
+  ]);
+  const outside = await call(url, "POST", {
+    transport: "tcp",
+    host: "192.0.2.7",
+    port: 80,
+  });
+  strictEqual(outside.status, 403);
+  strictEqual(
+    outside.body,
+    "forbidden: 192.0.2.7 is not in the dial allow list (--dial-allow)",
+  );
+  const badPort = await call(url, "POST", {
+    transport: "tcp",
+    host: "127.0.0.1",
+    port: 0,
+  });
+  strictEqual(badPort.status, 400);
+  strictEqual(
+    badPort.body,
+    "Cannot dial: port must be an integer from 1 to 65535: got 0",
+  );
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});
+
+Deno.test("control: the library steers the same: setFaults, faults, setHealthy, setReady", async () => {
+  await using tcp = serveTcp({ port: 0 });
+  await using udp = serveUdp({ port: 0 });
+  await using ops = serveOps({ port: 0, servers: [tcp, udp] });
+  strictEqual(tcp.faults, undefined);
+  using conn = await Deno.connect(tcp.addr);
+  strictEqual(await ping(conn, "one"), `${REPLY}one\n`);
+  tcp.setFaults(faults({ closeAfter: 2, seed: 3 }));
+  deepStrictEqual(tcp.faults, { closeAfter: 2, seed: 3 });
+  strictEqual(await ping(conn, "two"), `${REPLY}two\n`);
+  strictEqual((await readToEnd(conn)).length, 0);
+  // A fault for the other transport: RangeError naming it, nothing changes.
+  throws(
+    () => tcp.setFaults(faults({ duplicate: 0.5 })),
+    /duplicate is for UDP/,
+  );
+  deepStrictEqual(tcp.faults, { closeAfter: 2, seed: 3 });
+  throws(
+    () => udp.setFaults(faults({ closeAfter: 1 })),
+    /closeAfter is for TCP/,
+  );
+  tcp.setFaults(undefined);
+  strictEqual(tcp.faults, undefined);
+  ops.setHealthy(false);
+  ops.setReady(false);
+  const base = `http://127.0.0.1:${ops.addr.port}`;
+  strictEqual((await call(`${base}/healthz`)).status, 503);
+  strictEqual((await call(`${base}/readyz`)).body, "not ready");
+  ops.drain();
+  ops.setReady(true);
+  strictEqual((await call(`${base}/readyz`)).body, "draining");
+  strictEqual((await call(`${base}/control/faults`)).status, 404);
+});
