@@ -340,7 +340,8 @@ class UdpServer implements EchoServer<"udp"> {
           { peer, size, kept: bufferSize, option: "bufferSize" },
         );
       }
-      const faults = this.#faults;
+      const stage = this.#faults;
+      const faults = stage?.selects(address.hostname) ? stage : undefined;
       if (faults?.drops(peer)) continue;
       logLines = seedLog.receivingEnabled();
       let reply: Uint8Array;

@@ -84,6 +84,10 @@ export async function runCli(args: readonly string[]): Promise<number> {
           ? undefined
           : (await parseAccessList(commandLine.proxyFrom, "--proxy-from"))
             .ranges.join(","),
+        faultsFor: commandLine.faultsFor === undefined
+          ? undefined
+          : (await parseAccessList(commandLine.faultsFor, "--faults-for"))
+            .ranges.join(","),
         dialAllow: commandLine.dialAllow === undefined
           ? undefined
           : (await parseAccessList(commandLine.dialAllow, "--dial-allow"))
@@ -115,6 +119,7 @@ export async function runCli(args: readonly string[]): Promise<number> {
 /** The access lists of the command line, checked, as text. */
 interface AccessLists {
   allow?: string;
+  faultsFor?: string;
   proxyFrom?: string;
   dialAllow?: string;
 }
@@ -330,11 +335,16 @@ function faultsOf(
   commandLine: ServeCommandLine,
   transport: "tcp" | "udp",
 ): FaultOptions | undefined {
-  const { delay, drop, seed } = commandLine;
+  const { delay, drop, seed, jitter, dropBurst, faultsFor } = commandLine;
   const faults: FaultOptions = transport === "tcp"
     ? {
       delay,
+      jitter,
       drop,
+      dropBurst,
+      faultsFor,
+      bandwidth: commandLine.bandwidth,
+      faultConnections: commandLine.faultConnections,
       chunk: commandLine.chunk,
       chunkDelay: commandLine.chunkDelay,
       closeAfter: commandLine.closeAfter,
@@ -342,7 +352,14 @@ function faultsOf(
       stallAfter: commandLine.stallAfter,
       banner: commandLine.banner,
     }
-    : { delay, drop, duplicate: commandLine.duplicate };
+    : {
+      delay,
+      jitter,
+      drop,
+      dropBurst,
+      faultsFor,
+      duplicate: commandLine.duplicate,
+    };
   const given = Object.fromEntries(
     Object.entries(faults).filter(([, value]) => value !== undefined),
   ) as FaultOptions;

@@ -20,6 +20,8 @@ import {
   DEFAULT_TIMEOUT,
   DEFAULT_UDP_PORT,
   DEFAULT_WAIT,
+  MAX_BANDWIDTH,
+  MAX_BURST,
   MAX_CONNECTIONS_LIMIT,
   MAX_COUNT,
   MAX_DATAGRAM_SIZE,
@@ -121,6 +123,16 @@ export interface ServeCommandLine {
   drop: number | undefined;
   /** The fraction of UDP replies sent twice. */
   duplicate: number | undefined;
+  /** Standard deviation added to each delay, in milliseconds. */
+  jitter: number | undefined;
+  /** TCP replies' bytes per second per connection. */
+  bandwidth: number | undefined;
+  /** Mean length of runs of losses. */
+  dropBurst: number | undefined;
+  /** The networks faults are aimed at, as given (checked later). */
+  faultsFor: string | undefined;
+  /** The fraction of TCP connections that get faults. */
+  faultConnections: number | undefined;
   /** The seed of the faults' generator. */
   seed: number | undefined;
   /** Bytes of UDP replies that may wait out a delay at once. */
@@ -224,6 +236,11 @@ export const SERVE_DEFAULTS: Readonly<ServeCommandLine> = {
   banner: undefined,
   drop: undefined,
   duplicate: undefined,
+  jitter: undefined,
+  bandwidth: undefined,
+  dropBurst: undefined,
+  faultsFor: undefined,
+  faultConnections: undefined,
   seed: undefined,
   maxDelayed: DEFAULT_MAX_DELAYED,
 };
@@ -680,6 +697,18 @@ const FLAGS: Record<string, Flag> = {
     option: "delay",
     apply: (value, into, flag) => into.delay = parseDelay(value, flag),
   },
+  "jitter": {
+    help: [{
+      section: "faults",
+      value: "MS",
+      text:
+        "with --delay: add a normal deviate of this standard deviation to each delay (never below 0)",
+    }],
+    modes: SERVERS,
+    option: "jitter",
+    apply: (value, into, flag) =>
+      into.jitter = parseCount(value, flag, 0, MAX_DELAY),
+  },
   "chunk": {
     help: [{
       section: "faults",
@@ -702,6 +731,18 @@ const FLAGS: Record<string, Flag> = {
     option: "chunkDelay",
     apply: (value, into, flag) =>
       into.chunkDelay = parseCount(value, flag, 0, MAX_DELAY),
+  },
+  "bandwidth": {
+    help: [{
+      section: "faults",
+      value: "BYTES_PER_S",
+      text:
+        "TCP: replies leave at most this fast, per connection (a token bucket of 50 ms, at least 256 bytes)",
+    }],
+    modes: TCP,
+    option: "bandwidth",
+    apply: (value, into, flag) =>
+      into.bandwidth = parseCount(value, flag, 1, MAX_BANDWIDTH),
   },
   "close-after": {
     help: [{
@@ -758,6 +799,17 @@ const FLAGS: Record<string, Flag> = {
     option: "drop",
     apply: (value, into, flag) => into.drop = parseRate(value, flag),
   },
+  "drop-burst": {
+    help: [{
+      section: "faults",
+      value: "N",
+      text:
+        "with --drop: losses come in runs of mean length N (a Gilbert model), at the same rate",
+    }],
+    modes: SERVERS,
+    option: "dropBurst",
+    apply: (value, into, flag) => into.dropBurst = parseBurst(value, flag),
+  },
   "duplicate": {
     help: [{
       section: "faults",
@@ -767,6 +819,31 @@ const FLAGS: Record<string, Flag> = {
     modes: UDP,
     option: "duplicate",
     apply: (value, into, flag) => into.duplicate = parseRate(value, flag),
+  },
+  "faults-for": {
+    help: [{
+      section: "faults",
+      value: "CIDR[,CIDR...]",
+      text:
+        "faults only for clients in these networks (with --proxy-protocol, the header's client); others served clean",
+      default: "everyone",
+    }],
+    modes: SERVERS,
+    option: "faultsFor",
+    apply: (value, into) => into.faultsFor = value,
+  },
+  "fault-connections": {
+    help: [{
+      section: "faults",
+      value: "RATE",
+      text:
+        "TCP: only this fraction (0-1) of connections, chosen at accept, get faults, all or nothing",
+      default: "1",
+    }],
+    modes: TCP,
+    option: "faultConnections",
+    apply: (value, into, flag) =>
+      into.faultConnections = parseRate(value, flag),
   },
   "seed": {
     help: [{
@@ -1013,6 +1090,15 @@ function serveCommandLine(parsed: Parsed, mode: ServeMode): ServeCommandLine {
       "Flag --control does not work with --workers: steer one accept loop",
     );
   }
+  if (result.jitter !== undefined && result.delay === undefined) {
+    throw new UsageError("Flag --jitter needs --delay");
+  }
+  if (result.dropBurst !== undefined && result.drop === undefined) {
+    throw new UsageError("Flag --drop-burst needs --drop");
+  }
+  if (result.dropBurst !== undefined && result.drop === 1) {
+    throw new UsageError("Flag --drop-burst needs a --drop rate below 1");
+  }
   if (result.chunkDelay !== undefined && result.chunk === undefined) {
     throw new UsageError("Flag --chunk-delay needs --chunk");
   }
@@ -1126,6 +1212,18 @@ function parseDelay(value: string, flag: string): number | [number, number] {
     );
   }
   return match?.[2] === undefined ? min : [min, max];
+}
+
+function parseBurst(value: string, flag: string): number {
+  const burst = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  if (!(burst >= 1 && burst <= MAX_BURST)) {
+    throw new UsageError(
+      `Invalid ${flag} ${
+        JSON.stringify(value)
+      }: expected a mean run length from 1 to ${MAX_BURST}, e.g. 4`,
+    );
+  }
+  return burst;
 }
 
 function parseRate(value: string, flag: string): number {

@@ -33,7 +33,7 @@ export const CONCERNS: Readonly<Record<string, readonly string[]>> = {
   serving: [],
   policy: [],
   proxy: ["policy"],
-  faults: [],
+  faults: ["policy"],
   capture: [],
   ops: ["faults", "policy", "client"],
   client: ["proxy", "policy"],

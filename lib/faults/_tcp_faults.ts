@@ -13,7 +13,8 @@ import type {
   TcpFaultStage,
   TcpLink,
 } from "../serving/stages.ts";
-import { type FaultInjector, sleep } from "./faults.ts";
+import { AccessList } from "../policy/access_list.ts";
+import { type FaultInjector, sleep } from "./fault_injector.ts";
 
 /** The read buffer of a half-closed connection, read but not answered. */
 const DISCARD_SIZE = 512;
@@ -34,6 +35,12 @@ export function tcpFaultStage(
   const banner = options.banner === undefined
     ? undefined
     : new TextEncoder().encode(`${options.banner}\n`);
+  const aimed = options.faultsFor === undefined
+    ? undefined
+    : AccessList.parse(options.faultsFor);
+  const bandwidth = options.bandwidth;
+  /** Each connection's token bucket, while it lives. */
+  const buckets = new WeakMap<TcpLink, { tokens: number; at: number }>();
   const budget = Math.min(
     options.closeAfter ?? Infinity,
     options.halfCloseAfter ?? Infinity,
@@ -74,8 +81,50 @@ export function tcpFaultStage(
     }
   }
 
+  /** Writes bytes no faster than the bandwidth, from a token bucket. */
+  async function throttled(
+    link: TcpLink,
+    bytes: Uint8Array,
+    write: (bytes: Uint8Array) => Promise<void>,
+  ): Promise<void> {
+    const rate = bandwidth!;
+    // The bucket holds the larger of 256 bytes and 50 ms of the rate.
+    const capacity = Math.max(256, Math.floor(rate * 0.05));
+    let bucket = buckets.get(link);
+    if (bucket === undefined) {
+      bucket = { tokens: capacity, at: performance.now() };
+      buckets.set(link, bucket);
+    }
+    stats.countFault("bandwidth");
+    tracer?.event("reply to {peer} limited to {rate} bytes/s", {
+      peer: link.peer,
+      rate,
+    });
+    for (let offset = 0; offset < bytes.length;) {
+      const now = performance.now();
+      bucket.tokens = Math.min(
+        capacity,
+        bucket.tokens + ((now - bucket.at) * rate) / 1000,
+      );
+      bucket.at = now;
+      const want = Math.min(bytes.length - offset, capacity);
+      if (bucket.tokens < want) {
+        await sleep(((want - bucket.tokens) * 1000) / rate, link.signal);
+        if (link.signal.aborted) throw new Deno.errors.BadResource("closed");
+        continue;
+      }
+      bucket.tokens -= want;
+      await write(bytes.subarray(offset, offset + want));
+      offset += want;
+    }
+  }
+
   return {
     budget,
+    selects(source) {
+      return (aimed === undefined || aimed.allows(source)) &&
+        injector.selectsConnection();
+    },
     begin(link) {
       if (banner === undefined) return undefined;
       stats.countFault("banner");
@@ -95,9 +144,12 @@ export function tcpFaultStage(
       return options.delay === undefined ? undefined : delay(link);
     },
     async write(link, bytes, write) {
+      const send = bandwidth === undefined
+        ? write
+        : (piece: Uint8Array) => throttled(link, piece, write);
       const chunk = options.chunk;
-      if (chunk === undefined || bytes.length <= chunk) await write(bytes);
-      else await writeChunked(link, bytes, chunk, write);
+      if (chunk === undefined || bytes.length <= chunk) await send(bytes);
+      else await writeChunked(link, bytes, chunk, send);
     },
     async afterBudget(link, answered): Promise<CloseReason> {
       const peer = link.peer;

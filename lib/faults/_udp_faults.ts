@@ -13,8 +13,9 @@ import type {
   UdpSender,
 } from "../serving/stages.ts";
 import { DelayQueue } from "./_delay_queue.ts";
+import { AccessList } from "../policy/access_list.ts";
 import { DEFAULT_MAX_DELAYED } from "../serving/defaults.ts";
-import type { FaultInjector } from "./faults.ts";
+import type { FaultInjector } from "./fault_injector.ts";
 
 export { DEFAULT_MAX_DELAYED };
 /**
@@ -71,7 +72,14 @@ export function udpFaultStage(
     }
   });
 
+  const aimed = injector.options.faultsFor === undefined
+    ? undefined
+    : AccessList.parse(injector.options.faultsFor);
+
   return {
+    selects(hostname) {
+      return aimed === undefined || aimed.allows(hostname);
+    },
     drops(peer) {
       if (!injector.drops()) return false;
       stats.countFault("drop");

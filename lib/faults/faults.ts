@@ -14,7 +14,16 @@ import type {
   TcpFaultStage,
   UdpFaultStage,
 } from "../serving/stages.ts";
-import { MAX_DELAY, MAX_SEED } from "../serving/defaults.ts";
+import {
+  MAX_BANDWIDTH,
+  MAX_BURST,
+  MAX_DELAY,
+  MAX_SEED,
+} from "../serving/defaults.ts";
+import { AccessList } from "../policy/access_list.ts";
+
+export { MAX_BANDWIDTH, MAX_BURST };
+import { FaultInjector } from "./fault_injector.ts";
 import { tcpFaultStage } from "./_tcp_faults.ts";
 import { udpFaultStage } from "./_udp_faults.ts";
 
@@ -46,6 +55,29 @@ export interface FaultOptions {
   /** UDP: the fraction (0 to 1) of replies sent twice. */
   duplicate?: number;
   /**
+   * With `delay`: milliseconds of standard deviation of a normal deviate
+   * added to each delay (never below 0).
+   */
+  jitter?: number;
+  /**
+   * With `drop`: lost lines or datagrams come in runs of this mean length (a
+   * two-state Gilbert model whose bad state loses everything), at the same
+   * long-run rate.
+   */
+  dropBurst?: number;
+  /** TCP: replies leave at most this many bytes per second, per connection. */
+  bandwidth?: number;
+  /**
+   * Faults apply only to clients in these networks (`10.0.0.0/8,::1/128`;
+   * with the PROXY protocol, the header's client); others are served clean.
+   */
+  faultsFor?: string;
+  /**
+   * TCP: only this fraction (0 to 1) of connections, chosen at accept, get
+   * faults, all or nothing per connection.
+   */
+  faultConnections?: number;
+  /**
    * The seed of the generator behind `delay` ranges, `drop` and
    * `duplicate`: a whole number from 0 to 4294967295. Without it one is
    * chosen at random, and the start log names it.
@@ -56,6 +88,11 @@ export interface FaultOptions {
 /** The names of {@linkcode FaultOptions}, as the control API takes them. */
 export const FAULT_OPTION_NAMES: readonly string[] = [
   "delay",
+  "jitter",
+  "bandwidth",
+  "dropBurst",
+  "faultsFor",
+  "faultConnections",
   "chunk",
   "chunkDelay",
   "closeAfter",
@@ -121,7 +158,7 @@ export function checkFaults(
       fail(`delay range ${min}-${max} has its minimum above its maximum`);
     }
   }
-  for (const name of ["drop", "duplicate"] as const) {
+  for (const name of ["drop", "duplicate", "faultConnections"] as const) {
     const rate = faults[name];
     if (rate !== undefined && !(rate >= 0 && rate <= 1)) {
       fail(`${name} must be from 0 to 1, got ${rate}`);
@@ -148,7 +185,35 @@ export function checkFaults(
       `seed must be a whole number from 0 to ${MAX_SEED}, got ${faults.seed}`,
     );
   }
+  if (faults.jitter !== undefined) {
+    if (!(faults.jitter >= 0 && faults.jitter <= MAX_DELAY)) {
+      fail(`jitter must be from 0 to ${MAX_DELAY} ms, got ${faults.jitter}`);
+    }
+    if (faults.delay === undefined) fail("jitter needs delay");
+  }
+  if (faults.dropBurst !== undefined) {
+    if (!(faults.dropBurst >= 1 && faults.dropBurst <= MAX_BURST)) {
+      fail(`dropBurst must be from 1 to ${MAX_BURST}, got ${faults.dropBurst}`);
+    }
+    if (faults.drop === undefined) fail("dropBurst needs drop");
+    if (faults.drop === 1) fail("dropBurst needs a drop rate below 1");
+  }
+  whole("bandwidth", faults.bandwidth, 1);
+  if (faults.bandwidth !== undefined && faults.bandwidth > MAX_BANDWIDTH) {
+    fail(
+      `bandwidth must be a whole number from 1 to ${MAX_BANDWIDTH}, got ${faults.bandwidth}`,
+    );
+  }
+  if (faults.faultsFor !== undefined) {
+    try {
+      AccessList.parse(faults.faultsFor);
+    } catch (error) {
+      fail(`faultsFor: ${(error as Error).message}`);
+    }
+  }
   const tcpOnly = [
+    "bandwidth",
+    "faultConnections",
     "chunk",
     "chunkDelay",
     "closeAfter",
@@ -248,151 +313,4 @@ export class Faults implements FaultPlan {
   }
 }
 
-/**
- * The faults of one server and their seeded generator (mulberry32: small,
- * fast, and the same sequence for the same seed everywhere).
- *
- * @example
- * ```ts
- * import { FaultInjector } from "./faults.ts";
- * import { deepStrictEqual } from "node:assert/strict";
- *
- * const a = new FaultInjector({ drop: 0.3, seed: 7 });
- * const b = new FaultInjector({ drop: 0.3, seed: 7 });
- * const draws = (f: FaultInjector) => Array.from({ length: 20 }, () => f.drops());
- * deepStrictEqual(draws(a), draws(b));
- * ```
- */
-export class FaultInjector {
-  /** The options, as given. */
-  readonly options: Readonly<FaultOptions>;
-  /** The seed in use (given, or chosen at random). */
-  readonly seed: number;
-  #state: number;
-
-  /**
-   * Creates the injector.
-   *
-   * @param options The faults.
-   */
-  constructor(options: FaultOptions) {
-    this.options = options;
-    this.seed = options.seed ??
-      crypto.getRandomValues(new Uint32Array(1))[0]!;
-    this.#state = this.seed >>> 0;
-  }
-
-  /** Whether any fault is on. */
-  get active(): boolean {
-    return Object.entries(this.options).some(([name, value]) =>
-      name !== "seed" && value !== undefined
-    );
-  }
-
-  /** The next number in [0, 1). */
-  #next(): number {
-    let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /**
-   * Draws whether the next line or datagram goes unanswered (one draw each,
-   * in arrival order, when `drop` is on).
-   *
-   * @returns `true` to drop it.
-   */
-  drops(): boolean {
-    const rate = this.options.drop;
-    return rate !== undefined && rate > 0 && this.#next() < rate;
-  }
-
-  /**
-   * Draws whether the next UDP reply is sent twice.
-   *
-   * @returns `true` to send it twice.
-   */
-  duplicates(): boolean {
-    const rate = this.options.duplicate;
-    return rate !== undefined && rate > 0 && this.#next() < rate;
-  }
-
-  /**
-   * The delay of the next reply, in milliseconds (a range draws once).
-   *
-   * @returns 0 when there is no delay.
-   */
-  delay(): number {
-    const delay = this.options.delay;
-    if (delay === undefined) return 0;
-    if (typeof delay === "number") return delay;
-    const [min, max] = delay;
-    return min === max ? min : Math.round(min + this.#next() * (max - min));
-  }
-
-  /**
-   * The active faults in words, for the start log:
-   * `delay 100-300 ms, drop 0.1, seed 42`.
-   *
-   * @returns The description.
-   */
-  describe(): string {
-    const o = this.options;
-    const parts: string[] = [];
-    if (o.delay !== undefined) {
-      parts.push(
-        `delay ${typeof o.delay === "number" ? o.delay : o.delay.join("-")} ms`,
-      );
-    }
-    if (o.chunk !== undefined) {
-      parts.push(
-        `chunk ${o.chunk} bytes${
-          o.chunkDelay ? ` every ${o.chunkDelay} ms` : ""
-        }`,
-      );
-    }
-    if (o.closeAfter !== undefined) parts.push(`close after ${o.closeAfter}`);
-    if (o.halfCloseAfter !== undefined) {
-      parts.push(`half-close after ${o.halfCloseAfter}`);
-    }
-    if (o.stallAfter !== undefined) parts.push(`stall after ${o.stallAfter}`);
-    if (o.banner !== undefined) {
-      parts.push(`banner ${JSON.stringify(o.banner)}`);
-    }
-    if (o.drop !== undefined) parts.push(`drop ${o.drop}`);
-    if (o.duplicate !== undefined) parts.push(`duplicate ${o.duplicate}`);
-    parts.push(`seed ${this.seed}`);
-    return parts.join(", ");
-  }
-}
-
-/**
- * Waits, unless woken early (a server stopping).
- *
- * @param milliseconds How long.
- * @param signal Ends the wait early.
- * @returns After the time, or when aborted.
- *
- * @example
- * ```ts
- * import { sleep } from "./faults.ts";
- *
- * await sleep(1);
- * ```
- */
-export function sleep(
-  milliseconds: number,
-  signal?: AbortSignal,
-): Promise<void> {
-  if (milliseconds <= 0 || signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, milliseconds);
-    signal?.addEventListener("abort", done);
-  });
-}
+export { FaultInjector, sleep } from "./fault_injector.ts";

@@ -181,3 +181,30 @@ export class IdleTimer implements Disposable {
     this.clear();
   }
 }
+
+/**
+ * A connection's idle timer and lifetime timer, as its settings ask (none
+ * when 0), each ending it with its reason.
+ *
+ * @param settings The timeout and lifetime in milliseconds, and the clock.
+ * @param connection What the timers end.
+ * @returns The idle timer and the lifetime timer, each possibly `undefined`.
+ */
+export function connectionTimers(
+  settings: { timeout: number; lifetime: number; idleClock?: IdleClock },
+  connection: {
+    abort(reason: "write stalled" | "idle timeout" | "lifetime"): void;
+  },
+): [IdleTimer | undefined, ReturnType<typeof setTimeout> | undefined] {
+  const idle = settings.timeout > 0
+    ? new IdleTimer(
+      settings.timeout,
+      (stalled) => connection.abort(stalled ? "write stalled" : "idle timeout"),
+      settings.idleClock,
+    )
+    : undefined;
+  const lifetime = settings.lifetime > 0
+    ? setTimeout(() => connection.abort("lifetime"), settings.lifetime)
+    : undefined;
+  return [idle, lifetime];
+}

@@ -8,7 +8,9 @@
  */
 
 import { LineReader } from "./line_reader.ts";
+import { formatAddress } from "./address.ts";
 import { ReplyFormatter } from "./reply_formatter.ts";
+import type { ReplyPrefix } from "./reply_prefix.ts";
 import type { SeedLog } from "./_seed_log.ts";
 import type { TcpFaultStage, TcpLink } from "./stages.ts";
 
@@ -44,22 +46,28 @@ export class LineEcho {
    * Sets up the stage for one connection.
    *
    * @param link The connection.
-   * @param options The line cap, the filled prefix, where the fault stage
-   * in force is read, and the seed's log lines.
+   * @param options The line cap, the prefix (filled for the link's peer and
+   * the server's `local` end when it names them), and the seed's log lines.
+   * The fault stage in force is read from the link, line by line.
    */
   constructor(
-    link: TcpLink,
+    link: TcpLink & { readonly faults?: TcpFaultStage },
     options: {
       maxLine: number;
-      prefix: Uint8Array;
-      settings: { readonly faults?: TcpFaultStage };
+      prefix: ReplyPrefix;
+      local: Deno.NetAddr;
       seedLog: SeedLog;
     },
   ) {
     this.#link = link;
     this.#reader = new LineReader({ maxLine: options.maxLine });
-    this.#formatter = new ReplyFormatter(options.prefix);
-    this.#settings = options.settings;
+    const prefix = options.prefix;
+    this.#formatter = new ReplyFormatter(
+      prefix.perPeer
+        ? prefix.bytes(link.peer, formatAddress(options.local))
+        : prefix.bytes("", ""),
+    );
+    this.#settings = link;
     this.#seedLog = options.seedLog;
   }
 

@@ -9,19 +9,23 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { formatAddress } from "./address.ts";
 import {
   countClose,
   failureReason,
   logAccepted,
   traceRead,
 } from "./_tcp_events.ts";
-import { IdleTimer } from "./_idle_timer.ts";
+import { connectionTimers, type IdleTimer } from "./_idle_timer.ts";
 import { LineEcho } from "./_line_echo.ts";
 import { runPreamble } from "./_tcp_preamble.ts";
 import { SeedLog } from "./_seed_log.ts";
 import type { ServerStats } from "./server_stats.ts";
-import type { ByteStream, CloseReason, TcpLink } from "./stages.ts";
+import type {
+  ByteStream,
+  CloseReason,
+  TcpFaultStage,
+  TcpLink,
+} from "./stages.ts";
 import type {
   ConnectionState,
   TcpConnectionSettings,
@@ -59,6 +63,8 @@ export class TcpConnection implements TcpLink {
   #lifetimeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Line mode's stage; `undefined` in raw mode. */
   #lines: LineEcho | undefined;
+  #stageSeen: TcpFaultStage | undefined;
+  #stageOn = false;
 
   /**
    * Takes over an accepted connection (this object closes it), with its
@@ -100,6 +106,18 @@ export class TcpConnection implements TcpLink {
   get tracer(): Tracer | undefined {
     return this.#settings.tracer;
   }
+  /** The fault stage in force, if it selects this connection (asked once). */
+  get faults(): TcpFaultStage | undefined {
+    const stage = this.#settings.faults;
+    if (stage === undefined) return undefined;
+    if (stage !== this.#stageSeen) {
+      this.#stageSeen = stage;
+      this.#stageOn = stage.selects(
+        this.source ?? this.#socket.remoteAddr.hostname,
+      );
+    }
+    return this.#stageOn ? stage : undefined;
+  }
   /** Aborted once the connection closes (made on first use). */
   get signal(): AbortSignal {
     this.#stopped ??= new AbortController();
@@ -128,8 +146,7 @@ export class TcpConnection implements TcpLink {
       const started = this.#start(initial);
       if (started !== undefined) await started;
       let buffer = new Uint8Array(FIRST_READ_SIZE);
-      // The loop is written here rather than in a method of its own: one
-      // suspended async frame per held connection.
+      // The loop is here, not in a method: one suspended frame per connection.
       while (this.#reason === undefined) {
         const read = await this.#stream.read(buffer);
         if (this.#reason !== undefined) break;
@@ -202,33 +219,16 @@ export class TcpConnection implements TcpLink {
   #start(initial: Uint8Array | undefined): Promise<void> | undefined {
     const settings = this.#settings;
     logAccepted(this, this.#socket.localAddr);
-    if (settings.timeout > 0) {
-      this.#idleTimer = new IdleTimer(
-        settings.timeout,
-        (stalled) => this.abort(stalled ? "write stalled" : "idle timeout"),
-        settings.idleClock,
-      );
-    }
-    if (settings.lifetime > 0) {
-      this.#lifetimeTimer = setTimeout(
-        () => this.abort("lifetime"),
-        settings.lifetime,
-      );
-    }
+    [this.#idleTimer, this.#lifetimeTimer] = connectionTimers(settings, this);
     if ("setNoDelay" in this.#socket) this.#socket.setNoDelay(true);
-    const faults = settings.faults;
     if (!settings.raw) {
-      const prefix = settings.prefix;
       this.#lines = new LineEcho(this, {
-        maxLine: settings.maxLine,
-        prefix: prefix.perPeer
-          ? prefix.bytes(this.#peer, formatAddress(this.#socket.localAddr))
-          : prefix.bytes("", ""),
-        settings,
+        ...settings,
+        local: this.#socket.localAddr,
         seedLog,
       });
     }
-    const banner = faults?.begin(this);
+    const banner = this.faults?.begin(this);
     const first = initial !== undefined && initial.length > 0;
     if (banner === undefined && !first) return undefined;
     return (async () => {
@@ -257,7 +257,7 @@ export class TcpConnection implements TcpLink {
       await this.#answer(lines);
       if (this.#reason !== undefined) return;
       if (lines.spent) {
-        const faults = settings.faults;
+        const faults = this.faults;
         if (faults !== undefined) {
           this.#reason = await faults.afterBudget(this, lines.replied);
         }
@@ -289,13 +289,10 @@ export class TcpConnection implements TcpLink {
     }
   }
 
-  /**
-   * A reply: after the fault stage's delay, if any (a graceful stop waits
-   * for it: its lines were received), then written.
-   */
+  /** A reply, after the fault stage's delay (a graceful stop waits for it). */
   async #reply(bytes: Uint8Array): Promise<void> {
     // No promise on the hot path when there is no delay to wait out.
-    const wait = this.#settings.faults?.delay(this);
+    const wait = this.faults?.delay(this);
     if (wait !== undefined) {
       if (this.#state === "reading") this.#state = "writing";
       await wait;
@@ -309,7 +306,7 @@ export class TcpConnection implements TcpLink {
     if (this.#state === "reading") this.#state = "writing";
     this.#idleTimer?.pause();
     try {
-      const faults = this.#settings.faults;
+      const faults = this.faults;
       if (faults === undefined) await writeAll(this.#stream, bytes);
       else await faults.write(this, bytes, this.#writePlain);
     } finally {

@@ -56,3 +56,7 @@ export const MAX_DELAYED_LIMIT = 1 << 30;
 export const DEFAULT_MAX_DELAYED = 1024 * 1024;
 /** Default port of the side HTTP port (health, metrics). */
 export const DEFAULT_HTTP_PORT = 9090;
+/** The longest mean burst of losses (`dropBurst`). */
+export const MAX_BURST = 1000;
+/** The highest bandwidth a limit may name: 1 GB/s. */
+export const MAX_BANDWIDTH = 1_000_000_000;

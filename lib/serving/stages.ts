@@ -168,6 +168,14 @@ export interface TcpFaultStage {
   /** Replies a connection gets before the close policy acts. */
   readonly budget: number;
   /**
+   * Decides, once per connection, whether its faults apply: its client is
+   * in the networks aimed at, and it is among the connections chosen.
+   *
+   * @param source The client's host (a PROXY header's, once read).
+   * @returns `true` when the connection gets faults.
+   */
+  selects(source: string): boolean;
+  /**
    * Runs once a connection is accepted, before anything is read.
    *
    * @param link The connection.
@@ -227,6 +235,14 @@ export interface UdpSender {
 
 /** The faults of a UDP server: drops, delays (replies may overtake), duplicates. */
 export interface UdpFaultStage {
+  /**
+   * Whether faults apply to a datagram from this host (the networks aimed
+   * at).
+   *
+   * @param hostname The source's address.
+   * @returns `true` when they do.
+   */
+  selects(hostname: string): boolean;
   /**
    * Draws whether one datagram goes unanswered.
    *
