@@ -308,7 +308,9 @@ function printSummary(
     print(
       `the server ended the connection after ${summary.answered} ${
         summary.answered === 1 ? "reply" : "replies"
-      }: ${summary.lost} lost`,
+      } (${
+        summary.endedBy === "reset" ? "reset by peer" : "closed by peer"
+      }): ${summary.lost} lost`,
     );
   }
   const rtts = summary.rtts;
@@ -323,6 +325,13 @@ function printSummary(
   }
   if (summary.connectTime !== undefined) {
     parts.push(`connect ${milliseconds(summary.connectTime)} ms`);
+  }
+  if (
+    summary.seconds !== undefined && summary.seconds > 0 && summary.bytesIn > 0
+  ) {
+    parts.push(
+      `${Math.round(summary.bytesIn / summary.seconds)} bytes/s received`,
+    );
   }
   if (parts.length > 0) print(parts.join(", "));
 }

@@ -82,7 +82,7 @@ Deno.test("client: send over TCP prints each reply and a summary, exit 0", async
   );
   match(
     out[6]!,
-    /^rtt min\/avg\/max = [\d.]+\/[\d.]+\/[\d.]+ ms, connect [\d.]+ ms$/,
+    /^rtt min\/avg\/max = [\d.]+\/[\d.]+\/[\d.]+ ms, connect [\d.]+ ms, \d+ bytes\/s received$/,
   );
 });
 
@@ -392,3 +392,49 @@ for (const bufferSize of [65_507, 512]) {
     ok(slowest >= 990 && slowest < 2500, `slowest RTT ${slowest} ms`);
   });
 }
+
+Deno.test("client: send tells a server's FIN (closed by peer) from its RST (reset by peer)", async () => {
+  // A FIN before every reply came: echolab closing after one reply.
+  await using closing = serveTcp({
+    port: 0,
+    faults: faults({ closeAfter: 1 }),
+  });
+  const closed = await runMain(
+    ["send", "--port", String(closing.addr.port), "a", "b", "c"],
+    `127.0.0.1:${closing.addr.port}`,
+  );
+  strictEqual(closed.code, 1);
+  ok(
+    lines(closed.stdout).includes(
+      "the server ended the connection after 1 reply (closed by peer): 2 lost",
+    ),
+    closed.stdout,
+  );
+  // An RST alone: node:net's resetAndDestroy after the first reply.
+  const { createServer } = await import("node:net");
+  const resetting = createServer((socket) => {
+    socket.once("data", () => {
+      socket.write("received msg: a\n", () => socket.resetAndDestroy());
+    });
+  });
+  await new Promise<void>((resolve) =>
+    resetting.listen(0, "127.0.0.1", resolve)
+  );
+  try {
+    const port = (resetting.address() as { port: number }).port;
+    const reset = await runMain(
+      ["send", "--port", String(port), "a\nb\nc"],
+      `127.0.0.1:${port}`,
+    );
+    strictEqual(reset.code, 1);
+    ok(
+      lines(reset.stdout).some((line) =>
+        /^the server ended the connection after [01] repl(y|ies) \(reset by peer\): [23] lost$/
+          .test(line)
+      ),
+      reset.stdout,
+    );
+  } finally {
+    await new Promise((resolve) => resetting.close(resolve));
+  }
+});

@@ -43,6 +43,7 @@ export async function sendOverUdp(
   options: ClientOptions,
   onReply: (event: ReplyEvent) => void,
 ): Promise<ClientSummary> {
+  const started = performance.now();
   const summary = emptySummary();
   const wait = options.wait ?? DEFAULT_WAIT;
   const server = {
@@ -142,5 +143,6 @@ export async function sendOverUdp(
     socket.close();
     await receiving;
   }
+  summary.seconds = (performance.now() - started) / 1000;
   return summary;
 }

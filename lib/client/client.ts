@@ -9,6 +9,7 @@
 import { LineReader } from "../serving/line_reader.ts";
 import { formatProxyHeader } from "../proxy/proxy_header.ts";
 import { writeAll } from "../serving/write_all.ts";
+import { isResetError } from "../serving/errors.ts";
 import { endsWith } from "./_reply_matcher.ts";
 import { delay, emptySummary, encoder } from "./_summary.ts";
 import { sendOverUdp } from "./_udp_client.ts";
@@ -111,6 +112,13 @@ export interface ClientSummary {
    * every reply came; the messages left are counted lost.
    */
   endedEarly?: boolean;
+  /**
+   * TCP: how the server ended the connection before every reply came:
+   * `reset` (an RST: `ECONNRESET`) or `close` (a FIN).
+   */
+  endedBy?: "reset" | "close";
+  /** Seconds from the first send to the end of the replies. */
+  seconds?: number;
   /** Bytes sent. */
   bytesOut: number;
   /** Bytes received. */
@@ -202,6 +210,8 @@ async function sendReconnecting(
       summary.reordered += part.reordered;
       summary.banner ??= part.banner;
       if (part.endedEarly) summary.endedEarly = true;
+      summary.endedBy ??= part.endedBy;
+      summary.seconds = (summary.seconds ?? 0) + (part.seconds ?? 0);
       summary.bytesOut += part.bytesOut;
       summary.bytesIn += part.bytesIn;
       summary.rtts.push(...part.rtts);
@@ -279,6 +289,7 @@ async function sendOverTcp(
       summary.rtts.push(rtt);
       onReply({ message: sentAt.message, reply: line, rtt });
     };
+    let endedBy: "reset" | "close" = "close";
     const reading = (async () => {
       const reader = new LineReader({ maxLine: 1 << 30 });
       const buffer = new Uint8Array(65_536);
@@ -289,8 +300,9 @@ async function sendOverTcp(
           summary.bytesIn += read;
           reader.push(buffer.subarray(0, read), answer);
         }
-      } catch {
+      } catch (error) {
         // A reset ends the replies; what is still pending is lost.
+        if (isResetError(error)) endedBy = "reset";
       }
       reader.flush(answer);
     })();
@@ -318,7 +330,11 @@ async function sendOverTcp(
       // The server closed: the replies read so far still count.
     }
     await reading;
-    if (pending.length > 0) summary.endedEarly = true;
+    if (pending.length > 0) {
+      summary.endedEarly = true;
+      summary.endedBy = endedBy;
+    }
+    summary.seconds = (performance.now() - started) / 1000;
     for (const { message } of pending.splice(0)) {
       summary.lost++;
       onReply({ message, reply: undefined, rtt: undefined });
