@@ -13,6 +13,8 @@ import { serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import { freePort, MainProcess, runMain } from "./cli_process.ts";
 import { ping, readToEnd, REPLY } from "./net_client.ts";
+import { isRoot } from "../deploy/containers.ts";
+import { ensureCommand } from "./system_package.ts";
 
 /** The HTTP port a running program says it serves. */
 async function httpPort(server: MainProcess): Promise<number> {
@@ -392,4 +394,63 @@ Deno.test("control: the library steers the same: setFaults, faults, setHealthy, 
   ops.setReady(true);
   strictEqual((await call(`${base}/readyz`)).body, "draining");
   strictEqual((await call(`${base}/control/faults`)).status, 404);
+});
+
+const namespace = !(await isRoot())
+  ? "skipped: a network namespace needs root"
+  : (await ensureCommand("unshare", "util-linux")) ??
+    (await ensureCommand("ip", "iproute2"));
+
+Deno.test({
+  name:
+    `control: without a token a peer off loopback gets 403 and changes nothing (in a namespace of the test's own)${
+      namespace === undefined ? "" : ` (${namespace})`
+    }`,
+  ignore: namespace !== undefined,
+  async fn() {
+    const deno = Deno.execPath();
+    const main = new URL("../main.ts", import.meta.url).pathname;
+    // The peer 192.0.2.77 is a documentation address on the namespace's own
+    // loopback interface: not a loopback address to echolab.
+    const probe = `
+const calls = [
+  ["192.0.2.77", "PUT", JSON.stringify({ tcp: { drop: 1 } })],
+  ["192.0.2.77", "GET", undefined],
+  ["127.0.0.1", "GET", undefined],
+];
+for (const [host, method, body] of calls) {
+  const response = await fetch("http://" + host + ":19090/control/faults", { method, body });
+  console.log(host, method, response.status, await response.text());
+}
+const metrics = await (await fetch("http://127.0.0.1:19090/metrics")).text();
+console.log(metrics.split("\\n").find((line) => line.startsWith("echolab_control_denied_total ")));
+`;
+    const output = await new Deno.Command("unshare", {
+      args: [
+        "-n",
+        "bash",
+        "-c",
+        [
+          "set -e",
+          "ip link set lo up",
+          "ip addr add 192.0.2.77/32 dev lo",
+          `'${deno}' run --allow-net=0.0.0.0,127.0.0.1,192.0.2.77 --unstable-net '${main}' tcp --host 0.0.0.0 --port 18000 --http-host 0.0.0.0 --http-port 19090 --control 2>/dev/null & server=$!`,
+          "for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/19090) 2>/dev/null && break; sleep 0.1; done",
+          `'${deno}' eval "$0"`,
+          "kill $server; wait $server || true",
+        ].join("\n"),
+        probe,
+      ],
+      env: { DENO_NO_UPDATE_CHECK: "1" },
+      stderr: "piped",
+    }).output();
+    const said = new TextDecoder().decode(output.stdout).trim().split("\n");
+    strictEqual(output.code, 0, new TextDecoder().decode(output.stderr));
+    deepStrictEqual(said, [
+      "192.0.2.77 PUT 403 forbidden: without a control token only loopback peers may call",
+      "192.0.2.77 GET 403 forbidden: without a control token only loopback peers may call",
+      '127.0.0.1 GET 200 {"tcp":{}}',
+      "echolab_control_denied_total 2",
+    ]);
+  },
 });

@@ -1,6 +1,7 @@
 // Copyright 2026 the echolab authors. MIT license.
 import { strictEqual } from "node:assert/strict";
 import { proxyProtocol } from "../lib/proxy/mod.ts";
+import { serveOps } from "../lib/ops/mod.ts";
 import { serveTcp } from "../tcp.ts";
 import { freePort, waitForTcp } from "./cli_process.ts";
 import { encoder, readText, writeAll } from "./net_client.ts";
@@ -80,3 +81,65 @@ backend echolab
     },
   });
 }
+
+Deno.test({
+  name:
+    `haproxy: an instance made unready over /control/ready stops getting traffic, and gets it back${
+      skipped === undefined ? "" : ` (${skipped})`
+    }`,
+  ignore: skipped !== undefined,
+  async fn() {
+    await using a = serveTcp({ port: 0, prefix: "a: " });
+    await using b = serveTcp({ port: 0, prefix: "b: " });
+    await using opsA = serveOps({ port: 0, servers: [a], control: {} });
+    await using opsB = serveOps({ port: 0, servers: [b], control: {} });
+    const front = freePort();
+    const haproxy = await startHaproxy(`
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 10s
+  timeout server 10s
+  timeout check 1s
+frontend echo
+  bind 127.0.0.1:${front}
+  default_backend echolab
+backend echolab
+  balance roundrobin
+  option httpchk GET /readyz
+  server a 127.0.0.1:${a.addr.port} check port ${opsA.addr.port} inter 100ms fall 1 rise 1
+  server b 127.0.0.1:${b.addr.port} check port ${opsB.addr.port} inter 100ms fall 1 rise 1
+`);
+    const served = async () => {
+      const names = new Set<string>();
+      for (let i = 0; i < 10; i++) {
+        using conn = await Deno.connect({ hostname: "127.0.0.1", port: front });
+        await writeAll(conn, encoder.encode("hi\n"));
+        names.add((await readText(conn, "a: hi\n".length)).slice(0, 1));
+      }
+      return [...names].sort().join("");
+    };
+    const setReady = async (ready: boolean) => {
+      const response = await fetch(
+        `http://127.0.0.1:${opsB.addr.port}/control/ready`,
+        { method: "PUT", body: JSON.stringify({ ready }) },
+      );
+      strictEqual(response.status, 200);
+      await response.body?.cancel();
+      // A few checks at 100 ms apart see the change.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+    };
+    try {
+      await waitForTcp(front);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      strictEqual(await served(), "ab");
+      await setReady(false);
+      strictEqual(await served(), "a");
+      await setReady(true);
+      strictEqual(await served(), "ab");
+    } finally {
+      haproxy.kill("SIGTERM");
+      await haproxy.output();
+    }
+  },
+});
