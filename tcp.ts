@@ -43,6 +43,7 @@ import { ReplyPrefix } from "./lib/serving/reply_prefix.ts";
 import type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/serving/server_stats.ts";
 import type {
+  AcceptedConn,
   FaultContext,
   FaultPlan,
   RunningCapture,
@@ -57,6 +58,7 @@ import {
   isSocketGone,
 } from "./lib/serving/errors.ts";
 import { Tracer } from "./lib/serving/tracer.ts";
+import type { NodeTcpListener } from "./lib/serving/_node_tcp.ts";
 
 export type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
 export type { StatsSnapshot } from "./lib/serving/server_stats.ts";
@@ -189,6 +191,48 @@ export function serveTcp(options: TcpServerOptions = {}): EchoServer<"tcp"> {
   return new TcpServer(options);
 }
 
+/**
+ * Starts a TCP echo server that can reset connections (the `resetAfter`
+ * fault: an RST alone, no FIN), serving through `node:net`, which
+ * `Deno.TcpConn` cannot do. `node:net` binds asynchronously: this resolves
+ * once the server is bound, and rejects as {@linkcode serveTcp} throws. The
+ * same options, except TLS without a PROXY header (`proxy`), which it does
+ * not serve; see README ("Faults on purpose") for what this path costs.
+ *
+ * @param options As for {@linkcode serveTcp}.
+ * @returns The running server.
+ *
+ * @example
+ * ```ts
+ * import { serveResettableTcp } from "./tcp.ts";
+ * import { faults } from "./lib/faults/mod.ts";
+ * import { rejects } from "node:assert/strict";
+ *
+ * await using server = await serveResettableTcp({ port: 0, faults: faults({ resetAfter: 1 }) });
+ * using conn = await Deno.connect(server.addr);
+ * await conn.write(new TextEncoder().encode("hello\n"));
+ * const buffer = new Uint8Array(64);
+ * await conn.read(buffer); // the reply, then an RST
+ * await rejects(conn.read(buffer), Deno.errors.ConnectionReset);
+ * ```
+ */
+export async function serveResettableTcp(
+  options: TcpServerOptions = {},
+): Promise<EchoServer<"tcp">> {
+  checkTcpOptions(options);
+  if (options.tls !== undefined && options.proxy === undefined) {
+    throw new TypeError(
+      "Cannot start the tcp server: a resettable server serves TLS only after a preamble (proxy)",
+    );
+  }
+  const { listenNodeTcp } = await import("./lib/serving/_node_tcp.ts");
+  const listener = await listenNodeTcp(
+    options.hostname ?? DEFAULT_HOSTNAME,
+    options.port ?? DEFAULT_TCP_PORT,
+  );
+  return new TcpServer(options, listener);
+}
+
 class TcpServer implements EchoServer<"tcp"> {
   readonly addr: Deno.NetAddr & { transport: "tcp" };
   readonly finished: Promise<void>;
@@ -198,7 +242,11 @@ class TcpServer implements EchoServer<"tcp"> {
   #faultContext: FaultContext;
   #capture: RunningCapture | undefined;
   #announced = false;
-  #listener: Deno.Listener<Deno.TcpConn | Deno.TlsConn, Deno.NetAddr>;
+  #listener: {
+    readonly addr: Deno.Addr;
+    accept(): Promise<AcceptedConn>;
+    close(): void;
+  };
   #settings: TcpConnectionSettings;
   #stats = new ServerStats();
   #backoff = new SocketBackoff(logger, "accept error");
@@ -211,7 +259,7 @@ class TcpServer implements EchoServer<"tcp"> {
   #acceptLoop: Promise<void>;
   #shutdown: Promise<void> | undefined;
 
-  constructor(options: TcpServerOptions) {
+  constructor(options: TcpServerOptions, listener?: NodeTcpListener) {
     checkTcpOptions(options);
     const timeout = options.timeout ?? DEFAULT_TIMEOUT;
     const capture = options.capture;
@@ -220,6 +268,7 @@ class TcpServer implements EchoServer<"tcp"> {
       : undefined;
     const drops = new DropReporter(this.#stats, logger);
     this.#faultContext = {
+      resettable: listener !== undefined,
       stats: this.#stats,
       tracer,
       drop: (refusal) =>
@@ -260,9 +309,10 @@ class TcpServer implements EchoServer<"tcp"> {
       port: options.port ?? DEFAULT_TCP_PORT,
       ...(options.reusePort ? { reusePort: true } : {}),
     };
-    this.#listener = options.tls === undefined || preamble !== undefined
-      ? Deno.listen({ transport: "tcp", ...address })
-      : Deno.listenTls({ ...address, ...options.tls });
+    this.#listener = listener ??
+      (options.tls === undefined || preamble !== undefined
+        ? Deno.listen({ transport: "tcp", ...address })
+        : Deno.listenTls({ ...address, ...options.tls }));
     this.addr = this.#listener.addr as Deno.NetAddr & { transport: "tcp" };
     const serving = startServing({
       logger,
@@ -318,7 +368,7 @@ class TcpServer implements EchoServer<"tcp"> {
 
   async #accept(): Promise<void> {
     while (!this.#closing) {
-      let conn: Deno.TcpConn | Deno.TlsConn;
+      let conn: AcceptedConn;
       try {
         conn = await this.#listener.accept();
       } catch (error) {

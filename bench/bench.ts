@@ -443,6 +443,15 @@ const SCENARIOS: Scenario[] = [
     measure: tcpThroughput,
   },
   {
+    name: "1k. as 1, on node:net (--reset-after 1000000000, never firing)",
+    unit: "lines/s",
+    higher: true,
+    servers: ["echolab"],
+    extra: "--reset-after 1000000000 --seed 1",
+    baseline: "1.",
+    measure: tcpThroughput,
+  },
+  {
     name: "2. TCP 32 x 16, info logs to a file",
     unit: "lines/s",
     higher: true,

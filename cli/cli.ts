@@ -11,7 +11,7 @@ import { formatAddress } from "../lib/serving/address.ts";
 import type { FaultOptions } from "../lib/faults/faults.ts";
 import type { EchoServer } from "../lib/serving/server.ts";
 import type { ControlOptions, OpsServer } from "../lib/ops/mod.ts";
-import { serveTcp } from "../tcp.ts";
+import { serveResettableTcp, serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import {
   checkAddress,
@@ -271,6 +271,17 @@ async function serve(
 }
 
 /**
+ * Whether the TCP server must be able to reset connections: `--reset-after`,
+ * or `--control` (which may set it later), unless TLS is served without a
+ * PROXY header (which only Deno's own TLS listener does).
+ */
+function resettable(commandLine: ServeCommandLine): boolean {
+  if (commandLine.resetAfter !== undefined) return true;
+  return commandLine.control &&
+    !(commandLine.tlsCert !== undefined && !commandLine.proxyProtocol);
+}
+
+/**
  * The control endpoints' options: the token read from its file (an empty
  * one is an error naming the file), and the dial allow list.
  */
@@ -344,6 +355,7 @@ function faultsOf(
       dropBurst,
       faultsFor,
       bandwidth: commandLine.bandwidth,
+      resetAfter: commandLine.resetAfter,
       faultConnections: commandLine.faultConnections,
       chunk: commandLine.chunk,
       chunkDelay: commandLine.chunkDelay,
@@ -422,6 +434,8 @@ async function startServers(
             trace: commandLine.trace,
             flags: OPTION_FLAGS,
           })
+          : resettable(commandLine)
+          ? await serveResettableTcp(await tcpServerOptions(spec))
           : serveTcp(await tcpServerOptions(spec)),
       ]);
     } catch (error) {

@@ -123,6 +123,8 @@ export interface ServeCommandLine {
   drop: number | undefined;
   /** The fraction of UDP replies sent twice. */
   duplicate: number | undefined;
+  /** Replies before a TCP connection is reset (an RST alone). */
+  resetAfter: number | undefined;
   /** Standard deviation added to each delay, in milliseconds. */
   jitter: number | undefined;
   /** TCP replies' bytes per second per connection. */
@@ -237,6 +239,7 @@ export const SERVE_DEFAULTS: Readonly<ServeCommandLine> = {
   drop: undefined,
   duplicate: undefined,
   jitter: undefined,
+  resetAfter: undefined,
   bandwidth: undefined,
   dropBurst: undefined,
   faultsFor: undefined,
@@ -744,6 +747,18 @@ const FLAGS: Record<string, Flag> = {
     apply: (value, into, flag) =>
       into.bandwidth = parseCount(value, flag, 1, MAX_BANDWIDTH),
   },
+  "reset-after": {
+    help: [{
+      section: "faults",
+      value: "N",
+      text:
+        "TCP: reset the connection (an RST alone, no FIN) right after the Nth reply; 0 on accept (served through node:net)",
+    }],
+    modes: TCP,
+    option: "resetAfter",
+    apply: (value, into, flag) =>
+      into.resetAfter = parseCount(value, flag, 0, MAX_COUNT),
+  },
   "close-after": {
     help: [{
       section: "faults",
@@ -1084,6 +1099,19 @@ function serveCommandLine(parsed: Parsed, mode: ServeMode): ServeCommandLine {
     if (given !== undefined && !result.control) {
       throw new UsageError(`Flag ${flag} needs --control`);
     }
+  }
+  if (result.resetAfter !== undefined && result.workers > 1) {
+    throw new UsageError(
+      "Flag --reset-after does not work with --workers: reset with one accept loop",
+    );
+  }
+  if (
+    result.resetAfter !== undefined && result.tlsCert !== undefined &&
+    !result.proxyProtocol
+  ) {
+    throw new UsageError(
+      "Flag --reset-after serves TLS only after a PROXY header: add --proxy-protocol or drop --tls-cert",
+    );
   }
   if (result.control && result.workers > 1) {
     throw new UsageError(

@@ -42,6 +42,7 @@ export function tcpFaultStage(
   /** Each connection's token bucket, while it lives. */
   const buckets = new WeakMap<TcpLink, { tokens: number; at: number }>();
   const budget = Math.min(
+    options.resetAfter ?? Infinity,
     options.closeAfter ?? Infinity,
     options.halfCloseAfter ?? Infinity,
     options.stallAfter ?? Infinity,
@@ -126,6 +127,12 @@ export function tcpFaultStage(
         injector.selectsConnection();
     },
     begin(link) {
+      if (options.resetAfter === 0) {
+        stats.countFault("reset");
+        tracer?.event("reset {peer} on accept", { peer: link.peer });
+        link.reset();
+        return undefined;
+      }
       if (banner === undefined) return undefined;
       stats.countFault("banner");
       tracer?.event("banner to {peer}: {banner}", {
@@ -153,6 +160,12 @@ export function tcpFaultStage(
     },
     async afterBudget(link, answered): Promise<CloseReason> {
       const peer = link.peer;
+      if (options.resetAfter === answered) {
+        stats.countFault("reset");
+        tracer?.event("reset {peer} after {n} replies", { peer, n: answered });
+        link.reset();
+        return "reset after";
+      }
       if (options.closeAfter === answered) {
         stats.countFault("close_after");
         tracer?.event("closing {peer} after {n} replies", {

@@ -154,6 +154,7 @@ export class FaultInjector {
     if (o.bandwidth !== undefined) {
       parts.push(`bandwidth ${o.bandwidth} bytes/s`);
     }
+    if (o.resetAfter !== undefined) parts.push(`reset after ${o.resetAfter}`);
     if (o.closeAfter !== undefined) parts.push(`close after ${o.closeAfter}`);
     if (o.halfCloseAfter !== undefined) {
       parts.push(`half-close after ${o.halfCloseAfter}`);

@@ -39,6 +39,12 @@ export interface FaultOptions {
   chunk?: number;
   /** TCP, with `chunk`: milliseconds between two pieces. */
   chunkDelay?: number;
+  /**
+   * TCP: reset the connection (an RST alone, no FIN) right after writing
+   * this many replies; 0 resets on accept. Needs a server started with
+   * `serveResettableTcp`.
+   */
+  resetAfter?: number;
   /** TCP: close the connection after answering this many lines. */
   closeAfter?: number;
   /**
@@ -88,6 +94,7 @@ export interface FaultOptions {
 /** The names of {@linkcode FaultOptions}, as the control API takes them. */
 export const FAULT_OPTION_NAMES: readonly string[] = [
   "delay",
+  "resetAfter",
   "jitter",
   "bandwidth",
   "dropBurst",
@@ -111,6 +118,8 @@ export type FaultKind =
   | "close_after"
   | "half_close"
   | "stall"
+  | "reset"
+  | "bandwidth"
   | "banner"
   | "drop"
   | "duplicate";
@@ -166,6 +175,7 @@ export function checkFaults(
   }
   whole("chunk", faults.chunk, 1);
   whole("closeAfter", faults.closeAfter, 0);
+  whole("resetAfter", faults.resetAfter, 0);
   whole("halfCloseAfter", faults.halfCloseAfter, 0);
   whole("stallAfter", faults.stallAfter, 0);
   if (
@@ -212,6 +222,7 @@ export function checkFaults(
     }
   }
   const tcpOnly = [
+    "resetAfter",
     "bandwidth",
     "faultConnections",
     "chunk",
@@ -298,6 +309,11 @@ export class Faults implements FaultPlan {
    */
   tcp(context: FaultContext): TcpFaultStage {
     checkFaults(this.injector.options, "tcp");
+    if (this.injector.options.resetAfter !== undefined && !context.resettable) {
+      throw new RangeError(
+        "Cannot inject faults: resetAfter needs a server that can reset connections (serveResettableTcp; on the command line, --reset-after or --control)",
+      );
+    }
     return tcpFaultStage(this.injector, context);
   }
 

@@ -21,6 +21,7 @@ import { runPreamble } from "./_tcp_preamble.ts";
 import { SeedLog } from "./_seed_log.ts";
 import type { ServerStats } from "./server_stats.ts";
 import type {
+  AcceptedConn,
   ByteStream,
   CloseReason,
   TcpFaultStage,
@@ -53,7 +54,7 @@ export class TcpConnection implements TcpLink {
   source: string | undefined;
   #state: ConnectionState = "preamble";
   #reason: CloseReason | undefined;
-  #socket: Deno.TcpConn | Deno.TlsConn;
+  #socket: AcceptedConn;
   #stream: ByteStream;
   #settings: TcpConnectionSettings;
   #peer: string;
@@ -61,8 +62,7 @@ export class TcpConnection implements TcpLink {
   #stopped: AbortController | undefined;
   #idleTimer: IdleTimer | undefined;
   #lifetimeTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Line mode's stage; `undefined` in raw mode. */
-  #lines: LineEcho | undefined;
+  #lines: LineEcho | undefined; // line mode's stage; none in raw mode
   #stageSeen: TcpFaultStage | undefined;
   #stageOn = false;
 
@@ -71,7 +71,7 @@ export class TcpConnection implements TcpLink {
    * peer as `host:port` and, without a preamble, its admitted host.
    */
   constructor(
-    conn: Deno.TcpConn | Deno.TlsConn,
+    conn: AcceptedConn,
     settings: TcpConnectionSettings,
     admitted: { peer: string; source?: string },
   ) {
@@ -185,11 +185,7 @@ export class TcpConnection implements TcpLink {
     }
   }
 
-  /**
-   * The preamble, then the admission of the client it names.
-   *
-   * @returns Bytes read past the preamble, to echo first.
-   */
+  /** The preamble, then the client's admission; bytes past it come back. */
   async #preamble(): Promise<Uint8Array | undefined> {
     const settings = this.#settings;
     const admitted = await runPreamble(this.#socket as Deno.TcpConn, settings, {
@@ -210,17 +206,12 @@ export class TcpConnection implements TcpLink {
     return admitted.initial;
   }
 
-  /**
-   * The echo's start: timers, the fault stage's banner, line mode, and the
-   * bytes read past the preamble.
-   *
-   * @returns A promise only when something is written.
-   */
+  /** Timers, banner, line mode, bytes past the preamble: a promise if any write. */
   #start(initial: Uint8Array | undefined): Promise<void> | undefined {
     const settings = this.#settings;
     logAccepted(this, this.#socket.localAddr);
     [this.#idleTimer, this.#lifetimeTimer] = connectionTimers(settings, this);
-    if ("setNoDelay" in this.#socket) this.#socket.setNoDelay(true);
+    this.#socket.setNoDelay?.(true);
     if (!settings.raw) {
       this.#lines = new LineEcho(this, {
         ...settings,
@@ -240,8 +231,7 @@ export class TcpConnection implements TcpLink {
   /** Echoes one read: raw, or split into lines and answered. */
   async #handle(chunk: Uint8Array): Promise<void> {
     const settings = this.#settings;
-    this.bytesIn += chunk.length;
-    settings.stats.bytes_in += chunk.length;
+    this.#counted(chunk.length);
     const lines = this.#lines;
     if (lines === undefined) {
       this.#idleTimer?.touch();
@@ -330,12 +320,15 @@ export class TcpConnection implements TcpLink {
     return writeAll(this.#stream, bytes);
   };
 
+  /** Counts bytes read. */
+  #counted(bytes: number): void {
+    this.bytesIn += bytes;
+    this.#settings.stats.bytes_in += bytes;
+  }
   /** See {@linkcode TcpLink.readUnanswered}. */
   readUnanswered(read: number | null): void {
     traceRead(this, read);
-    if (read === null) return;
-    this.bytesIn += read;
-    this.#settings.stats.bytes_in += read;
+    if (read !== null) this.#counted(read);
   }
 
   /** See {@linkcode TcpLink.suspendIdle}. */
@@ -346,13 +339,17 @@ export class TcpConnection implements TcpLink {
   resumeIdle(): void {
     this.#idleTimer?.resume();
   }
+  /** See {@linkcode TcpLink.reset}. */
+  reset(): void {
+    this.#reason ??= "reset after";
+    this.#state = "closed";
+    this.#stopped?.abort();
+    this.#socket.reset!();
+  }
 
   /**
    * Ends the connection gracefully, as Go's `Server.Shutdown` does: reading
-   * stops now, a write in progress finishes first (its lines were already
-   * received), then the connection closes.
-   *
-   * @param reason What the close log line will say.
+   * stops now, a write in progress (its lines received) finishes first.
    */
   drain(reason: CloseReason): void {
     if (!this.#end(reason)) return;
@@ -362,10 +359,7 @@ export class TcpConnection implements TcpLink {
 
   /**
    * Closes the connection at once, as Go's `Server.Close` does, even in the
-   * middle of a write (a connection already draining is cut off too).
-   *
-   * @param reason What the close log line will say, unless a reason was
-   * already given.
+   * middle of a write (a draining one too); the first reason given stays.
    */
   abort(reason: CloseReason): void {
     this.#end(reason);

@@ -40,7 +40,8 @@ export type CloseReason =
   | "bad proxy header"
   | "not allowed"
   | "too many per source"
-  | "close after";
+  | "close after"
+  | "reset after";
 
 /** What a served connection needs of a byte stream. */
 export interface ByteStream {
@@ -52,6 +53,21 @@ export interface ByteStream {
   closeWrite(): Promise<void>;
   /** Closes the stream. */
   close(): void;
+}
+
+/**
+ * An accepted TCP connection: a `Deno.TcpConn` (or `TlsConn`), or one that
+ * can also `reset()` (a server started with `serveResettableTcp`).
+ */
+export interface AcceptedConn extends ByteStream {
+  /** The client's end. */
+  readonly remoteAddr: Deno.NetAddr;
+  /** The server's end. */
+  readonly localAddr: Deno.NetAddr;
+  /** Turns Nagle's algorithm off (`true`) or on. */
+  setNoDelay?(noDelay?: boolean): void;
+  /** Sends an RST alone and drops the connection, when it can. */
+  reset?(): void;
 }
 
 /** The sources a server serves: `AccessList` of `echolab/policy` is one. */
@@ -155,6 +171,11 @@ export interface TcpLink {
   readUnanswered(read: number | null): void;
   /** Stops the idle timeout while the server itself waits (a delay). */
   suspendIdle(): void;
+  /**
+   * Resets the connection: an RST alone, no FIN. Only a server started with
+   * `serveResettableTcp` can; elsewhere a fault stage never asks.
+   */
+  reset(): void;
   /** Undoes {@linkcode TcpLink.suspendIdle}. */
   resumeIdle(): void;
 }
@@ -300,6 +321,8 @@ export interface FaultPlan {
 
 /** What a server gives its fault stage. */
 export interface FaultContext {
+  /** TCP: whether the server can reset a connection (`reset()` works). */
+  resettable?: boolean;
   /** The server's counters. */
   stats: ServerStats;
   /** The server's tracer, when tracing. */
