@@ -45,7 +45,7 @@ Deno.test("reset: a server made with serveTcp cannot reset, and says how to get 
     }
     strictEqual(
       message,
-      "Cannot inject faults: resetAfter needs a server that can reset connections (serveResettableTcp; on the command line, --reset-after or --control)",
+      "Cannot inject faults: resetAfter needs a server that can reset connections (serveResettableTcp; on the command line, start with --reset-after)",
     );
     strictEqual(server.faults, undefined);
   } finally {
@@ -53,7 +53,7 @@ Deno.test("reset: a server made with serveTcp cannot reset, and says how to get 
   }
 });
 
-Deno.test("reset: send says reset by peer; the control API sets resetAfter on a --control server", async () => {
+Deno.test("reset: send says reset by peer; the control API changes resetAfter on a server started with --reset-after", async () => {
   await using server = new MainProcess([
     "tcp",
     "--port",
@@ -61,6 +61,8 @@ Deno.test("reset: send says reset by peer; the control API sets resetAfter on a 
     "--http-port",
     "0",
     "--control",
+    "--reset-after",
+    "1000000",
   ]);
   const port = await server.port("tcp");
   const http = Number(

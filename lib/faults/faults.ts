@@ -311,7 +311,7 @@ export class Faults implements FaultPlan {
     checkFaults(this.injector.options, "tcp");
     if (this.injector.options.resetAfter !== undefined && !context.resettable) {
       throw new RangeError(
-        "Cannot inject faults: resetAfter needs a server that can reset connections (serveResettableTcp; on the command line, --reset-after or --control)",
+        "Cannot inject faults: resetAfter needs a server that can reset connections (serveResettableTcp; on the command line, start with --reset-after)",
       );
     }
     return tcpFaultStage(this.injector, context);
