@@ -9,7 +9,6 @@
 import { LineReader } from "../serving/line_reader.ts";
 import { formatProxyHeader } from "../proxy/proxy_header.ts";
 import { writeAll } from "../serving/write_all.ts";
-import { isResetError } from "../serving/errors.ts";
 import { endsWith } from "./_reply_matcher.ts";
 import { delay, emptySummary, encoder } from "./_summary.ts";
 import { sendOverUdp } from "./_udp_client.ts";
@@ -302,7 +301,7 @@ async function sendOverTcp(
         }
       } catch (error) {
         // A reset ends the replies; what is still pending is lost.
-        if (isResetError(error)) endedBy = "reset";
+        if (error instanceof Deno.errors.ConnectionReset) endedBy = "reset";
       }
       reader.flush(answer);
     })();
@@ -326,8 +325,10 @@ async function sendOverTcp(
         }
       }
       await conn.closeWrite();
-    } catch {
-      // The server closed: the replies read so far still count.
+    } catch (error) {
+      // The server closed: the replies read so far still count. A write
+      // may meet the RST first (the read then sees only the end).
+      if (error instanceof Deno.errors.ConnectionReset) endedBy = "reset";
     }
     await reading;
     if (pending.length > 0) {
