@@ -11,12 +11,11 @@
 import { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
 import type { ByteStream } from "../serving/stages.ts";
+import { SocketStream } from "../serving/socket_stream.ts";
 import { writeAll } from "../serving/write_all.ts";
 
 /** Milliseconds a close waits for TLS's close_notify to go out. */
 const CLOSE_GRACE = 1000;
-/** Bytes held from the TLS socket before it is paused. */
-const HIGH_WATER = 65_536;
 
 /**
  * Serves TLS over `conn`, whose first bytes after the PROXY header are
@@ -76,84 +75,12 @@ export function serverTls(
   return new TlsStream(secure, conn);
 }
 
-class TlsStream implements ByteStream {
-  #secure: TLSSocket;
+class TlsStream extends SocketStream {
   #conn: Deno.TcpConn;
-  #chunks: Uint8Array[] = [];
-  #held = 0;
-  #ended = false;
-  #error: Error | undefined;
-  #wake: (() => void) | undefined;
-  #closed = false;
 
   constructor(secure: TLSSocket, conn: Deno.TcpConn) {
-    this.#secure = secure;
+    super(secure);
     this.#conn = conn;
-    secure.on("data", (chunk: Uint8Array) => {
-      this.#chunks.push(chunk);
-      this.#held += chunk.length;
-      if (this.#held >= HIGH_WATER) secure.pause();
-      this.#notify();
-    });
-    secure.on("end", () => {
-      this.#ended = true;
-      this.#notify();
-    });
-    secure.on("error", (error: Error) => {
-      this.#error ??= error;
-      this.#notify();
-    });
-    secure.on("close", () => {
-      this.#ended = true;
-      this.#notify();
-    });
-  }
-
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  async read(buffer: Uint8Array): Promise<number | null> {
-    while (this.#chunks.length === 0) {
-      if (this.#error !== undefined) throw this.#error;
-      if (this.#ended || this.#closed) return null;
-      await new Promise<void>((resolve) => this.#wake = resolve);
-    }
-    let copied = 0;
-    while (copied < buffer.length && this.#chunks.length > 0) {
-      const chunk = this.#chunks[0]!;
-      const take = Math.min(chunk.length, buffer.length - copied);
-      buffer.set(chunk.subarray(0, take), copied);
-      copied += take;
-      if (take === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(take);
-    }
-    this.#held -= copied;
-    if (this.#held < HIGH_WATER && this.#secure.isPaused()) {
-      this.#secure.resume();
-    }
-    return copied;
-  }
-
-  write(bytes: Uint8Array): Promise<number> {
-    if (this.#error !== undefined) return Promise.reject(this.#error);
-    if (this.#closed) {
-      return Promise.reject(new Deno.errors.BadResource("closed"));
-    }
-    // node:tls copies the bytes before the callback, so the caller may
-    // reuse its buffer once this settles.
-    return new Promise((resolve, reject) => {
-      this.#secure.write(bytes, (error) => {
-        if (error) reject(error);
-        else resolve(bytes.length);
-      });
-    });
-  }
-
-  closeWrite(): Promise<void> {
-    return new Promise((resolve) => this.#secure.end(() => resolve()));
   }
 
   /**
@@ -162,12 +89,10 @@ class TlsStream implements ByteStream {
    * is cut off.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#notify();
+    if (!this.markClosed()) return;
     const release = () => {
       clearTimeout(timer);
-      this.#secure.destroy();
+      this.socket.destroy();
       try {
         this.#conn.close();
       } catch {
@@ -175,7 +100,7 @@ class TlsStream implements ByteStream {
       }
     };
     const timer = setTimeout(release, CLOSE_GRACE);
-    if (this.#error !== undefined || this.#secure.destroyed) release();
-    else this.#secure.end(release);
+    if (this.error !== undefined || this.socket.destroyed) release();
+    else this.socket.end(release);
   }
 }

@@ -10,24 +10,14 @@
  */
 
 import { createServer, type Server, type Socket } from "node:net";
-import type { ByteStream } from "./stages.ts";
-
-/** Bytes held from a socket before it is paused. */
-const HIGH_WATER = 65_536;
+import { denoError, SocketStream } from "./socket_stream.ts";
 
 /** A `node:net` socket as the connection pipeline reads and writes it. */
-export class NodeTcpConn implements ByteStream {
+export class NodeTcpConn extends SocketStream {
   /** The client's end. */
   readonly remoteAddr: Deno.NetAddr;
   /** The server's end. */
   readonly localAddr: Deno.NetAddr;
-  #socket: Socket;
-  #chunks: Uint8Array[] = [];
-  #held = 0;
-  #ended = false;
-  #error: Error | undefined;
-  #wake: (() => void) | undefined;
-  #closed = false;
 
   /**
    * Takes over an accepted socket.
@@ -35,90 +25,9 @@ export class NodeTcpConn implements ByteStream {
    * @param socket The socket.
    */
   constructor(socket: Socket) {
-    this.#socket = socket;
+    super(socket);
     this.remoteAddr = address(socket.remoteAddress, socket.remotePort);
     this.localAddr = address(socket.localAddress, socket.localPort);
-    socket.on("data", (chunk: Uint8Array) => {
-      this.#chunks.push(chunk);
-      this.#held += chunk.length;
-      if (this.#held >= HIGH_WATER) socket.pause();
-      this.#notify();
-    });
-    socket.on("end", () => {
-      this.#ended = true;
-      this.#notify();
-    });
-    socket.on("error", (error: Error & { code?: string }) => {
-      this.#error ??= denoError(error);
-      this.#notify();
-    });
-    socket.on("close", () => {
-      this.#ended = true;
-      this.#notify();
-    });
-  }
-
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  /**
-   * Reads what came, waiting for it.
-   *
-   * @param buffer Where to put it.
-   * @returns Bytes read, or `null` at the end of the stream.
-   */
-  async read(buffer: Uint8Array): Promise<number | null> {
-    while (this.#chunks.length === 0) {
-      if (this.#closed) throw new Deno.errors.BadResource("closed");
-      if (this.#error !== undefined) throw this.#error;
-      if (this.#ended) return null;
-      await new Promise<void>((resolve) => this.#wake = resolve);
-    }
-    let copied = 0;
-    while (copied < buffer.length && this.#chunks.length > 0) {
-      const chunk = this.#chunks[0]!;
-      const take = Math.min(chunk.length, buffer.length - copied);
-      buffer.set(chunk.subarray(0, take), copied);
-      copied += take;
-      if (take === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(take);
-    }
-    this.#held -= copied;
-    if (this.#held < HIGH_WATER && this.#socket.isPaused()) {
-      this.#socket.resume();
-    }
-    return copied;
-  }
-
-  /**
-   * Writes bytes; settles once the socket took them (it copies them).
-   *
-   * @param bytes The bytes.
-   * @returns How many were written: all of them.
-   */
-  write(bytes: Uint8Array): Promise<number> {
-    if (this.#closed) {
-      return Promise.reject(new Deno.errors.BadResource("closed"));
-    }
-    if (this.#error !== undefined) return Promise.reject(this.#error);
-    return new Promise((resolve, reject) => {
-      this.#socket.write(bytes, (error) => {
-        if (error) reject(denoError(error));
-        else resolve(bytes.length);
-      });
-    });
-  }
-
-  /**
-   * Shuts down the sending side (a FIN).
-   *
-   * @returns Once the socket ended its side.
-   */
-  closeWrite(): Promise<void> {
-    return new Promise((resolve) => this.#socket.end(() => resolve()));
   }
 
   /**
@@ -127,23 +36,17 @@ export class NodeTcpConn implements ByteStream {
    * @param noDelay `true` to send every write at once.
    */
   setNoDelay(noDelay = true): void {
-    this.#socket.setNoDelay(noDelay);
+    this.socket.setNoDelay(noDelay);
   }
 
   /** Closes: a FIN, as `Deno.TcpConn.close()` does. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#notify();
-    this.#socket.destroy();
+    if (this.markClosed()) this.socket.destroy();
   }
 
   /** Resets: an RST alone, the connection gone at once. */
   reset(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#notify();
-    this.#socket.resetAndDestroy();
+    if (this.markClosed()) this.socket.resetAndDestroy();
   }
 }
 
@@ -228,20 +131,4 @@ function address(
     hostname: (hostname ?? "").replace(/^::ffff:(?=\d+\.)/, ""),
     port: port ?? 0,
   };
-}
-
-/** A `node:net` error as the Deno error the pipeline knows. */
-function denoError(error: Error & { code?: string }): Error {
-  switch (error.code) {
-    case "ECONNRESET":
-      return new Deno.errors.ConnectionReset(error.message);
-    case "EPIPE":
-      return new Deno.errors.BrokenPipe(error.message);
-    case "EADDRINUSE":
-      return new Deno.errors.AddrInUse(error.message);
-    case "EACCES":
-      return new Deno.errors.PermissionDenied(error.message);
-    default:
-      return error;
-  }
 }
