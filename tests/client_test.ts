@@ -389,7 +389,8 @@ for (const bufferSize of [65_507, 512]) {
       );
     }
     const slowest = Math.max(...summary.rtts);
-    ok(slowest >= 990 && slowest < 2500, `slowest RTT ${slowest} ms`);
+    // The old matcher's RTTs reached 16.7 s here; the network's are ~1 s.
+    ok(slowest >= 990 && slowest < 4000, `slowest RTT ${slowest} ms`);
   });
 }
 

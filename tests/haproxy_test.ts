@@ -126,17 +126,25 @@ backend echolab
       );
       strictEqual(response.status, 200);
       await response.body?.cancel();
-      // A few checks at 100 ms apart see the change.
-      await new Promise((resolve) => setTimeout(resolve, 600));
+    };
+    /** What HAProxy serves, once its checks (100 ms apart) saw the change. */
+    const settled = async (expected: string) => {
+      let seen = "";
+      for (let tries = 0; tries < 50 && seen !== expected; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        seen = await served();
+      }
+      return seen;
     };
     try {
       await waitForTcp(front);
-      await new Promise((resolve) => setTimeout(resolve, 400));
-      strictEqual(await served(), "ab");
+      strictEqual(await settled("ab"), "ab");
       await setReady(false);
+      strictEqual(await settled("a"), "a");
+      // Once ejected it stays out while unready.
       strictEqual(await served(), "a");
       await setReady(true);
-      strictEqual(await served(), "ab");
+      strictEqual(await settled("ab"), "ab");
     } finally {
       haproxy.kill("SIGTERM");
       await haproxy.output();

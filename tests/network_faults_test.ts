@@ -98,16 +98,21 @@ Deno.test("network faults: over a real UDP server, 10,000 datagrams are lost in 
     }
   })();
   try {
-    // Batches small enough that loopback's buffers never drop one.
+    // Batches small enough that loopback's buffers never drop one, each
+    // waited for: every datagram answered or dropped by the fault.
     for (let start = 0; start < 10_000; start += 200) {
       for (let i = start; i < start + 200; i++) {
         const datagram = new Uint8Array(4);
         new DataView(datagram.buffer).setUint32(0, i);
         await socket.send(datagram, server.addr);
       }
-      await delay(20);
+      for (
+        let waited = 0;
+        answered.size + (server.stats().faults.drop ?? 0) < start + 200 &&
+        waited < 2000;
+        waited += 5
+      ) await delay(5);
     }
-    await delay(100);
   } finally {
     socket.close();
     await receiving;
@@ -160,6 +165,17 @@ for (const [rate, bytes] of PACES) {
   });
 }
 
+/** Waits until a drop counter passes `before` (at most 2 s). */
+async function dropCounted(
+  count: () => number | undefined,
+  before: number,
+): Promise<void> {
+  for (let waited = 0; (count() ?? 0) <= before; waited += 5) {
+    if (waited >= 2000) throw new Error("no drop counted within 2 s");
+    await delay(5);
+  }
+}
+
 Deno.test("network faults: --faults-for aims faults at one network; others are served clean", async () => {
   // UDP: the source address decides.
   await using udp = serveUdp({
@@ -174,8 +190,15 @@ Deno.test("network faults: --faults-for aims faults at one network; others are s
   ) {
     const socket = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
     try {
+      const dropped = udp.stats().faults.drop ?? 0;
       await socket.send(encoder.encode("hi"), udp.addr);
-      strictEqual((await receiveWithin(socket, 300)) !== undefined, answered);
+      if (!answered) await dropCounted(() => udp.stats().faults.drop, dropped);
+      // Clean: the reply comes (in time even on a busy machine); faulted:
+      // counted dropped above, and nothing comes.
+      strictEqual(
+        (await receiveWithin(socket, answered ? 2000 : 100)) !== undefined,
+        answered,
+      );
     } finally {
       try {
         socket.close();
@@ -197,6 +220,7 @@ Deno.test("network faults: --faults-for aims faults at one network; others are s
     ]] as const
   ) {
     using conn = await Deno.connect(tcp.addr);
+    const dropped = tcp.stats().faults.drop ?? 0;
     await writeAll(
       conn,
       new Uint8Array([
@@ -207,12 +231,15 @@ Deno.test("network faults: --faults-for aims faults at one network; others are s
         ...encoder.encode("hi\n"),
       ]),
     );
-    const buffer = new Uint8Array(64);
-    const read = await Promise.race([
-      conn.read(buffer),
-      delay(300).then(() => 0),
-    ]);
-    strictEqual(read !== 0 && read !== null, answered, client);
+    if (!answered) {
+      await dropCounted(() => tcp.stats().faults.drop, dropped);
+    }
+    const read = await readWithin(
+      conn,
+      new Uint8Array(64),
+      answered ? 2000 : 100,
+    );
+    strictEqual(typeof read === "number", answered, client);
   }
 });
 
@@ -225,15 +252,30 @@ Deno.test("network faults: --fault-connections picks the same connections for th
     const picked: boolean[] = [];
     for (let i = 0; i < 20; i++) {
       using conn = await Deno.connect(server.addr);
+      const dropped = server.stats().faults.drop ?? 0;
       await writeAll(conn, encoder.encode("a\nb\n"));
       const buffer = new Uint8Array(2 * `${REPLY}a\n`.length);
-      const read = await readWithin(conn, buffer, 150);
-      picked.push(read === "timeout");
-      if (typeof read === "number") {
-        // A clean connection answers every line.
-        const rest = await readExactly(conn, buffer.subarray(read));
-        strictEqual(read + rest, buffer.length);
+      // Either both replies come, or the server counts both lines dropped.
+      const reading = readExactly(conn, buffer);
+      reading.catch(() => {});
+      let faulted = false;
+      for (let waited = 0; waited < 5000; waited += 5) {
+        if ((server.stats().faults.drop ?? 0) >= dropped + 2) {
+          faulted = true;
+          break;
+        }
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const done = await Promise.race([
+          reading.then(() => true),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(false), 5);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (done) break;
       }
+      picked.push(faulted);
+      if (!faulted) strictEqual(await reading, buffer.length);
     }
     return picked;
   };
