@@ -9,6 +9,7 @@
 
 import type { Logger } from "@logtape/logtape";
 import { DropReporter } from "./_drop_reporter.ts";
+import { plainHostname } from "./address.ts";
 import type { ServerStats } from "./server_stats.ts";
 import type {
   AddressFilter,
@@ -83,7 +84,7 @@ export class TcpAdmission {
         this.#overCapacity(peer, open);
       if (refusal === undefined) return true;
     } else {
-      const source = remote.hostname;
+      const source = plainHostname(remote.hostname);
       refusal = this.#notAllowed(source, peer) ??
         this.#overCapacity(peer, open) ?? this.#overSource(source, peer);
       if (refusal === undefined) {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { formatAddress } from "./address.ts";
+import { formatAddress, plainHostname } from "./address.ts";
 import type {
   ByteStream,
   CloseReason,
@@ -54,7 +54,8 @@ export async function runPreamble(
   if ("close" in result) return result.close;
   const client = result.client ?? socket.remoteAddr;
   const peer = formatAddress(client);
-  const refused = stage.admit(client.hostname, peer);
+  const source = plainHostname(client.hostname);
+  const refused = stage.admit(source, peer);
   if (refused !== undefined) {
     if (result.stream !== socket) result.stream.close();
     return refused;
@@ -62,7 +63,7 @@ export async function runPreamble(
   return {
     stream: result.stream,
     peer,
-    source: client.hostname,
+    source,
     initial: result.initial,
   };
 }

@@ -9,6 +9,7 @@
 
 import type { DropReporter } from "./_drop_reporter.ts";
 import { loopRisk } from "./_loop_guard.ts";
+import { plainHostname } from "./address.ts";
 import { SourceRateLimiter } from "./_source_rate_limiter.ts";
 import type { AddressFilter } from "./stages.ts";
 
@@ -65,7 +66,7 @@ export class UdpAdmission {
    * @returns `true` to answer it; `false` when dropped (counted, logged).
    */
   admits(address: Deno.NetAddr, peer: string): boolean {
-    const source = address.hostname;
+    const source = plainHostname(address.hostname);
     if (this.#allow !== undefined && !this.#allow.allows(source)) {
       this.#drops.drop(
         "not allowed",

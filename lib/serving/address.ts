@@ -6,7 +6,32 @@
  */
 
 /**
- * Formats a host and port as `host:port`, with brackets around IPv6 hosts.
+ * The address family a host really used: an IPv4 client of a dual-stack
+ * socket (bound to `::`) appears as `::ffff:127.0.0.1`; this gives
+ * `127.0.0.1` back. Other hosts are returned as they are.
+ *
+ * @param hostname An address as a socket reports it.
+ * @returns The address, IPv4-mapped ones unmapped.
+ *
+ * @example
+ * ```ts
+ * import { plainHostname } from "./address.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(plainHostname("::ffff:127.0.0.1"), "127.0.0.1");
+ * strictEqual(plainHostname("::1"), "::1");
+ * ```
+ */
+export function plainHostname(hostname: string): string {
+  return hostname.startsWith("::ffff:") &&
+      /^::ffff:\d{1,3}(\.\d{1,3}){3}$/i.test(hostname)
+    ? hostname.slice(7)
+    : hostname;
+}
+
+/**
+ * Formats a host and port as `host:port`, with brackets around IPv6 hosts;
+ * an IPv4-mapped host is shown as the IPv4 address it is.
  *
  * @param address A TCP or UDP address.
  * @returns `127.0.0.1:8000` or `[::1]:8000`.
@@ -18,14 +43,16 @@
  *
  * strictEqual(formatAddress({ hostname: "::1", port: 6000 }), "[::1]:6000");
  * strictEqual(formatAddress({ hostname: "127.0.0.1", port: 8000 }), "127.0.0.1:8000");
+ * strictEqual(formatAddress({ hostname: "::ffff:127.0.0.1", port: 8000 }), "127.0.0.1:8000");
  * ```
  */
 export function formatAddress(
   address: { hostname: string; port: number },
 ): string {
-  return address.hostname.includes(":")
-    ? `[${address.hostname}]:${address.port}`
-    : `${address.hostname}:${address.port}`;
+  const hostname = plainHostname(address.hostname);
+  return hostname.includes(":")
+    ? `[${hostname}]:${address.port}`
+    : `${hostname}:${address.port}`;
 }
 
 /**
