@@ -149,6 +149,11 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
         print(
           `${decoder.decode(event.reply)}  time=${milliseconds(event.rtt!)} ms`,
         );
+        if (event.from !== undefined) {
+          print(
+            `reply from ${event.from}, not ${address}: the server or a NAT answered from another address`,
+          );
+        }
       }
     });
   } catch (error) {
@@ -294,6 +299,11 @@ function printSummary(
     summary.reordered > 0 ? `; ${summary.reordered} reordered` : "",
     summary.late > 0
       ? `; ${plural(summary.late, "late reply", "late replies")} ignored`
+      : "",
+    summary.otherSource > 0
+      ? `; ${
+        plural(summary.otherSource, "reply", "replies")
+      } from another address`
       : "",
     summary.unexpected > 0
       ? `; ${

@@ -440,3 +440,47 @@ Deno.test("client: send tells a server's FIN (closed by peer) from its RST (rese
     await new Promise((resolve) => resetting.close(resolve));
   }
 });
+
+Deno.test("client: a UDP reply from another address than the one it went to is reported and counted, not lost", async () => {
+  // A responder that answers from a socket of its own: another port.
+  const front = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  const back = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  const frontPort = (front.addr as Deno.NetAddr).port;
+  const backPort = (back.addr as Deno.NetAddr).port;
+  const answering = (async () => {
+    const [data, from] = await front.receive();
+    await back.send(
+      encoder.encode(`received msg: ${decoder.decode(data)}\n`),
+      from,
+    );
+  })();
+  try {
+    const { code, stdout } = await runMain(
+      ["send", "--udp", "--port", String(frontPort), "hello"],
+      "127.0.0.1",
+    );
+    await answering;
+    strictEqual(code, 0, stdout);
+    const out = lines(stdout);
+    match(out[0]!, /^received msg: hello {2}time=/);
+    strictEqual(
+      out[1],
+      `reply from 127.0.0.1:${backPort}, not 127.0.0.1:${frontPort}: the server or a NAT answered from another address`,
+    );
+    strictEqual(
+      out[3],
+      "1 datagrams sent, 1 answered, 0 lost (0.0% loss); 1 reply from another address; 5 bytes sent, 20 bytes received",
+    );
+  } finally {
+    front.close();
+    back.close();
+  }
+});

@@ -31,6 +31,7 @@ export function emptySummary(): ClientSummary {
     sent: 0,
     answered: 0,
     lost: 0,
+    otherSource: 0,
     late: 0,
     unexpected: 0,
     duplicates: 0,

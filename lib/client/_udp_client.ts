@@ -10,6 +10,16 @@ import type { ClientOptions, ClientSummary, ReplyEvent } from "./client.ts";
 import { type Echoed, ReplyMatcher } from "./_reply_matcher.ts";
 import { delay, emptySummary, encoder } from "./_summary.ts";
 import { DEFAULT_WAIT } from "../serving/defaults.ts";
+import { formatAddress, plainHostname } from "../serving/address.ts";
+
+/** Whether a reply came from the address its message went to. */
+function sameAddress(
+  source: Deno.NetAddr,
+  target: { hostname: string; port: number },
+): boolean {
+  return source.port === target.port &&
+    plainHostname(source.hostname) === plainHostname(target.hostname);
+}
 
 /** The address a UDP client binds: the loopback of the target's family, or any. */
 function clientBindAddress(hostname: string): string {
@@ -25,6 +35,8 @@ interface Waiting {
   /** Its place in the sending order. */
   seq: number;
   resolve(reply: Uint8Array): void;
+  /** Where its reply came from, when not where it went. */
+  from?: string;
 }
 
 /** Messages remembered to recognise late and duplicate replies. */
@@ -51,6 +63,9 @@ export async function sendOverUdp(
     hostname: options.hostname === "localhost" ? "127.0.0.1" : options.hostname,
     port: options.port,
   };
+  // Where replies come from is checked when the target is an address (a
+  // name may resolve to several).
+  const checkSource = /^[\d.]+$|:/.test(server.hostname);
   const socket = Deno.listenDatagram({
     transport: "udp",
     hostname: clientBindAddress(options.hostname),
@@ -70,7 +85,7 @@ export async function sendOverUdp(
     const buffer = new Uint8Array(65_536);
     try {
       while (true) {
-        const [data] = await socket.receive(buffer);
+        const [data, source] = await socket.receive(buffer);
         summary.bytesIn += data.length;
         const match = matcher.match(data);
         if (match === undefined) summary.unexpected++;
@@ -83,6 +98,10 @@ export async function sendOverUdp(
           if (entry.seq < latestAnswered) summary.reordered++;
           latestAnswered = Math.max(latestAnswered, entry.seq);
           matcher.add(2, { bytes: entry.bytes });
+          if (checkSource && !sameAddress(source as Deno.NetAddr, server)) {
+            entry.from = formatAddress(source as Deno.NetAddr);
+            summary.otherSource++;
+          }
           entry.resolve(data.slice());
         }
       }
@@ -130,7 +149,12 @@ export async function sendOverUdp(
           summary.answered++;
           summary.rtts.push(rtt);
           const end = reply.at(-1) === 10 ? reply.length - 1 : reply.length;
-          onReply({ message, reply: reply.subarray(0, end), rtt });
+          onReply({
+            message,
+            reply: reply.subarray(0, end),
+            rtt,
+            ...(entry.from === undefined ? {} : { from: entry.from }),
+          });
         }
       });
       if (pipelined) outstanding.push(settled);

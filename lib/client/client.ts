@@ -80,6 +80,11 @@ export interface ReplyEvent {
   reply: Uint8Array | undefined;
   /** Round-trip time in milliseconds; `undefined` when lost. */
   rtt: number | undefined;
+  /**
+   * UDP: where the reply came from, `host:port`, when that is not where the
+   * message went (the server or a NAT answered from another address).
+   */
+  from?: string;
 }
 
 /** Totals of a client run. */
@@ -90,6 +95,8 @@ export interface ClientSummary {
   answered: number;
   /** Of those, never answered. */
   lost: number;
+  /** UDP: replies from another address than the one the message went to. */
+  otherSource: number;
   /**
    * UDP replies that echo a message whose wait had already run out: ignored,
    * never counted as the answer to another message.
@@ -207,6 +214,7 @@ async function sendReconnecting(
       summary.unexpected += part.unexpected;
       summary.duplicates += part.duplicates;
       summary.reordered += part.reordered;
+      summary.otherSource += part.otherSource;
       summary.banner ??= part.banner;
       if (part.endedEarly) summary.endedEarly = true;
       summary.endedBy ??= part.endedBy;
