@@ -52,6 +52,7 @@ import { SeedLog } from "./lib/serving/_seed_log.ts";
 import type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/serving/server_stats.ts";
 import { UdpAdmission } from "./lib/serving/_udp_admission.ts";
+import { bindLocalAddresses } from "./lib/serving/_udp_addresses.ts";
 import type {
   FaultContext,
   FaultPlan,
@@ -154,6 +155,8 @@ class UdpServer implements EchoServer<"udp"> {
   #capture: RunningCapture | undefined;
   #announced = false;
   #socket: Deno.DatagramConn;
+  /** With a wildcard address: one socket per local address too. */
+  #sockets: Deno.DatagramConn[];
   #bufferSize: number;
   #prefix: ReplyPrefix;
   #local: string;
@@ -205,12 +208,21 @@ class UdpServer implements EchoServer<"udp"> {
     };
     this.#plan = options.faults?.active ? options.faults : undefined;
     this.#faults = this.#plan?.udp(this.#faultContext);
+    const hostname = options.hostname ?? DEFAULT_HOSTNAME;
+    const wildcard = hostname === "0.0.0.0" || hostname === "::";
     this.#socket = Deno.listenDatagram({
       transport: "udp",
-      hostname: options.hostname ?? DEFAULT_HOSTNAME,
+      hostname,
       port: options.port ?? DEFAULT_UDP_PORT,
+      ...(wildcard ? { reuseAddress: true } : {}),
     });
     this.addr = this.#socket.addr as Deno.NetAddr & { transport: "udp" };
+    this.#sockets = [this.#socket];
+    if (wildcard) {
+      this.#sockets.push(
+        ...bindLocalAddresses(hostname, this.addr.port, logger),
+      );
+    }
     this.#admission = new UdpAdmission({
       allow: options.allow,
       loopGuard: options.loopGuard ?? true,
@@ -231,9 +243,10 @@ class UdpServer implements EchoServer<"udp"> {
       // Several receives in flight keep the socket busy while replies go out.
       serve: () => {
         this.#announced = true;
-        return Promise.all(
-          Array.from({ length: RECEIVERS }, () => this.#serve()),
-        ).then(() => this.#close());
+        return Promise.all([
+          ...Array.from({ length: RECEIVERS }, () => this.#serve(this.#socket)),
+          ...this.#sockets.slice(1).map((socket) => this.#serve(socket)),
+        ]).then(() => this.#close());
       },
       abandon: () => {
         this.#closing = true;
@@ -275,7 +288,7 @@ class UdpServer implements EchoServer<"udp"> {
     this.#faults = stage;
   }
 
-  async #serve(): Promise<void> {
+  async #serve(socket: Deno.DatagramConn): Promise<void> {
     const buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
     const bufferSize = this.#bufferSize;
     const reader = new LineReader({ maxLine: bufferSize });
@@ -294,7 +307,7 @@ class UdpServer implements EchoServer<"udp"> {
       let datagram: Uint8Array;
       let address: Deno.NetAddr;
       try {
-        const received = await this.#socket.receive(buffer);
+        const received = await socket.receive(buffer);
         datagram = received[0];
         address = received[1] as Deno.NetAddr;
       } catch (error) {
@@ -358,9 +371,13 @@ class UdpServer implements EchoServer<"udp"> {
       }
       this.#sending++;
       if (faults === undefined) {
-        await this.#deliver(reply, address, peer, lines, 1);
+        await this.#deliver(socket, reply, address, peer, lines, 1);
       } else {
-        await faults.deliver(reply, peer, this.#sender(address, peer, lines));
+        await faults.deliver(
+          reply,
+          peer,
+          this.#sender(socket, address, peer, lines),
+        );
       }
       this.#sending--;
       formatter.clear();
@@ -377,6 +394,7 @@ class UdpServer implements EchoServer<"udp"> {
    * @returns `true` when every copy went out.
    */
   async #deliver(
+    socket: Deno.DatagramConn,
     reply: Uint8Array,
     address: Deno.NetAddr,
     peer: string,
@@ -385,7 +403,7 @@ class UdpServer implements EchoServer<"udp"> {
   ): Promise<boolean> {
     const stats = this.#stats;
     for (let copy = 0; copy < copies; copy++) {
-      if (!(await this.#send(reply, address, peer))) return false;
+      if (!(await this.#send(socket, reply, address, peer))) return false;
       stats.datagrams_out++;
       stats.bytes_out += reply.length;
       if (copy === 0) stats.lines_out += lines;
@@ -394,10 +412,15 @@ class UdpServer implements EchoServer<"udp"> {
   }
 
   /** How the fault stage sends one datagram's reply, now or later. */
-  #sender(address: Deno.NetAddr, peer: string, lines: number): UdpSender {
+  #sender(
+    socket: Deno.DatagramConn,
+    address: Deno.NetAddr,
+    peer: string,
+    lines: number,
+  ): UdpSender {
     return {
       send: (reply, copies) =>
-        this.#deliver(reply, address, peer, lines, copies),
+        this.#deliver(socket, reply, address, peer, lines, copies),
     };
   }
 
@@ -415,6 +438,7 @@ class UdpServer implements EchoServer<"udp"> {
   }
 
   async #send(
+    socket: Deno.DatagramConn,
     reply: Uint8Array,
     address: Deno.NetAddr,
     peer: string,
@@ -433,7 +457,7 @@ class UdpServer implements EchoServer<"udp"> {
     }
     seedLog.sending(reply.length, peer);
     try {
-      await this.#socket.send(reply, address);
+      await socket.send(reply, address);
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) {
         this.#reportRefusedHost(address, peer);
@@ -475,10 +499,12 @@ class UdpServer implements EchoServer<"udp"> {
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      this.#socket.close();
-    } catch {
-      // Already closed.
+    for (const socket of this.#sockets) {
+      try {
+        socket.close();
+      } catch {
+        // Already closed.
+      }
     }
   }
 
