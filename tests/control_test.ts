@@ -89,15 +89,29 @@ Deno.test("control: a fault set over HTTP acts on an open connection, and DELETE
   );
   strictEqual(await ping(conn, "b"), `${REPLY}b\n`);
   strictEqual((await readToEnd(conn)).length, 0);
+  // On an open connection: every line dropped, then DELETE, then answered.
+  using open = await Deno.connect({ hostname: "127.0.0.1", port });
+  strictEqual(await ping(open, "before"), `${REPLY}before\n`);
+  strictEqual((await call(url, "PUT", { tcp: { drop: 1 } })).status, 200);
+  await open.write(new TextEncoder().encode("dropped\n"));
+  // The line is dropped (counted) before the faults go.
+  const metricsUrl = url.replace("/control/faults", "/metrics");
+  for (let waited = 0;; waited += 10) {
+    const body = (await call(metricsUrl)).body;
+    if (/^echolab_faults_total\{kind="drop"[^}]*\} 1$/m.test(body)) break;
+    if (waited > 2000) throw new Error("the line was not dropped");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   const cleared = await call(url, "DELETE");
   strictEqual(cleared.status, 200);
   deepStrictEqual(JSON.parse(cleared.body), { tcp: {} });
+  strictEqual(await ping(open, "after"), `${REPLY}after\n`);
   using again = await Deno.connect({ hostname: "127.0.0.1", port });
   for (const line of ["c", "d", "e"]) {
     strictEqual(await ping(again, line), `${REPLY}${line}\n`);
   }
   const metrics = (await call(url.replace("/control/faults", "/metrics"))).body;
-  match(metrics, /^echolab_control_changes_total\{what="faults"\} 2$/m);
+  match(metrics, /^echolab_control_changes_total\{what="faults"\} 3$/m);
   match(metrics, /^echolab_control_denied_total 0$/m);
   server.kill("SIGTERM");
   strictEqual((await server.finished()).code, 0);
@@ -347,6 +361,17 @@ Deno.test("control: /control/dial reaches echolab's own port, is refused by a cl
   strictEqual(
     outside.body,
     "forbidden: 192.0.2.7 is not in the dial allow list (--dial-allow)",
+  );
+  // In the allow list, but not granted by Deno's --allow-net (127.0.0.1).
+  const ungranted = await call(url, "POST", {
+    transport: "tcp",
+    host: "127.0.0.2",
+    port: 9,
+  });
+  strictEqual(ungranted.status, 403);
+  strictEqual(
+    ungranted.body,
+    "forbidden: no permission to reach 127.0.0.2:9; re-run with --allow-net=127.0.0.2:9",
   );
   const badPort = await call(url, "POST", {
     transport: "tcp",
