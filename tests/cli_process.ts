@@ -163,6 +163,12 @@ export class MainProcess implements AsyncDisposable {
     return Number(line.match(pattern)![1]);
   }
 
+  /** The HTTP port the program says it serves (`--http-port 0` picks it). */
+  async httpPort(): Promise<number> {
+    const line = await this.waitFor(/Serving health and metrics/);
+    return Number(line.match(/:(\d+)$/)![1]);
+  }
+
   /**
    * The process's resident memory now, in bytes, from Linux's
    * `/proc/PID/status` (read with `cat`: Deno grants `/proc` only to -A).

@@ -4,6 +4,7 @@ import { describeStartError } from "../cli/start_error.ts";
 import { USAGE } from "../cli/usage.ts";
 import { flagDifferences } from "../tools/check_flags.ts";
 import { isRoot } from "../deploy/containers.ts";
+import { namespaceSkipped, runInNamespace } from "./namespace.ts";
 import { ensureCommand } from "./system_package.ts";
 import { freePort, MainProcess, runMain, waitForTcp } from "./cli_process.ts";
 import {
@@ -763,40 +764,23 @@ Deno.test("cli: README's flag tables list exactly the flags of the table the par
   ]);
 });
 
-const dualStack = !(await isRoot())
-  ? "skipped: a network namespace needs root"
-  : await ensureCommand("unshare", "util-linux");
-
 Deno.test({
   name:
     `cli: IPv4 clients of a dual-stack server (--host ::) appear as IPv4 in {peer} and logs (in a namespace of the test's own)${
-      dualStack === undefined ? "" : ` (${dualStack})`
+      namespaceSkipped === undefined ? "" : ` (${namespaceSkipped})`
     }`,
-  ignore: dualStack !== undefined,
+  ignore: namespaceSkipped !== undefined,
   async fn() {
     const deno = Deno.execPath();
     const main = new URL("../main.ts", import.meta.url).pathname;
-    const output = await new Deno.Command("unshare", {
-      args: [
-        "-n",
-        "bash",
-        "-c",
-        [
-          "set -e",
-          "ip link set lo up",
-          `'${deno}' run --allow-net --unstable-net '${main}' all --host :: --tcp-port 18000 --udp-port 16000 --prefix '{peer} ' 2>/tmp/echolab-dual-$$.log & server=$!`,
-          "for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/18000) 2>/dev/null && break; sleep 0.1; done",
-          `'${deno}' run --allow-net --unstable-net '${main}' send --port 18000 hello`,
-          `'${deno}' run --allow-net --unstable-net '${main}' send --udp --port 16000 hello`,
-          "kill $server; wait $server || true",
-          "grep -o 'Accepted connection from [^ ]*' /tmp/echolab-dual-$$.log; rm -f /tmp/echolab-dual-$$.log",
-        ].join("\n"),
-      ],
-      env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-      stderr: "piped",
-    }).output();
-    strictEqual(output.code, 0, new TextDecoder().decode(output.stderr));
-    const said = new TextDecoder().decode(output.stdout);
+    const said = await runInNamespace([
+      `'${deno}' run --allow-net --unstable-net '${main}' all --host :: --tcp-port 18000 --udp-port 16000 --prefix '{peer} ' 2>/tmp/echolab-dual-$$.log & server=$!`,
+      "for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/18000) 2>/dev/null && break; sleep 0.1; done",
+      `'${deno}' run --allow-net --unstable-net '${main}' send --port 18000 hello`,
+      `'${deno}' run --allow-net --unstable-net '${main}' send --udp --port 16000 hello`,
+      "kill $server; wait $server || true",
+      "grep -o 'Accepted connection from [^ ]*' /tmp/echolab-dual-$$.log; rm -f /tmp/echolab-dual-$$.log",
+    ]);
     const replies = said.split("\n").filter((line) => /^127|^\[/.test(line));
     strictEqual(replies.length, 2, said);
     for (const reply of replies) {

@@ -13,14 +13,7 @@ import { serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import { freePort, MainProcess, runMain } from "./cli_process.ts";
 import { ping, readToEnd, REPLY } from "./net_client.ts";
-import { isRoot } from "../deploy/containers.ts";
-import { ensureCommand } from "./system_package.ts";
-
-/** The HTTP port a running program says it serves. */
-async function httpPort(server: MainProcess): Promise<number> {
-  const line = await server.waitFor(/Serving health and metrics/);
-  return Number(line.match(/:(\d+)$/)![1]);
-}
+import { namespaceSkipped, runInNamespace } from "./namespace.ts";
 
 async function call(
   url: string,
@@ -54,7 +47,7 @@ Deno.test("control: without --control the control paths answer 404", async () =>
     "--http-port",
     "0",
   ]);
-  const url = `http://127.0.0.1:${await httpPort(server)}`;
+  const url = `http://127.0.0.1:${await server.httpPort()}`;
   for (const path of ["/control/faults", "/control/health", "/control/dial"]) {
     strictEqual((await call(`${url}${path}`)).status, 404, path);
   }
@@ -72,7 +65,7 @@ Deno.test("control: a fault set over HTTP acts on an open connection, and DELETE
     "--control",
   ]);
   const port = await server.port("tcp");
-  const url = `http://127.0.0.1:${await httpPort(server)}/control/faults`;
+  const url = `http://127.0.0.1:${await server.httpPort()}/control/faults`;
   deepStrictEqual(JSON.parse((await call(url)).body), { tcp: {} });
   using conn = await Deno.connect({ hostname: "127.0.0.1", port });
   strictEqual(await ping(conn, "a"), `${REPLY}a\n`);
@@ -130,7 +123,7 @@ Deno.test("control: a bad body answers 400 naming the option, and changes nothin
     "--delay",
     "5",
   ]);
-  const url = `http://127.0.0.1:${await httpPort(server)}/control/faults`;
+  const url = `http://127.0.0.1:${await server.httpPort()}/control/faults`;
   const before = JSON.parse((await call(url)).body);
   deepStrictEqual(before.tcp, { delay: 5 });
   deepStrictEqual(before.udp, { delay: 5 });
@@ -180,7 +173,7 @@ Deno.test("control: with a token file every call needs the bearer token; 401 oth
     undefined,
     [`--allow-read=${file}`],
   );
-  const base = `http://127.0.0.1:${await httpPort(server)}`;
+  const base = `http://127.0.0.1:${await server.httpPort()}`;
   const tries: Record<string, string>[] = [{}, {
     authorization: "Bearer wrong",
   }];
@@ -260,7 +253,7 @@ Deno.test("control: health and readiness are set and read back; draining still w
     "0",
     "--control",
   ]);
-  const base = `http://127.0.0.1:${await httpPort(server)}`;
+  const base = `http://127.0.0.1:${await server.httpPort()}`;
   strictEqual(
     (await call(`${base}/control/health`, "PUT", { healthy: false })).status,
     200,
@@ -325,7 +318,7 @@ Deno.test("control: /control/dial reaches echolab's own port, is refused by a cl
     "127.0.0.0/8",
   ]);
   const port = await server.port("tcp");
-  const url = `http://127.0.0.1:${await httpPort(server)}/control/dial`;
+  const url = `http://127.0.0.1:${await server.httpPort()}/control/dial`;
   const own = JSON.parse(
     (await call(url, "POST", {
       transport: "tcp",
@@ -421,17 +414,12 @@ Deno.test("control: the library steers the same: setFaults, faults, setHealthy, 
   strictEqual((await call(`${base}/control/faults`)).status, 404);
 });
 
-const namespace = !(await isRoot())
-  ? "skipped: a network namespace needs root"
-  : (await ensureCommand("unshare", "util-linux")) ??
-    (await ensureCommand("ip", "iproute2"));
-
 Deno.test({
   name:
     `control: without a token a peer off loopback gets 403 and changes nothing (in a namespace of the test's own)${
-      namespace === undefined ? "" : ` (${namespace})`
+      namespaceSkipped === undefined ? "" : ` (${namespaceSkipped})`
     }`,
-  ignore: namespace !== undefined,
+  ignore: namespaceSkipped !== undefined,
   async fn() {
     const deno = Deno.execPath();
     const main = new URL("../main.ts", import.meta.url).pathname;
@@ -450,27 +438,13 @@ for (const [host, method, body] of calls) {
 const metrics = await (await fetch("http://127.0.0.1:19090/metrics")).text();
 console.log(metrics.split("\\n").find((line) => line.startsWith("echolab_control_denied_total ")));
 `;
-    const output = await new Deno.Command("unshare", {
-      args: [
-        "-n",
-        "bash",
-        "-c",
-        [
-          "set -e",
-          "ip link set lo up",
-          "ip addr add 192.0.2.77/32 dev lo",
-          `'${deno}' run --allow-net=0.0.0.0,127.0.0.1,192.0.2.77 --unstable-net '${main}' tcp --host 0.0.0.0 --port 18000 --http-host 0.0.0.0 --http-port 19090 --control 2>/dev/null & server=$!`,
-          "for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/19090) 2>/dev/null && break; sleep 0.1; done",
-          `'${deno}' eval "$0"`,
-          "kill $server; wait $server || true",
-        ].join("\n"),
-        probe,
-      ],
-      env: { DENO_NO_UPDATE_CHECK: "1" },
-      stderr: "piped",
-    }).output();
-    const said = new TextDecoder().decode(output.stdout).trim().split("\n");
-    strictEqual(output.code, 0, new TextDecoder().decode(output.stderr));
+    const said = (await runInNamespace([
+      "ip addr add 192.0.2.77/32 dev lo",
+      `'${deno}' run --allow-net=0.0.0.0,127.0.0.1,192.0.2.77 --unstable-net '${main}' tcp --host 0.0.0.0 --port 18000 --http-host 0.0.0.0 --http-port 19090 --control 2>/dev/null & server=$!`,
+      "for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/19090) 2>/dev/null && break; sleep 0.1; done",
+      `'${deno}' eval "$0"`,
+      "kill $server; wait $server || true",
+    ], probe)).trim().split("\n");
     deepStrictEqual(said, [
       "192.0.2.77 PUT 403 forbidden: without a control token only loopback peers may call",
       "192.0.2.77 GET 403 forbidden: without a control token only loopback peers may call",

@@ -307,9 +307,7 @@ Deno.test("ops: with --workers 2, /metrics and /stats sum every worker", async (
     [`--allow-read=${root}`],
   );
   const port = await server.port("tcp");
-  const http = Number(
-    (await server.waitFor(/Serving health and metrics/)).match(/:(\d+)$/)![1],
-  );
+  const http = await server.httpPort();
   for (let i = 0; i < 20; i++) {
     using conn = await Deno.connect({ hostname: "127.0.0.1", port });
     strictEqual(await ping(conn, `w${i}`), `${REPLY}w${i}\n`);

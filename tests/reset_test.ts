@@ -65,9 +65,7 @@ Deno.test("reset: send says reset by peer; the control API changes resetAfter on
     "1000000",
   ]);
   const port = await server.port("tcp");
-  const http = Number(
-    (await server.waitFor(/Serving health and metrics/)).match(/:(\d+)$/)![1],
-  );
+  const http = await server.httpPort();
   const put = await fetch(`http://127.0.0.1:${http}/control/faults`, {
     method: "PUT",
     body: JSON.stringify({ tcp: { resetAfter: 1 } }),

@@ -2,8 +2,7 @@
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { MAX_DATAGRAM_SIZE, serveUdp } from "../udp.ts";
 import { captureLogs } from "./log_capture.ts";
-import { isRoot } from "../deploy/containers.ts";
-import { ensureCommand } from "./system_package.ts";
+import { namespaceSkipped, runInNamespace } from "./namespace.ts";
 import {
   decoder,
   encoder,
@@ -183,16 +182,12 @@ Deno.test("udp: shutdown closes the socket and settles finished", async () => {
   match(logs.messages().at(-1)!, /^Stopped udp server on 127\.0\.0\.1:\d+$/);
 });
 
-const namespace = !(await isRoot())
-  ? "skipped: a network namespace needs root"
-  : await ensureCommand("unshare", "util-linux");
-
 Deno.test({
   name:
     `udp: bound to 0.0.0.0, a datagram sent to 127.0.0.2 is answered from 127.0.0.2 (in a namespace of the test's own)${
-      namespace === undefined ? "" : ` (${namespace})`
+      namespaceSkipped === undefined ? "" : ` (${namespaceSkipped})`
     }`,
-  ignore: namespace !== undefined,
+  ignore: namespaceSkipped !== undefined,
   async fn() {
     const deno = Deno.execPath();
     const main = new URL("../main.ts", import.meta.url).pathname;
@@ -203,31 +198,16 @@ const [data, from] = await socket.receive();
 console.log(from.hostname + ":" + from.port, new TextDecoder().decode(data).trim());
 socket.close();
 `;
-    const run = async (grant: string) => {
-      const output = await new Deno.Command("unshare", {
-        args: [
-          "-n",
-          "bash",
-          "-c",
-          [
-            "set -e",
-            "ip link set lo up",
-            "ip addr add 127.0.0.2/32 dev lo",
-            `'${deno}' run --allow-net ${grant} --unstable-net '${main}' udp --host 0.0.0.0 --port 16000 2>/tmp/echolab-udp-$$.log & server=$!`,
-            "for i in $(seq 50); do grep -q Starting /tmp/echolab-udp-$$.log 2>/dev/null && break; sleep 0.1; done",
-            `'${deno}' eval --unstable-net "$0"`,
-            "kill $server; wait $server || true",
-            "grep -c 'grant --allow-sys=networkInterfaces' /tmp/echolab-udp-$$.log || true",
-            "rm -f /tmp/echolab-udp-$$.log",
-          ].join("\n"),
-          probe,
-        ],
-        env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-        stderr: "piped",
-      }).output();
-      strictEqual(output.code, 0, new TextDecoder().decode(output.stderr));
-      return new TextDecoder().decode(output.stdout).trim().split("\n");
-    };
+    const run = async (grant: string) =>
+      (await runInNamespace([
+        "ip addr add 127.0.0.2/32 dev lo",
+        `'${deno}' run --allow-net ${grant} --unstable-net '${main}' udp --host 0.0.0.0 --port 16000 2>/tmp/echolab-udp-$$.log & server=$!`,
+        "for i in $(seq 50); do grep -q Starting /tmp/echolab-udp-$$.log 2>/dev/null && break; sleep 0.1; done",
+        `'${deno}' eval --unstable-net "$0"`,
+        "kill $server; wait $server || true",
+        "grep -c 'grant --allow-sys=networkInterfaces' /tmp/echolab-udp-$$.log || true",
+        "rm -f /tmp/echolab-udp-$$.log",
+      ], probe)).trim().split("\n");
     deepStrictEqual(await run("--allow-sys=networkInterfaces"), [
       "127.0.0.2:16000 received msg: hello",
       "0",
