@@ -40,7 +40,11 @@ import {
 import { IdleClock } from "./lib/serving/_idle_timer.ts";
 import { startServing } from "./lib/serving/_server_start.ts";
 import { ReplyPrefix } from "./lib/serving/reply_prefix.ts";
-import type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
+import {
+  type EchoServer,
+  faultsInForce,
+  type ServerOptions,
+} from "./lib/serving/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/serving/server_stats.ts";
 import type {
   AcceptedConn,
@@ -348,10 +352,7 @@ class TcpServer implements EchoServer<"tcp"> {
   }
 
   get faults(): Readonly<Record<string, unknown>> | undefined {
-    const plan = this.#plan;
-    return plan === undefined
-      ? undefined
-      : { ...plan.options, seed: plan.seed };
+    return faultsInForce(this.#plan);
   }
 
   setFaults(plan: FaultPlan | undefined): void {

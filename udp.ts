@@ -49,7 +49,11 @@ import { ReplyFormatter } from "./lib/serving/reply_formatter.ts";
 import { ReplyPrefix } from "./lib/serving/reply_prefix.ts";
 import { startServing } from "./lib/serving/_server_start.ts";
 import { SeedLog } from "./lib/serving/_seed_log.ts";
-import type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
+import {
+  type EchoServer,
+  faultsInForce,
+  type ServerOptions,
+} from "./lib/serving/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/serving/server_stats.ts";
 import { UdpAdmission } from "./lib/serving/_udp_admission.ts";
 import { bindLocalAddresses } from "./lib/serving/_udp_addresses.ts";
@@ -273,17 +277,19 @@ class UdpServer implements EchoServer<"udp"> {
   }
 
   get faults(): Readonly<Record<string, unknown>> | undefined {
-    const plan = this.#plan;
-    return plan === undefined
-      ? undefined
-      : { ...plan.options, seed: plan.seed };
+    return faultsInForce(this.#plan);
   }
 
   setFaults(plan: FaultPlan | undefined): void {
     const active = plan?.active ? plan : undefined;
     // Made first: a fault that is not for UDP throws, and nothing changes.
     const stage = active?.udp(this.#faultContext);
-    if (this.#faults !== undefined) this.#retired.push(this.#faults);
+    // A replaced stage is kept only while replies wait in it: changing the
+    // faults again and again keeps no more than that.
+    this.#retired = this.#retired.filter((retired) => retired.pending > 0);
+    if (this.#faults !== undefined && this.#faults.pending > 0) {
+      this.#retired.push(this.#faults);
+    }
     this.#plan = active;
     this.#faults = stage;
   }

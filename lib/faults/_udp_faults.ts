@@ -110,6 +110,9 @@ export function udpFaultStage(
       delayedBytes += cost;
       queue.add({ reply: reply.slice(), sender, peer, copies, cost }, delay);
     },
+    get pending() {
+      return queue.size + sending;
+    },
     async flush() {
       await queue.flush();
       while (sending > 0) {

@@ -155,3 +155,24 @@ export interface ServerOptions {
    */
   capture?: CapturePlan;
 }
+
+/**
+ * What {@linkcode EchoServer.faults} says of a plan: its options and the
+ * seed in use, or `undefined` without one.
+ *
+ * @param plan The faults in force, if any.
+ * @returns The options with the seed.
+ *
+ * @example
+ * ```ts
+ * import { faultsInForce } from "./server.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(faultsInForce(undefined), undefined);
+ * ```
+ */
+export function faultsInForce(
+  plan: FaultPlan | undefined,
+): Readonly<Record<string, unknown>> | undefined {
+  return plan === undefined ? undefined : { ...plan.options, seed: plan.seed };
+}

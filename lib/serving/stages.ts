@@ -281,6 +281,8 @@ export interface UdpFaultStage {
    * @returns Once sent, or once queued.
    */
   deliver(reply: Uint8Array, peer: string, sender: UdpSender): Promise<void>;
+  /** Replies waiting out their delay or going out now. */
+  readonly pending: number;
   /**
    * Sends every delayed reply now (a stop).
    *
