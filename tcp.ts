@@ -52,6 +52,7 @@ import type {
   FaultPlan,
   RunningCapture,
   TcpPreamble,
+  TcpTlsStage,
 } from "./lib/serving/stages.ts";
 import { TcpAdmission } from "./lib/serving/_tcp_admission.ts";
 import { TcpConnection } from "./lib/serving/_tcp_connection.ts";
@@ -119,11 +120,15 @@ export interface TcpServerOptions extends ServerOptions {
    */
   reusePort?: boolean;
   /**
-   * Serve TLS with this certificate and key (PEM text) instead of plain TCP.
+   * Serve TLS instead of plain TCP: `terminateTls()` of `echolab/tls`, which
+   * reads each ClientHello first (SNI, ALPN, JA4, certificates by name;
+   * `{sni}`, `{alpn}`, `{tls}`, `{ja4}` in the prefix), and serves TLS
+   * after a PROXY header; or a certificate and key (PEM text) for Deno's
+   * own TLS listener, which sees none of that and takes no `proxy`.
    *
    * @default {undefined}
    */
-  tls?: { cert: string; key: string };
+  tls?: { cert: string; key: string } | TcpTlsStage;
   /**
    * Milliseconds a graceful {@linkcode EchoServer.shutdown} waits for
    * pending writes before closing connections by force.
@@ -169,10 +174,24 @@ function checkTcpOptions(options: TcpServerOptions): void {
   check.integer("shutdownGrace", options.shutdownGrace, 0, MAX_DURATION);
   check.object("proxy", options.proxy, ["read"]);
   check.object("faults", options.faults, ["describe", "tcp"]);
-  if (options.tls !== undefined) {
-    check.string("tls.cert", options.tls.cert ?? 0);
-    check.string("tls.key", options.tls.key ?? 0);
+  const tls = options.tls;
+  if (tls !== undefined && "start" in tls) {
+    check.object("tls", tls, ["start", "describe"]);
+  } else if (tls !== undefined) {
+    check.string("tls.cert", tls.cert ?? 0);
+    check.string("tls.key", tls.key ?? 0);
+    if (options.proxy !== undefined) {
+      throw new TypeError(
+        "Cannot start the tcp server: TLS after a preamble (proxy) reads the ClientHello: pass tls: terminateTls({ certs }) of echolab/tls",
+      );
+    }
   }
+}
+
+/** The TLS stage, when `tls` is one (not a plain certificate and key). */
+function tlsStage(options: TcpServerOptions): TcpTlsStage | undefined {
+  const tls = options.tls;
+  return tls !== undefined && "start" in tls ? tls : undefined;
 }
 
 /**
@@ -224,9 +243,9 @@ export async function serveResettableTcp(
   options: TcpServerOptions = {},
 ): Promise<EchoServer<"tcp">> {
   checkTcpOptions(options);
-  if (options.tls !== undefined && options.proxy === undefined) {
+  if (options.tls !== undefined && tlsStage(options) === undefined) {
     throw new TypeError(
-      "Cannot start the tcp server: a resettable server serves TLS only after a preamble (proxy)",
+      "Cannot start the tcp server: a resettable server serves TLS through terminateTls() of echolab/tls, not a plain certificate and key",
     );
   }
   const { listenNodeTcp } = await import("./lib/serving/_node_tcp.ts");
@@ -301,8 +320,7 @@ class TcpServer implements EchoServer<"tcp"> {
       tracer,
       idleClock: IdleClock.for(timeout),
       preamble,
-      // With a preamble, TLS starts after it.
-      tls: preamble === undefined ? undefined : options.tls,
+      tls: tlsStage(options),
       faults,
       admit: this.#admission.admit,
       onClosed: this.#closed,
@@ -313,15 +331,20 @@ class TcpServer implements EchoServer<"tcp"> {
       port: options.port ?? DEFAULT_TCP_PORT,
       ...(options.reusePort ? { reusePort: true } : {}),
     };
+    const tls = options.tls;
     this.#listener = listener ??
-      (options.tls === undefined || preamble !== undefined
+      (tls === undefined || "start" in tls
         ? Deno.listen({ transport: "tcp", ...address })
-        : Deno.listenTls({ ...address, ...options.tls }));
+        : Deno.listenTls({ ...address, ...tls }));
     this.addr = this.#listener.addr as Deno.NetAddr & { transport: "tcp" };
     const serving = startServing({
       logger,
       addr: this.addr,
-      suffix: options.tls === undefined ? "" : " (TLS)",
+      suffix: tls === undefined
+        ? ""
+        : "start" in tls
+        ? ` (TLS: ${tls.describe()})`
+        : " (TLS)",
       allow: options.allow,
       faults: faults === undefined ? undefined : options.faults,
       capture,

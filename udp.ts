@@ -299,7 +299,7 @@ class UdpServer implements EchoServer<"udp"> {
     const bufferSize = this.#bufferSize;
     const reader = new LineReader({ maxLine: bufferSize });
     const prefix = this.#prefix;
-    const formatter = new ReplyFormatter(prefix.bytes("", ""));
+    const formatter = new ReplyFormatter(prefix.bytes({}));
     const stats = this.#stats;
     let peer = "";
     let logLines = false;
@@ -437,7 +437,7 @@ class UdpServer implements EchoServer<"udp"> {
       if (this.#peerPrefixes.size >= MAX_REMEMBERED_PREFIXES) {
         this.#peerPrefixes.clear();
       }
-      bytes = this.#prefix.bytes(peer, this.#local);
+      bytes = this.#prefix.bytes({ peer, local: this.#local });
       this.#peerPrefixes.set(peer, bytes);
     }
     return bytes;

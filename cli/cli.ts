@@ -11,6 +11,7 @@ import { formatAddress } from "../lib/serving/address.ts";
 import type { FaultOptions } from "../lib/faults/faults.ts";
 import type { EchoServer } from "../lib/serving/server.ts";
 import type { ControlOptions, OpsServer } from "../lib/ops/mod.ts";
+import type { TlsTerminationOptions } from "../lib/tls/tls_termination.ts";
 import { serveResettableTcp, serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import {
@@ -163,17 +164,12 @@ async function serve(
     await stopLogging();
     return 1;
   };
-  let tls: { cert: string; key: string } | undefined;
-  if (commandLine.tlsCert !== undefined && commandLine.tlsKey !== undefined) {
-    try {
-      tls = {
-        cert: await readFlagFile("--tls-cert", commandLine.tlsCert),
-        key: await readFlagFile("--tls-key", commandLine.tlsKey),
-      };
-    } catch (error) {
-      if (!(error instanceof FlagFileError)) throw error;
-      return await fail(error.message);
-    }
+  let tls: TlsTerminationOptions | undefined;
+  try {
+    tls = await readTlsFiles(commandLine);
+  } catch (error) {
+    if (!(error instanceof FlagFileError)) throw error;
+    return await fail(error.message);
   }
   const instance = resolveInstance(commandLine);
   if (instance instanceof Error) return await fail(instance.message);
@@ -377,11 +373,31 @@ function faultsOf(
   return Object.keys(given).length === 0 ? undefined : { ...given, seed };
 }
 
+/**
+ * The certificates and keys of `--tls-cert` and `--tls-key`, by name, and
+ * `--alpn`; `undefined` without TLS.
+ */
+async function readTlsFiles(
+  commandLine: ServeCommandLine,
+): Promise<TlsTerminationOptions | undefined> {
+  const names = Object.keys(commandLine.tlsCerts);
+  if (names.length === 0) return undefined;
+  const certs = [];
+  for (const name of names) {
+    certs.push({
+      names: name === "" ? [] : [name],
+      cert: await readFlagFile("--tls-cert", commandLine.tlsCerts[name]!),
+      key: await readFlagFile("--tls-key", commandLine.tlsKeys[name]!),
+    });
+  }
+  return { certs, alpn: commandLine.alpn };
+}
+
 /** Starts the servers the mode asks for; returns an error line on failure. */
 async function startServers(
   commandLine: ServeCommandLine,
   lists: AccessLists,
-  tls: { cert: string; key: string } | undefined,
+  tls: TlsTerminationOptions | undefined,
   servers: [transport: "tcp" | "udp", server: EchoServer][],
 ): Promise<string | undefined> {
   const { mode, hostname } = commandLine;

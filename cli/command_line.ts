@@ -87,10 +87,15 @@ export interface ServeCommandLine {
   trace: boolean;
   /** TCP accept loops sharing the port. */
   workers: number;
-  /** TLS certificate file for the TCP server. */
-  tlsCert: string | undefined;
-  /** TLS key file for the TCP server. */
-  tlsKey: string | undefined;
+  /**
+   * TLS certificate files for the TCP server, by the server name they are
+   * for (lower case); `""` is the default certificate's.
+   */
+  tlsCerts: Readonly<Record<string, string>>;
+  /** Their key files, by the same names. */
+  tlsKeys: Readonly<Record<string, string>>;
+  /** The ALPN protocols the TLS server offers, by preference. */
+  alpn: string[] | undefined;
   /** The side HTTP port (health, metrics); `undefined` serves none. */
   httpPort: number | undefined;
   /** Address of the side HTTP port. */
@@ -173,6 +178,10 @@ export interface SendCommandLine {
   tls: boolean;
   /** CA certificate file to trust. */
   ca: string | undefined;
+  /** TLS: the server name to send. */
+  sni: string | undefined;
+  /** TLS: the ALPN protocols to offer. */
+  alpn: string[] | undefined;
   /** Capture the session's packets and print a sequence diagram. */
   capture: boolean;
   /** Also write the captured packets to this pcap file. */
@@ -216,8 +225,9 @@ export const SERVE_DEFAULTS: Readonly<ServeCommandLine> = {
   logFormat: "text",
   trace: false,
   workers: 1,
-  tlsCert: undefined,
-  tlsKey: undefined,
+  tlsCerts: {},
+  tlsKeys: {},
+  alpn: undefined,
   httpPort: undefined,
   httpHost: DEFAULT_HOSTNAME,
   drain: 0,
@@ -260,6 +270,8 @@ export const SEND_DEFAULTS: Readonly<Omit<SendCommandLine, "port">> = {
   wait: DEFAULT_WAIT / 1000,
   tls: false,
   ca: undefined,
+  sni: undefined,
+  alpn: undefined,
   sendProxy: undefined,
   capture: false,
   captureFile: undefined,
@@ -674,20 +686,38 @@ const FLAGS: Record<string, Flag> = {
   "tls-cert": {
     help: [{
       section: "server",
-      value: "FILE",
-      text: "serve TCP over TLS with this PEM certificate (needs --allow-read)",
+      value: "[NAME=]FILE",
+      text:
+        "serve TCP over TLS with this PEM certificate (needs --allow-read), reading each ClientHello first; NAME=FILE, again and again: the certificate for the SNI NAME (a host or *.domain), the plain one being the default",
     }],
     modes: TCP,
-    apply: (value, into, flag) => into.tlsCert = parseFile(value, flag),
+    apply: (value, into, flag) =>
+      into.tlsCerts = namedFile(value, flag, into.tlsCerts ?? {}),
   },
   "tls-key": {
     help: [{
       section: "server",
-      value: "FILE",
-      text: "... and this PEM key (needs --allow-read)",
+      value: "[NAME=]FILE",
+      text: "... and its PEM key, by the same NAME (needs --allow-read)",
     }],
     modes: TCP,
-    apply: (value, into, flag) => into.tlsKey = parseFile(value, flag),
+    apply: (value, into, flag) =>
+      into.tlsKeys = namedFile(value, flag, into.tlsKeys ?? {}),
+  },
+  "alpn": {
+    help: [{
+      section: "server",
+      value: "LIST",
+      text:
+        "TLS: the ALPN protocols offered, by preference (h2,http/1.1); a client offering none of them fails with no_application_protocol",
+      default: "no ALPN",
+    }, {
+      section: "client",
+      value: "LIST",
+      text: "TLS: the ALPN protocols to offer",
+    }],
+    modes: [...TCP, "send"],
+    apply: (value, into, flag) => into.alpn = parseAlpn(value, flag),
   },
   "delay": {
     help: [{
@@ -937,6 +967,16 @@ const FLAGS: Record<string, Flag> = {
     modes: SEND,
     apply: (value, into, flag) => into.ca = parseFile(value, flag),
   },
+  "sni": {
+    help: [{
+      section: "client",
+      value: "NAME",
+      text: "TLS: the server name to send (and check the certificate against)",
+      default: "none for an address, else --host",
+    }],
+    modes: SEND,
+    apply: (value, into, flag) => into.sni = parseHostName(value, flag),
+  },
   "reconnect": {
     help: [{
       section: "client",
@@ -1105,14 +1145,6 @@ function serveCommandLine(parsed: Parsed, mode: ServeMode): ServeCommandLine {
       "Flag --reset-after does not work with --workers: reset with one accept loop",
     );
   }
-  if (
-    result.resetAfter !== undefined && result.tlsCert !== undefined &&
-    !result.proxyProtocol
-  ) {
-    throw new UsageError(
-      "Flag --reset-after serves TLS only after a PROXY header: add --proxy-protocol or drop --tls-cert",
-    );
-  }
   if (result.control && result.workers > 1) {
     throw new UsageError(
       "Flag --control does not work with --workers: steer one accept loop",
@@ -1131,12 +1163,29 @@ function serveCommandLine(parsed: Parsed, mode: ServeMode): ServeCommandLine {
     throw new UsageError("Flag --chunk-delay needs --chunk");
   }
   if (result.prefix !== DEFAULT_PREFIX) checkPrefix(result.prefix);
-  if ((result.tlsCert === undefined) !== (result.tlsKey === undefined)) {
-    throw new UsageError(
-      "Flags --tls-cert and --tls-key go together: give both files, or neither",
-    );
+  checkTlsPairs(result);
+  if (result.alpn !== undefined && Object.keys(result.tlsCerts).length === 0) {
+    throw new UsageError("Flag --alpn needs --tls-cert");
   }
   return result;
+}
+
+/** Every certificate has its key, by the same name, and the other way. */
+function checkTlsPairs(result: ServeCommandLine): void {
+  const pairs = [
+    ["--tls-cert", result.tlsCerts, "--tls-key", result.tlsKeys],
+    ["--tls-key", result.tlsKeys, "--tls-cert", result.tlsCerts],
+  ] as const;
+  for (const [flag, files, other, others] of pairs) {
+    for (const name of Object.keys(files)) {
+      if (others[name] === undefined) {
+        const form = name === "" ? "FILE" : `${name}=FILE`;
+        throw new UsageError(
+          `Flags --tls-cert and --tls-key go together: ${flag} ${form} needs ${other} ${form}`,
+        );
+      }
+    }
+  }
 }
 
 function sendCommandLine(parsed: Parsed, messages: string[]): SendCommandLine {
@@ -1160,8 +1209,16 @@ function sendCommandLine(parsed: Parsed, messages: string[]): SendCommandLine {
       `Flag ${result.tls ? "--tls" : "--ca"} is for TCP: drop --udp or drop it`,
     );
   }
-  if (result.ca !== undefined && !result.tls) {
-    throw new UsageError("Flag --ca needs --tls");
+  for (
+    const [flag, given] of [
+      ["--ca", result.ca],
+      ["--sni", result.sni],
+      ["--alpn", result.alpn],
+    ] as const
+  ) {
+    if (given !== undefined && !result.tls) {
+      throw new UsageError(`Flag ${flag} needs --tls`);
+    }
   }
   return result;
 }
@@ -1294,6 +1351,55 @@ function parseFile(value: string, flag: string): string {
     throw new UsageError(`Invalid ${flag} "": expected a file path`);
   }
   return value;
+}
+
+/** A host name, or `*.` and one, as `--tls-cert NAME=FILE` takes. */
+const SERVER_NAME =
+  /^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/i;
+
+/**
+ * Adds `FILE` (the default, under `""`) or `NAME=FILE` to the files by
+ * name; a name given twice is a usage error.
+ */
+function namedFile(
+  value: string,
+  flag: string,
+  files: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const equals = value.indexOf("=");
+  const named = equals > 0 && SERVER_NAME.test(value.slice(0, equals));
+  const name = named ? value.slice(0, equals).toLowerCase() : "";
+  const file = parseFile(named ? value.slice(equals + 1) : value, flag);
+  if (files[name] !== undefined) {
+    throw new UsageError(
+      name === ""
+        ? `Flag ${flag} FILE is given twice: one default certificate; name the others NAME=FILE`
+        : `Flag ${flag} gives ${name} twice: one file per name`,
+    );
+  }
+  return { ...files, [name]: file };
+}
+
+function parseHostName(value: string, flag: string): string {
+  if (!SERVER_NAME.test(value) || value.startsWith("*")) {
+    throw new UsageError(
+      `Invalid ${flag} "${value}": expected a host name such as a.example`,
+    );
+  }
+  return value;
+}
+
+function parseAlpn(value: string, flag: string): string[] {
+  const protocols = value.split(",").map((protocol) => protocol.trim());
+  for (const protocol of protocols) {
+    const length = new TextEncoder().encode(protocol).length;
+    if (length === 0 || length > 255) {
+      throw new UsageError(
+        `Invalid ${flag} "${value}": expected protocol names of 1 to 255 bytes, comma-separated (h2,http/1.1)`,
+      );
+    }
+  }
+  return protocols;
 }
 
 /**

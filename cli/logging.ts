@@ -118,6 +118,13 @@ function renderValue(value: unknown): string {
   if (typeof value === "number" || typeof value === "boolean") {
     return String(value);
   }
+  // A list of names (ALPN protocols, TLS versions) reads as [h2, http/1.1].
+  if (
+    Array.isArray(value) &&
+    value.every((item) => typeof item === "string" || typeof item === "number")
+  ) {
+    return `[${value.map(renderValue).join(", ")}]`;
+  }
   return JSON.stringify(value) ?? String(value);
 }
 

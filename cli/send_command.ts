@@ -8,6 +8,7 @@
 
 import { formatAddress } from "../lib/serving/address.ts";
 import { type ClientSummary, sendMessages } from "../lib/client/client.ts";
+import type { TlsPeerInfo } from "../lib/client/mod.ts";
 import type { SendCommandLine } from "./command_line.ts";
 import { errorMessage, netGrant } from "../lib/serving/errors.ts";
 import { FlagFileError, readFlagFile } from "./flag_file.ts";
@@ -103,6 +104,7 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
     ? repeat(commandLine.messages, commandLine.count)
     : stdinLines();
   let summary: ClientSummary;
+  let lastTls: string | undefined;
   const tally = new Map<string, number>();
   let capture: SessionCapture | undefined;
   if (commandLine.capture) {
@@ -123,6 +125,15 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
       wait: Math.round(commandLine.wait * 1000),
       tls: commandLine.tls,
       caCerts,
+      serverName: commandLine.sni,
+      alpn: commandLine.alpn,
+      onTls: (info) => {
+        // Once, and again only when another server answers (--reconnect).
+        const text = tlsText(info);
+        if (text === lastTls) return;
+        lastTls = text;
+        print(text);
+      },
       reconnect: commandLine.reconnect,
       onBanner: (line) => print(`banner: ${JSON.stringify(line)}`),
       proxyProtocol: commandLine.sendProxy === undefined
@@ -171,7 +182,8 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
         `Cannot reach ${address}: no network permission; re-run with --allow-net=${grant}`,
       );
     }
-    const hint = commandLine.tls
+    const hint = commandLine.tls &&
+        /self.signed|issuer|unable to (get|verify)/i.test(errorMessage(error))
       ? " (a self-signed server needs --ca with its certificate)"
       : "";
     return fail(`Cannot talk to ${address}: ${errorMessage(error)}${hint}`);
@@ -344,4 +356,16 @@ function printSummary(
     );
   }
   if (parts.length > 0) print(parts.join(", "));
+}
+
+/** The handshake's outcome as `send` prints it before the replies. */
+function tlsText(info: TlsPeerInfo): string {
+  return [
+    `tls: ${info.version}, cipher ${info.cipher}, alpn ${
+      info.alpn === "" ? "none" : info.alpn
+    }`,
+    `certificate: ${info.subject === "" ? "no subject" : info.subject}${
+      info.names.length === 0 ? "" : `; names ${info.names.join(", ")}`
+    }`,
+  ].join("\n");
 }

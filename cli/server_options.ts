@@ -2,14 +2,15 @@
 /**
  * What the command line asks of a server, as plain data that can cross to
  * a worker, and the server options made from it: the optional parts
- * (access list, PROXY protocol, faults, capture) are imported only when
- * asked for.
+ * (access list, PROXY protocol, TLS, faults, capture) are imported only
+ * when asked for.
  *
  * @module
  */
 
 import type { FaultOptions } from "../lib/faults/faults.ts";
 import type { ServerOptions } from "../lib/serving/server.ts";
+import type { TlsTerminationOptions } from "../lib/tls/tls_termination.ts";
 import type { TcpServerOptions } from "../tcp.ts";
 import type { UdpServerOptions } from "../udp.ts";
 
@@ -25,13 +26,15 @@ export interface OptionalParts {
 
 /** A TCP server as the command line describes it. */
 export type TcpServerSpec =
-  & Omit<TcpServerOptions, "allow" | "faults" | "capture" | "proxy">
+  & Omit<TcpServerOptions, "allow" | "faults" | "capture" | "proxy" | "tls">
   & OptionalParts
   & {
     /** Read a PROXY protocol header first. */
     proxyProtocol?: boolean;
     /** The `proxyFrom` ranges, comma-separated (already checked). */
     proxyFrom?: string;
+    /** Serve TLS, reading each ClientHello first. */
+    tls?: TlsTerminationOptions;
   };
 
 /** A UDP server as the command line describes it. */
@@ -57,11 +60,16 @@ export type UdpServerSpec =
 export async function tcpServerOptions(
   spec: TcpServerSpec,
 ): Promise<TcpServerOptions> {
-  const { proxyProtocol, proxyFrom, allow, faults, capture, ...plain } = spec;
+  const { proxyProtocol, proxyFrom, allow, faults, capture, tls, ...plain } =
+    spec;
   const options: TcpServerOptions = {
     ...plain,
     ...await optionalParts({ allow, faults, capture }),
   };
+  if (tls !== undefined) {
+    const { terminateTls } = await import("../lib/tls/mod.ts");
+    options.tls = terminateTls(tls);
+  }
   if (proxyProtocol) {
     const { proxyProtocol } = await import("../lib/proxy/mod.ts");
     options.proxy = proxyProtocol({

@@ -209,7 +209,7 @@ const USAGE_ERRORS: [string[], string][] = [
   [["tcp", "--udp"], "Flag --udp does not apply to mode tcp: it is for send"],
   [
     ["tcp", "--tls-cert", "cert.pem"],
-    "Flags --tls-cert and --tls-key go together: give both files, or neither",
+    "Flags --tls-cert and --tls-key go together: --tls-cert FILE needs --tls-key FILE",
   ],
   [
     ["udp", "--tls-key", "key.pem"],

@@ -77,7 +77,7 @@ Deno.test("prefix: the CLI names a bad placeholder or brace, exit 2", async () =
     const [prefix, message] of [
       [
         "{host}: ",
-        'echolab: Invalid --prefix "{host}: ": unknown placeholder {host}: use {instance}, {peer} or {local}, and {{ or }} for a literal brace (see --help)\n',
+        'echolab: Invalid --prefix "{host}: ": unknown placeholder {host}: use {instance}, {peer}, {local}, {sni}, {alpn}, {tls}, {ja4}, {proxy_authority}, {proxy_alpn}, and {{ or }} for a literal brace (see --help)\n',
       ],
       [
         "a { b",

@@ -3,6 +3,7 @@ import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { proxyProtocol } from "../lib/proxy/mod.ts";
 import { AccessList } from "../lib/policy/access_list.ts";
 import {
+  describeTlvs,
   formatProxyHeader,
   parseProxyHeader,
   V2_SIGNATURE,
@@ -527,4 +528,56 @@ Deno.test("proxy protocol: 100 bad headers log a few throttled lines, no close l
   // One line a second at most, however fast they come.
   strictEqual(bad.length >= 1 && bad.length <= 3, true, bad.join("\n"));
   deepStrictEqual(lines.length, bad.length, lines.join("\n"));
+});
+
+Deno.test("proxy header: v2 TLVs (ALPN, authority, SSL with its sub-TLVs) are read; one that runs past the header is malformed", () => {
+  const text = (value: string) => [...encoder.encode(value)];
+  const tlv = (type: number, value: number[]) => [
+    type,
+    value.length >> 8,
+    value.length & 0xff,
+    ...value,
+  ];
+  const addresses = [192, 0, 2, 1, 192, 0, 2, 2, 0x9e, 0x1e, 0x1f, 0x40];
+  const ssl = [
+    0x05, // PP2_CLIENT_SSL | PP2_CLIENT_CERT_SESS
+    0,
+    0,
+    0,
+    0, // verified
+    ...tlv(0x21, text("TLSv1.3")),
+    ...tlv(0x22, text("client")),
+    ...tlv(0x23, text("TLS_AES_128_GCM_SHA256")),
+  ];
+  const header = v2(1, 1, [
+    ...addresses,
+    ...tlv(0x04, [0, 0]), // NOOP: skipped
+    ...tlv(0x01, text("h2")),
+    ...tlv(0x02, text("a.example")),
+    ...tlv(0x20, ssl),
+  ]);
+  const result = parseProxyHeader(header);
+  strictEqual(result.status, "ok");
+  if (result.status !== "ok") return;
+  deepStrictEqual(result.tlvs, {
+    alpn: "h2",
+    authority: "a.example",
+    ssl: {
+      tls: true,
+      clientCertificate: true,
+      verified: true,
+      version: "TLSv1.3",
+      cn: "client",
+      cipher: "TLS_AES_128_GCM_SHA256",
+    },
+  });
+  strictEqual(
+    describeTlvs(result.tlvs!),
+    "authority a.example, alpn h2, tls TLSv1.3 TLS_AES_128_GCM_SHA256, client certificate cn client verified",
+  );
+  const cut = v2(1, 1, [...addresses, 0x02, 0, 9, ...text("a.ex")]);
+  deepStrictEqual(parseProxyHeader(cut), {
+    status: "malformed",
+    reason: "v2 TLV 0x2 runs past the header",
+  });
 });

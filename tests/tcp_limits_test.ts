@@ -153,5 +153,6 @@ Deno.test("tcp limits: counters add up exactly", async () => {
     closes: { "client closed": 1, "line too long": 1 },
     drops: {},
     faults: {},
+    tls_handshakes: {},
   });
 });

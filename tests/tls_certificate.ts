@@ -16,7 +16,7 @@ async function run(program: string, args: string[]): Promise<string> {
   return decoder.decode(output.stdout).trim();
 }
 
-/** Files and PEM text of a certificate for 127.0.0.1 and localhost. */
+/** Files and PEM text of a certificate (for 127.0.0.1 and localhost). */
 export interface Certificate extends AsyncDisposable {
   certFile: string;
   keyFile: string;
@@ -25,11 +25,13 @@ export interface Certificate extends AsyncDisposable {
 }
 
 /**
- * Creates a certificate valid for a day. `openssl req -x509` marks it as a
- * CA unless told otherwise, and Deno's TLS client then refuses it as an end
- * entity (`CaUsedAsEndEntity`): hence `basicConstraints=critical,CA:FALSE`.
+ * Creates a certificate valid for a day, for `name` (its CN and only DNS
+ * name) or, by default, for localhost and 127.0.0.1. `openssl req -x509`
+ * marks it as a CA unless told otherwise, and Deno's TLS client then
+ * refuses it as an end entity (`CaUsedAsEndEntity`): hence
+ * `basicConstraints=critical,CA:FALSE`.
  */
-export async function makeCertificate(): Promise<Certificate> {
+export async function makeCertificate(name?: string): Promise<Certificate> {
   const dir = await run("mktemp", ["-d"]);
   const certFile = `${dir}/cert.pem`;
   const keyFile = `${dir}/key.pem`;
@@ -44,9 +46,11 @@ export async function makeCertificate(): Promise<Certificate> {
     "-days",
     "1",
     "-subj",
-    "/CN=localhost",
+    `/CN=${name ?? "localhost"}`,
     "-addext",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    `subjectAltName=${
+      name === undefined ? "DNS:localhost,IP:127.0.0.1" : `DNS:${name}`
+    }`,
     "-addext",
     "basicConstraints=critical,CA:FALSE",
     "-keyout",

@@ -1,6 +1,7 @@
 // Copyright 2026 the echolab authors. MIT license.
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { proxyProtocol } from "../lib/proxy/mod.ts";
+import { terminateTls } from "../lib/tls/mod.ts";
 import { serveTcp } from "../tcp.ts";
 import { MainProcess, runMain } from "./cli_process.ts";
 import {
@@ -68,7 +69,10 @@ Deno.test("tls: the CLI serves TLS and send --tls --ca talks to it", async () =>
     [`--allow-read=${certificate.certFile},${certificate.keyFile}`],
   );
   const port = await server.port("tcp");
-  match(server.lines[0]!, /Starting tcp server on 127\.0\.0\.1:\d+ \(TLS\)$/);
+  match(
+    server.lines[0]!,
+    /Starting tcp server on 127\.0\.0\.1:\d+ \(TLS: certificates for any name \(default\)\)$/,
+  );
   const client = await runMain(
     [
       "send",
@@ -85,11 +89,17 @@ Deno.test("tls: the CLI serves TLS and send --tls --ca talks to it", async () =>
   );
   strictEqual(client.code, 0, client.stderr);
   const lines = client.stdout.trimEnd().split("\n");
-  match(lines[0]!, /^received msg: hello {2}time=\d+\.\d{3} ms$/);
-  match(lines[1]!, /^received msg: tls {2}time=\d+\.\d{3} ms$/);
-  strictEqual(lines[2], `--- 127.0.0.1:${port} tcp (TLS) ---`);
+  // What the handshake told first: no --alpn on either side, no ALPN.
+  match(lines[0]!, /^tls: TLSv1\.3, cipher TLS_\w+, alpn none$/);
+  strictEqual(
+    lines[1],
+    "certificate: CN=localhost; names DNS:localhost, IP Address:127.0.0.1",
+  );
+  match(lines[2]!, /^received msg: hello {2}time=\d+\.\d{3} ms$/);
+  match(lines[3]!, /^received msg: tls {2}time=\d+\.\d{3} ms$/);
+  strictEqual(lines[4], `--- 127.0.0.1:${port} tcp (TLS) ---`);
   match(
-    lines[3]!,
+    lines[5]!,
     /^2 lines sent, 2 answered, 0 lost \(0\.0% loss\); 10 bytes sent, 38 bytes received$/,
   );
   // Without --ca the self-signed certificate is refused, in one line.
@@ -168,7 +178,7 @@ Deno.test("tls: with the PROXY protocol, TLS follows the header, and a half-clos
     port: 0,
     proxy: proxyProtocol(),
     prefix: "{peer}: ",
-    tls: { cert: certificate.cert, key: certificate.key },
+    tls: terminateTls({ certs: [certificate] }),
   });
   const plain = await Deno.connect(server.addr);
   await writeAll(
@@ -195,7 +205,7 @@ Deno.test("tls: send --tls --proxy-protocol v2 sends the header before the hands
     port: 0,
     proxy: proxyProtocol(),
     prefix: "[{peer}] ",
-    tls: { cert: certificate.cert, key: certificate.key },
+    tls: terminateTls({ certs: [certificate] }),
   });
   const { code, stdout, stderr } = await runMain(
     [
@@ -216,6 +226,6 @@ Deno.test("tls: send --tls --proxy-protocol v2 sends the header before the hands
   strictEqual(code, 0, stderr);
   match(
     stdout,
-    /^\[127\.0\.0\.1:(\d+)\] hello {2}time=.*\n\[127\.0\.0\.1:\1\] world {2}time=/,
+    /^tls: .*\ncertificate: .*\n\[127\.0\.0\.1:(\d+)\] hello {2}time=.*\n\[127\.0\.0\.1:\1\] world {2}time=/,
   );
 });

@@ -153,6 +153,7 @@ Deno.test("udp limits: counters add up exactly", async () => {
     closes: {},
     drops: {},
     faults: {},
+    tls_handshakes: {},
     connection_duration_buckets: {},
     connection_duration_seconds_sum: 0,
   });

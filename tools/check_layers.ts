@@ -33,6 +33,7 @@ export const CONCERNS: Readonly<Record<string, readonly string[]>> = {
   serving: [],
   policy: [],
   proxy: ["policy"],
+  tls: [],
   faults: ["policy"],
   capture: [],
   ops: ["faults", "policy", "client"],
@@ -43,6 +44,7 @@ export const CONCERNS: Readonly<Record<string, readonly string[]>> = {
 export const OPTIONAL_CONCERNS: readonly string[] = [
   "policy",
   "proxy",
+  "tls",
   "faults",
   "capture",
   "ops",

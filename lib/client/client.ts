@@ -12,6 +12,8 @@ import { writeAll } from "../serving/write_all.ts";
 import { endsWith } from "./_reply_matcher.ts";
 import { delay, emptySummary, encoder } from "./_summary.ts";
 import { sendOverUdp } from "./_udp_client.ts";
+import type { ByteStream } from "../serving/stages.ts";
+import type { TlsPeerInfo } from "./_tls_client.ts";
 
 /** Options of {@linkcode sendMessages}. */
 export interface ClientOptions {
@@ -47,6 +49,26 @@ export interface ClientOptions {
    * @default {undefined}
    */
   caCerts?: string[];
+  /**
+   * TLS: the server name to send and check the certificate against;
+   * without it, `hostname` when it is a name (an address sends none).
+   *
+   * @default {undefined}
+   */
+  serverName?: string;
+  /**
+   * TLS: the ALPN protocols to offer.
+   *
+   * @default {undefined}
+   */
+  alpn?: string[];
+  /**
+   * TLS: called once the handshake is done, with the server's certificate
+   * subject and names, the version, the cipher and the ALPN chosen.
+   *
+   * @default {undefined}
+   */
+  onTls?: (info: TlsPeerInfo) => void;
   /**
    * TCP: called with a line the server sends before any reply (a banner,
    * as SMTP and FTP servers send), which is not taken for a reply.
@@ -234,18 +256,30 @@ async function sendReconnecting(
 
 /**
  * Connects as asked: plain or TLS, with a PROXY header first when asked (the
- * header goes before the TLS handshake, as a load balancer sends it).
+ * header goes before the TLS handshake, as a load balancer sends it); with
+ * TLS, once the handshake is done.
  */
-async function connect(
-  options: ClientOptions,
-): Promise<Deno.TcpConn | Deno.TlsConn> {
+async function connect(options: ClientOptions): Promise<ByteStream> {
   const address = { hostname: options.hostname, port: options.port };
+  if (options.tls) {
+    const { openTls } = await import("./_tls_client.ts");
+    const { stream, info } = await openTls({
+      ...address,
+      caCerts: options.caCerts,
+      serverName: options.serverName,
+      alpn: options.alpn,
+      proxyProtocol: options.proxyProtocol,
+    });
+    options.onTls?.(info);
+    return stream;
+  }
   if (options.proxyProtocol === undefined) {
-    return options.tls
-      ? await Deno.connectTls({ ...address, caCerts: options.caCerts })
-      : await Deno.connect(address);
+    const conn = await Deno.connect(address);
+    conn.setNoDelay(true);
+    return conn;
   }
   const conn = await Deno.connect(address);
+  conn.setNoDelay(true);
   try {
     await writeAll(
       conn,
@@ -258,11 +292,7 @@ async function connect(
     conn.close();
     throw error;
   }
-  if (!options.tls) return conn;
-  return await Deno.startTls(conn, {
-    hostname: options.hostname,
-    caCerts: options.caCerts,
-  });
+  return conn;
 }
 
 async function sendOverTcp(
@@ -274,8 +304,6 @@ async function sendOverTcp(
   const started = performance.now();
   const conn = await connect(options);
   try {
-    if ("handshake" in conn) await conn.handshake();
-    else conn.setNoDelay(true);
     summary.connectTime = performance.now() - started;
     const pending: { message: string; bytes: Uint8Array; sentAt: number }[] =
       [];

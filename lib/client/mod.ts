@@ -15,3 +15,4 @@
 
 export * from "./client.ts";
 export * from "./dial.ts";
+export type { TlsPeerInfo } from "./_tls_client.ts";

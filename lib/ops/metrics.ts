@@ -222,6 +222,17 @@ export function formatMetrics(
       ): Sample => [{ kind, transport, address }, count])
     ),
   );
+  if (tcp.some(({ stats }) => Object.keys(stats.tls_handshakes).length > 0)) {
+    text += family(
+      "echolab_tls_handshakes_total",
+      "counter",
+      "TLS handshakes completed, by TLS version.",
+      tcp.flatMap(({ address, stats }) =>
+        Object.entries(stats.tls_handshakes).sort(([a], [b]) => a < b ? -1 : 1)
+          .map(([version, count]): Sample => [{ version, address }, count])
+      ),
+    );
+  }
   if (tcp.length > 0) text += durationHistogram(tcp);
   if (process.control !== undefined) {
     text += family(

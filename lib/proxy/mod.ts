@@ -1,7 +1,7 @@
 // Copyright 2026 the echolab authors. MIT license.
 /**
  * The PROXY protocol (versions 1 and 2): `proxyProtocol()`, the preamble a
- * TCP server reads before its echo (and TLS after it), and the header's
+ * TCP server reads before its echo (or before TLS), and the header's
  * parser and writer. Loaded only by those who use it.
  *
  * @example

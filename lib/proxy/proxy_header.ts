@@ -45,7 +45,43 @@ export type ProxyHeaderResult =
     source?: ProxyAddress;
     /** The address the client connected to, when `source` is given. */
     destination?: ProxyAddress;
+    /** What a v2 header's TLVs tell; absent without one echolab reads. */
+    tlvs?: ProxyTlvs;
   };
+
+/**
+ * The type-length-value fields of a v2 header that echolab reads (as
+ * HAProxy's `send-proxy-v2-ssl` and `proxy-v2-options` send them).
+ */
+export interface ProxyTlvs {
+  /** `PP2_TYPE_ALPN`: the protocol the client negotiated with the proxy. */
+  alpn?: string;
+  /** `PP2_TYPE_AUTHORITY`: the host name the client asked for (its SNI). */
+  authority?: string;
+  /** `PP2_TYPE_UNIQUE_ID`, in hex. */
+  uniqueId?: string;
+  /** `PP2_TYPE_NETNS`: the network namespace the proxy accepted in. */
+  netns?: string;
+  /** `PP2_TYPE_SSL`: the client's TLS connection to the proxy. */
+  ssl?: {
+    /** The client connected over TLS (`PP2_CLIENT_SSL`). */
+    tls: boolean;
+    /** It presented a certificate, on this connection or its session. */
+    clientCertificate: boolean;
+    /** The proxy verified that certificate (or none was needed). */
+    verified: boolean;
+    /** `PP2_SUBTYPE_SSL_VERSION`: `TLSv1.3`. */
+    version?: string;
+    /** `PP2_SUBTYPE_SSL_CN`: the client certificate's common name. */
+    cn?: string;
+    /** `PP2_SUBTYPE_SSL_CIPHER`. */
+    cipher?: string;
+    /** `PP2_SUBTYPE_SSL_SIG_ALG`. */
+    signatureAlgorithm?: string;
+    /** `PP2_SUBTYPE_SSL_KEY_ALG`. */
+    keyAlgorithm?: string;
+  };
+}
 
 /** The longest v1 header, CRLF included. */
 export const MAX_V1_LENGTH = 107;
@@ -194,12 +230,21 @@ function parseV2(bytes: Uint8Array): ProxyHeaderResult {
   if (bytes.length < length) return { status: "incomplete" };
   if (command === 0) return { status: "ok", version: 2, length };
   const block = bytes.subarray(16, length);
+  const addressLength = ADDRESS_LENGTHS[family]!;
+  let tlvs: ProxyTlvs | undefined;
+  if (block.length > addressLength) {
+    const read = readTlvs(block.subarray(addressLength));
+    if (typeof read === "string") return malformed(read);
+    // Only TLVs echolab reads (not NOOP, CRC32C) make the field.
+    if (Object.keys(read).length > 0) tlvs = read;
+  }
   if (family === 1) {
     if (block.length < 12) return malformed("v2 INET address block is short");
     return {
       status: "ok",
       version: 2,
       length,
+      ...(tlvs === undefined ? {} : { tlvs }),
       source: {
         hostname: formatIpv4(block, 0),
         port: port(block, 8),
@@ -216,6 +261,7 @@ function parseV2(bytes: Uint8Array): ProxyHeaderResult {
       status: "ok",
       version: 2,
       length,
+      ...(tlvs === undefined ? {} : { tlvs }),
       source: {
         hostname: formatIpv6(block, 0),
         port: port(block, 32),
@@ -229,8 +275,136 @@ function parseV2(bytes: Uint8Array): ProxyHeaderResult {
   if (family === 3 && block.length < 216) {
     return malformed("v2 UNIX address block is short");
   }
-  // UNSPEC or UNIX: the connection keeps its own addresses; TLVs skipped.
-  return { status: "ok", version: 2, length };
+  // UNSPEC or UNIX: the connection keeps its own addresses.
+  return {
+    status: "ok",
+    version: 2,
+    length,
+    ...(tlvs === undefined ? {} : { tlvs }),
+  };
+}
+
+/** The address block's length by v2 family: UNSPEC, INET, INET6, UNIX. */
+const ADDRESS_LENGTHS = [0, 12, 36, 216];
+const TLV = {
+  alpn: 0x01,
+  authority: 0x02,
+  uniqueId: 0x05,
+  ssl: 0x20,
+  sslVersion: 0x21,
+  sslCn: 0x22,
+  sslCipher: 0x23,
+  sslSigAlg: 0x24,
+  sslKeyAlg: 0x25,
+  netns: 0x30,
+} as const;
+
+/** Each TLV of `bytes` in turn; a string says why they are malformed. */
+function eachTlv(
+  bytes: Uint8Array,
+  visit: (type: number, value: Uint8Array) => string | undefined,
+): string | undefined {
+  let offset = 0;
+  while (offset < bytes.length) {
+    if (bytes.length - offset < 3) return "v2 TLV header is cut short";
+    const type = bytes[offset]!;
+    const length = (bytes[offset + 1]! << 8) | bytes[offset + 2]!;
+    const end = offset + 3 + length;
+    if (end > bytes.length) {
+      return `v2 TLV 0x${type.toString(16)} runs past the header`;
+    }
+    const failed = visit(type, bytes.subarray(offset + 3, end));
+    if (failed !== undefined) return failed;
+    offset = end;
+  }
+  return undefined;
+}
+
+function readTlvs(bytes: Uint8Array): ProxyTlvs | string {
+  const tlvs: ProxyTlvs = {};
+  const failed = eachTlv(bytes, (type, value) => {
+    switch (type) {
+      case TLV.alpn:
+        tlvs.alpn = decoder.decode(value);
+        return;
+      case TLV.authority:
+        tlvs.authority = decoder.decode(value);
+        return;
+      case TLV.uniqueId:
+        tlvs.uniqueId = [...value].map((byte) =>
+          byte.toString(16).padStart(2, "0")
+        ).join("");
+        return;
+      case TLV.netns:
+        tlvs.netns = decoder.decode(value);
+        return;
+      case TLV.ssl:
+        return readSsl(value, tlvs);
+    }
+    return undefined;
+  });
+  return failed ?? tlvs;
+}
+
+function readSsl(value: Uint8Array, tlvs: ProxyTlvs): string | undefined {
+  if (value.length < 5) return "v2 SSL TLV is shorter than 5 bytes";
+  const client = value[0]!;
+  const verify = (value[1]! << 24 | value[2]! << 16 | value[3]! << 8 |
+    value[4]!) >>> 0;
+  const ssl: NonNullable<ProxyTlvs["ssl"]> = {
+    tls: (client & 0x01) !== 0,
+    clientCertificate: (client & 0x06) !== 0,
+    verified: verify === 0,
+  };
+  tlvs.ssl = ssl;
+  return eachTlv(value.subarray(5), (type, sub) => {
+    const text = decoder.decode(sub);
+    if (type === TLV.sslVersion) ssl.version = text;
+    else if (type === TLV.sslCn) ssl.cn = text;
+    else if (type === TLV.sslCipher) ssl.cipher = text;
+    else if (type === TLV.sslSigAlg) ssl.signatureAlgorithm = text;
+    else if (type === TLV.sslKeyAlg) ssl.keyAlgorithm = text;
+    return undefined;
+  });
+}
+
+/**
+ * What a header's TLVs tell, as one line for the trace: `authority
+ * a.example, alpn h2, tls TLSv1.3 TLS_AES_256_GCM_SHA384, cn client`.
+ *
+ * @param tlvs The TLVs.
+ * @returns The line; `""` when they tell nothing echolab reads.
+ *
+ * @example
+ * ```ts
+ * import { describeTlvs } from "./proxy_header.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * strictEqual(describeTlvs({ authority: "a.example", alpn: "h2" }), "authority a.example, alpn h2");
+ * ```
+ */
+export function describeTlvs(tlvs: ProxyTlvs): string {
+  const parts: string[] = [];
+  if (tlvs.authority !== undefined) parts.push(`authority ${tlvs.authority}`);
+  if (tlvs.alpn !== undefined) parts.push(`alpn ${tlvs.alpn}`);
+  const ssl = tlvs.ssl;
+  if (ssl !== undefined) {
+    parts.push(
+      ssl.tls
+        ? ["tls", ssl.version, ssl.cipher].filter((part) => part).join(" ")
+        : "no tls",
+    );
+    if (ssl.clientCertificate) {
+      parts.push(
+        `client certificate${ssl.cn === undefined ? "" : ` cn ${ssl.cn}`} ${
+          ssl.verified ? "verified" : "not verified"
+        }`,
+      );
+    }
+  }
+  if (tlvs.uniqueId !== undefined) parts.push(`unique id ${tlvs.uniqueId}`);
+  if (tlvs.netns !== undefined) parts.push(`netns ${tlvs.netns}`);
+  return parts.join(", ");
 }
 
 function port(block: Uint8Array, offset: number): number {

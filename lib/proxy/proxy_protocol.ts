@@ -2,7 +2,7 @@
 /**
  * The PROXY protocol as a TCP server's preamble: the header read before
  * anything else, within the server's timeout, its client taking the peer's
- * place; TLS after it when the server has a certificate.
+ * place. TLS, when the server has it, follows as its own stage.
  *
  * @module
  */
@@ -17,7 +17,7 @@ import type {
   TcpPreamble,
 } from "../serving/stages.ts";
 import { ThrottledReporter } from "../serving/throttled_reporter.ts";
-import { parseProxyHeader } from "./proxy_header.ts";
+import { describeTlvs, parseProxyHeader } from "./proxy_header.ts";
 
 /** Options of {@linkcode proxyProtocol}. */
 export interface ProxyProtocolOptions {
@@ -43,11 +43,15 @@ const logger = getLogger(["echolab", "tcp"]);
  * 2, as HAProxy's `send-proxy` and `send-proxy-v2` write it), within the
  * server's `timeout`. The client it names is the peer from then on: logs,
  * trace, `{peer}`, `allow`, `maxPerSource` and the stats use it; a header
- * that names none (`LOCAL`, `UNKNOWN`) leaves the connection's own peer. A
+ * that names none (`LOCAL`, `UNKNOWN`) leaves the connection's own peer.
+ * A v2 header's TLVs (HAProxy's `send-proxy-v2-ssl`, `proxy-v2-options`)
+ * are traced, and its authority and ALPN fill `{proxy_authority}` and
+ * `{proxy_alpn}`. A
  * missing, slow, malformed or over-long header closes the connection with
  * the reason `bad proxy header`, logged at most once a second; nothing of
  * it is echoed. With the server's `tls`, the TLS handshake follows the
- * header, as HAProxy's `send-proxy` with `ssl` sends it.
+ * header (`terminateTls()` of `echolab/tls`), as HAProxy's `send-proxy`
+ * with `ssl` sends it.
  *
  * @param options The trusted proxies.
  * @returns The preamble, for the `proxy` option of `serveTcp`.
@@ -146,18 +150,25 @@ async function readHeader(
       return { close: "bad proxy header" };
     }
     const client = header.source;
+    const tlvs = header.tlvs;
+    const told = tlvs === undefined ? "" : describeTlvs(tlvs);
     context.tracer?.event(
-      "PROXY v{version} header from {proxy}: client {peer}",
+      "PROXY v{version} header from {proxy}: client {peer}{tlvs}",
       {
         version: header.version,
         proxy: peer,
         peer: client === undefined ? peer : formatAddress(client),
+        tlvs: told === "" ? "" : `; ${told}`,
+        ...(tlvs === undefined ? {} : { proxyTlvs: tlvs }),
       },
     );
     const initial = buffer.slice(header.length, length);
-    if (context.tls === undefined) return { stream: conn, client, initial };
-    // TLS starts after the header: the bytes after it are TLS's.
-    const { serverTls } = await import("./_tls_stream.ts");
-    return { stream: serverTls(conn, initial, context.tls), client };
+    const values = {
+      ...(tlvs?.authority === undefined
+        ? {}
+        : { proxy_authority: tlvs.authority }),
+      ...(tlvs?.alpn === undefined ? {} : { proxy_alpn: tlvs.alpn }),
+    };
+    return { stream: conn, client, initial, values };
   }
 }

@@ -12,7 +12,7 @@ import { formatAddress } from "./address.ts";
 import { ReplyFormatter } from "./reply_formatter.ts";
 import type { ReplyPrefix } from "./reply_prefix.ts";
 import type { SeedLog } from "./_seed_log.ts";
-import type { TcpFaultStage, TcpLink } from "./stages.ts";
+import type { ConnectionValues, TcpFaultStage, TcpLink } from "./stages.ts";
 
 /**
  * The lines of one connection, a read batch at a time: `push` each read,
@@ -46,12 +46,16 @@ export class LineEcho {
    * Sets up the stage for one connection.
    *
    * @param link The connection.
-   * @param options The line cap, the prefix (filled for the link's peer and
-   * the server's `local` end when it names them), and the seed's log lines.
+   * @param options The line cap, the prefix (filled for the link's peer,
+   * the server's `local` end and what TLS and the PROXY header learnt, when
+   * it names them), and the seed's log lines.
    * The fault stage in force is read from the link, line by line.
    */
   constructor(
-    link: TcpLink & { readonly faults?: TcpFaultStage },
+    link: TcpLink & {
+      readonly faults?: TcpFaultStage;
+      readonly values?: ConnectionValues;
+    },
     options: {
       maxLine: number;
       prefix: ReplyPrefix;
@@ -64,8 +68,12 @@ export class LineEcho {
     const prefix = options.prefix;
     this.#formatter = new ReplyFormatter(
       prefix.perPeer
-        ? prefix.bytes(link.peer, formatAddress(options.local))
-        : prefix.bytes("", ""),
+        ? prefix.bytes({
+          ...link.values,
+          peer: link.peer,
+          local: formatAddress(options.local),
+        })
+        : prefix.bytes({}),
     );
     this.#settings = link;
     this.#seedLog = options.seedLog;

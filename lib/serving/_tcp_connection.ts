@@ -24,6 +24,7 @@ import type {
   AcceptedConn,
   ByteStream,
   CloseReason,
+  ConnectionValues,
   TcpFaultStage,
   TcpLink,
 } from "./stages.ts";
@@ -52,6 +53,8 @@ export class TcpConnection implements TcpLink {
   bytesOut = 0;
   /** The client's host as counted against the per-source limit, once admitted. */
   source: string | undefined;
+  /** What the preamble and TLS learnt, for the prefix placeholders. */
+  values: ConnectionValues | undefined;
   #state: ConnectionState = "preamble";
   #reason: CloseReason | undefined;
   #socket: AcceptedConn;
@@ -136,9 +139,10 @@ export class TcpConnection implements TcpLink {
     try {
       // Without a preamble the server admitted the client at accept: no
       // promise to wait for.
-      const initial = settings.preamble === undefined
-        ? undefined
-        : await this.#preamble();
+      const initial =
+        settings.preamble === undefined && settings.tls === undefined
+          ? undefined
+          : await this.#preamble();
       if (this.#reason !== undefined) return;
       opened = true;
       settings.stats.opened();
@@ -185,13 +189,12 @@ export class TcpConnection implements TcpLink {
     }
   }
 
-  /** The preamble, then the client's admission; bytes past it come back. */
+  /** The preamble, the client's admission, TLS; bytes past them come back. */
   async #preamble(): Promise<Uint8Array | undefined> {
     const settings = this.#settings;
-    const admitted = await runPreamble(this.#socket as Deno.TcpConn, settings, {
+    const admitted = await runPreamble(this.#socket, settings, {
       peer: this.#peer,
       timeout: settings.timeout,
-      tls: settings.tls,
       tracer: settings.tracer,
       signal: this.signal,
     });
@@ -202,7 +205,11 @@ export class TcpConnection implements TcpLink {
     }
     this.#stream = admitted.stream;
     this.#peer = admitted.peer;
-    this.source = admitted.source;
+    if (admitted.source !== undefined) this.source = admitted.source;
+    this.values = admitted.values;
+    if (admitted.session !== undefined) {
+      settings.stats.tlsHandshake(admitted.session.version);
+    }
     return admitted.initial;
   }
 

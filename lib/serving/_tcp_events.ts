@@ -23,11 +23,18 @@ export interface ClosedConnection extends TcpLink {
   readonly bytesOut: number;
 }
 
+/** Ends before the echo counted under their close reason (logged throttled). */
+const UNSERVED_COUNTED: ReadonlySet<CloseReason> = new Set([
+  "bad proxy header",
+  "bad tls hello",
+  "tls handshake failed",
+]);
+
 /**
  * Counts and logs the close of a connection that was served. One refused
  * after its preamble was counted (as a drop) and logged where that
- * happened; one whose preamble was bad counts under its close reason only,
- * its line being the preamble's own (throttled).
+ * happened; one whose preamble or TLS handshake was bad counts under its
+ * close reason only, its line being the stage's own (throttled).
  *
  * @param connection The closed connection.
  * @param served Whether it got past admission.
@@ -45,7 +52,7 @@ export function countClose(
 ): void {
   const reason = connection.reason as CloseReason;
   if (!served) {
-    if (reason === "bad proxy header") connection.stats.countClose(reason);
+    if (UNSERVED_COUNTED.has(reason)) connection.stats.countClose(reason);
     return;
   }
   const seconds = (performance.now() - startedAt) / 1000;

@@ -14,6 +14,7 @@ import type {
   TcpFaultStage,
   TcpLink,
   TcpPreamble,
+  TcpTlsStage,
 } from "./stages.ts";
 import type { Tracer } from "./tracer.ts";
 
@@ -47,10 +48,10 @@ export interface TcpConnectionSettings {
   tracer?: Tracer;
   /** Checks the idle timers of all the server's connections. */
   idleClock?: IdleClock;
-  /** The stage before the echo (PROXY header, TLS after it). */
+  /** The stage before the echo (the PROXY header). */
   preamble?: TcpPreamble;
-  /** The certificate and key a preamble serves TLS with. */
-  tls?: { cert: string; key: string };
+  /** TLS after the preamble, reading the ClientHello first. */
+  tls?: TcpTlsStage;
   /**
    * The writer and close policy of faults on purpose; replaced at run time
    * by `setFaults`, read at every use.

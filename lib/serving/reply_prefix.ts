@@ -1,16 +1,35 @@
 // Copyright 2026 the echolab authors. MIT license.
 /**
- * The reply prefix with placeholders: `{instance}`, `{peer}`, `{local}`,
- * and `{{` `}}` for literal braces. Resolved once per TCP connection and
- * once per UDP source, never per line.
+ * The reply prefix with placeholders: `{instance}`, `{peer}`, `{local}`;
+ * with TLS `{sni}`, `{alpn}`, `{tls}`, `{ja4}`; from a PROXY v2 header
+ * `{proxy_authority}`, `{proxy_alpn}`; and `{{` `}}` for literal braces.
+ * Resolved once per TCP connection and once per UDP source, never per line.
  *
  * @module
  */
 
 /** The placeholders a prefix may use. */
-export const PREFIX_PLACEHOLDERS = ["instance", "peer", "local"] as const;
+export const PREFIX_PLACEHOLDERS = [
+  "instance",
+  "peer",
+  "local",
+  "sni",
+  "alpn",
+  "tls",
+  "ja4",
+  "proxy_authority",
+  "proxy_alpn",
+] as const;
 /** One of {@linkcode PREFIX_PLACEHOLDERS}. */
 export type PrefixPlaceholder = typeof PREFIX_PLACEHOLDERS[number];
+
+/**
+ * The values of one connection's (or source's) placeholders; one missing
+ * stands for the empty string.
+ */
+export type PrefixValues = Readonly<
+  Partial<Record<Exclude<PrefixPlaceholder, "instance">, string>>
+>;
 
 type Part = string | { name: PrefixPlaceholder };
 
@@ -45,7 +64,9 @@ function parseTemplate(text: string): Part[] {
       }
       if (!(PREFIX_PLACEHOLDERS as readonly string[]).includes(name)) {
         throw new RangeError(
-          `unknown placeholder {${name}}: use {instance}, {peer} or {local}, and {{ or }} for a literal brace`,
+          `unknown placeholder {${name}}: use ${
+            PREFIX_PLACEHOLDERS.map((known) => `{${known}}`).join(", ")
+          }, and {{ or }} for a literal brace`,
         );
       }
       if (literal !== "") parts.push(literal);
@@ -67,8 +88,8 @@ function parseTemplate(text: string): Part[] {
 /**
  * A reply prefix, checked once: its placeholders are filled per connection
  * (TCP) or per source (UDP) by {@linkcode ReplyPrefix.bytes}, which returns
- * the same bytes every time when the prefix names neither `{peer}` nor
- * `{local}`.
+ * the same bytes every time when the prefix names no placeholder but
+ * `{instance}`.
  *
  * @example
  * ```ts
@@ -77,7 +98,7 @@ function parseTemplate(text: string): Part[] {
  *
  * const prefix = new ReplyPrefix("{instance} saw {peer}: ", { instance: "pod-a" });
  * const decoder = new TextDecoder();
- * strictEqual(decoder.decode(prefix.bytes("127.0.0.1:40446", "127.0.0.1:8000")), "pod-a saw 127.0.0.1:40446: ");
+ * strictEqual(decoder.decode(prefix.bytes({ peer: "127.0.0.1:40446" })), "pod-a saw 127.0.0.1:40446: ");
  * strictEqual(new ReplyPrefix("{{raw}} ").text, "{{raw}} ");
  * throws(() => new ReplyPrefix("{host}"), /unknown placeholder \{host\}/);
  * ```
@@ -87,7 +108,7 @@ export class ReplyPrefix {
   readonly text: string;
   /** The instance name `{instance}` stands for, if the template uses it. */
   readonly instance: string | undefined;
-  /** Whether the prefix differs per peer (`{peer}` or `{local}`). */
+  /** Whether the prefix differs per peer (any placeholder but `{instance}`). */
   readonly perPeer: boolean;
   #parts: Part[];
   #fixed: Uint8Array | undefined;
@@ -124,7 +145,9 @@ export class ReplyPrefix {
         this.#parts.push(value);
       }
     }
-    this.perPeer = uses("peer") || uses("local");
+    this.perPeer = PREFIX_PLACEHOLDERS.some((name) =>
+      name !== "instance" && uses(name)
+    );
     if (!this.perPeer) {
       this.#fixed = encoder.encode(
         (this.#parts[0] as string | undefined) ?? "",
@@ -135,20 +158,19 @@ export class ReplyPrefix {
   /**
    * The prefix for one peer, as UTF-8 bytes.
    *
-   * @param peer The client as `host:port` (`[::1]:40446` for IPv6).
-   * @param local The server's own address as `host:port`.
-   * @returns The bytes; for a prefix without `{peer}` and `{local}`, the
+   * @param values The placeholders' values: `peer` as `host:port`
+   * (`[::1]:40446` for IPv6), `local` the server's own address, and what
+   * TLS and the PROXY header learnt.
+   * @returns The bytes; for a prefix without per-peer placeholders, the
    * same array each time.
    */
-  bytes(peer: string, local: string): Uint8Array {
+  bytes(values: PrefixValues): Uint8Array {
     if (this.#fixed !== undefined) return this.#fixed;
     let text = "";
     for (const part of this.#parts) {
       text += typeof part === "string"
         ? part
-        : part.name === "peer"
-        ? peer
-        : local;
+        : values[part.name as keyof PrefixValues] ?? "";
     }
     return encoder.encode(text);
   }

@@ -33,6 +33,8 @@ export interface StatsSnapshot {
   drops: Record<string, number>;
   /** Faults injected on purpose, by kind (`delay`, `drop`, …). */
   faults: Record<string, number>;
+  /** TLS handshakes completed, by TLS version (`1.3`, `1.2`). */
+  tls_handshakes: Record<string, number>;
   /**
    * TCP connections closed, by how long they lived: the count per bucket of
    * {@linkcode DURATION_BUCKETS} (its upper bound in seconds, or `+Inf`),
@@ -92,6 +94,7 @@ export class ServerStats implements StatsSnapshot {
   closes: Record<string, number> = {};
   drops: Record<string, number> = {};
   faults: Record<string, number> = {};
+  tls_handshakes: Record<string, number> = {};
   connection_duration_buckets: Record<string, number> = {};
   connection_duration_seconds_sum = 0;
 
@@ -154,6 +157,16 @@ export class ServerStats implements StatsSnapshot {
   }
 
   /**
+   * Counts a TLS handshake completed.
+   *
+   * @param version As `node:tls` names it: `TLSv1.3` is counted as `1.3`.
+   */
+  tlsHandshake(version: string): void {
+    const key = version.replace(/^TLSv/, "");
+    this.tls_handshakes[key] = (this.tls_handshakes[key] ?? 0) + 1;
+  }
+
+  /**
    * Copies the counters.
    *
    * @returns A plain object, safe to keep and to print as JSON.
@@ -173,6 +186,7 @@ export class ServerStats implements StatsSnapshot {
       closes: { ...this.closes },
       drops: { ...this.drops },
       faults: { ...this.faults },
+      tls_handshakes: { ...this.tls_handshakes },
       connection_duration_buckets: { ...this.connection_duration_buckets },
       connection_duration_seconds_sum: this.connection_duration_seconds_sum,
     };
@@ -248,9 +262,12 @@ export function formatStats(stats: StatsSnapshot): string {
   const faults = Object.keys(stats.faults).length === 0
     ? ""
     : `; faults: ${byReason(stats.faults)}`;
+  const tls = Object.keys(stats.tls_handshakes).length === 0
+    ? ""
+    : `; tls handshakes: ${byReason(stats.tls_handshakes)}`;
   return `${counts}; closes: ${byReason(stats.closes)}; drops: ${
     byReason(stats.drops)
-  }${faults}`;
+  }${faults}${tls}`;
 }
 
 /** The fields of one server's stats report: where it is, and its counters. */

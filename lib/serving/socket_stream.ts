@@ -170,6 +170,8 @@ export function denoError(error: Error & { code?: string }): Error {
       return new Deno.errors.ConnectionReset(error.message);
     case "EPIPE":
       return new Deno.errors.BrokenPipe(error.message);
+    case "ECONNREFUSED":
+      return new Deno.errors.ConnectionRefused(error.message);
     case "EADDRINUSE":
       return new Deno.errors.AddrInUse(error.message);
     case "EACCES":

@@ -2,12 +2,13 @@
 /**
  * The stages an optional part plugs into a server: the shapes the core
  * knows, so that it never imports the parts themselves. A TCP connection
- * goes admission → preamble ({@linkcode TcpPreamble}: the PROXY header,
- * TLS) → echo → writer and close policy ({@linkcode TcpFaultStage}); a UDP
+ * goes admission → preamble ({@linkcode TcpPreamble}: the PROXY header) →
+ * TLS ({@linkcode TcpTlsStage}: the ClientHello read, then the handshake) →
+ * echo → writer and close policy ({@linkcode TcpFaultStage}); a UDP
  * datagram goes admission → faults ({@linkcode UdpFaultStage}) → reply. The
  * capture ({@linkcode CapturePlan}) watches a whole server.
  *
- * `echolab/proxy`, `echolab/faults` and `echolab/capture` make these
+ * `echolab/proxy`, `echolab/tls`, `echolab/faults` and `echolab/capture` make these
  * objects; a library user passes them in the server's options.
  *
  * @example A preamble that serves every connection as it is
@@ -38,6 +39,8 @@ export type CloseReason =
   | "shutdown"
   | "error"
   | "bad proxy header"
+  | "bad tls hello"
+  | "tls handshake failed"
   | "not allowed"
   | "too many per source"
   | "close after"
@@ -99,8 +102,6 @@ export interface PreambleContext {
   peer: string;
   /** Milliseconds the preamble may take; 0 means no limit. */
   timeout: number;
-  /** With TLS configured: the certificate and key (PEM) to serve. */
-  tls?: { cert: string; key: string };
   /** The server's tracer, when tracing. */
   tracer?: Tracer;
   /** Aborted when the connection is closed (a shutdown). */
@@ -119,11 +120,78 @@ export type PreambleResult =
     client?: { hostname: string; port: number };
     /** Bytes already read that belong to the echo, served first. */
     initial?: Uint8Array;
+    /** What the preamble learnt, for the reply prefix's placeholders. */
+    values?: ConnectionValues;
   }
   | {
     /** The connection ends before any echo. */
     close: CloseReason;
   };
+
+/**
+ * What a connection's stages learnt of it, by reply prefix placeholder:
+ * `sni`, `alpn`, `tls` and `ja4` from TLS, `proxy_authority` and
+ * `proxy_alpn` from a PROXY v2 header.
+ */
+export type ConnectionValues = Readonly<Record<string, string>>;
+
+/** What the TLS stage of one connection knows. */
+export interface TlsContext {
+  /** The client, `host:port` (a PROXY header's, once read). */
+  peer: string;
+  /** Bytes already read past the preamble: the ClientHello's start. */
+  initial?: Uint8Array;
+  /** Milliseconds the ClientHello and the handshake may take; 0: no limit. */
+  timeout: number;
+  /** The server's tracer, when tracing. */
+  tracer?: Tracer;
+  /** Aborted when the connection is closed (a shutdown). */
+  signal: AbortSignal;
+}
+
+/** The TLS a connection negotiated. */
+export interface TlsSession {
+  /** `TLSv1.3` or `TLSv1.2`. */
+  version: string;
+  /** The server name the client sent; `""` without one. */
+  sni: string;
+  /** The protocol negotiated by ALPN; `""` when none was. */
+  alpn: string;
+  /** The JA4 fingerprint of the client's ClientHello. */
+  ja4: string;
+}
+
+/** What the TLS stage hands to the echo, or why the connection ends. */
+export type TlsResult =
+  | {
+    /** The decrypted stream to echo on. */
+    stream: ByteStream;
+    /** What was negotiated. */
+    session: TlsSession;
+  }
+  | {
+    /** The connection ends before any echo. */
+    close: CloseReason;
+  };
+
+/**
+ * TLS that reads the client's ClientHello itself before the handshake:
+ * `terminateTls()` of `echolab/tls` makes one.
+ */
+export interface TcpTlsStage {
+  /** Names the server's certificates and ALPN for the start log. */
+  describe(): string;
+  /**
+   * Reads the ClientHello, then completes the handshake.
+   *
+   * @param conn The connection, past its preamble; the result's stream
+   * owns it.
+   * @param context What the server knows of it.
+   * @returns The decrypted stream and the session, or the reason to close
+   * (logged by the stage, at most once a second).
+   */
+  start(conn: ByteStream, context: TlsContext): Promise<TlsResult>;
+}
 
 /**
  * What runs on a TCP connection before the echo: the PROXY protocol

@@ -1,15 +1,16 @@
 // Copyright 2026 the echolab authors. MIT license.
 /**
  * TLS on a connection that has already been read from: the server side of
- * TLS over a plain TCP connection whose PROXY protocol header came first.
- * Deno's own TLS listener starts the handshake on accept and `Deno.startTls`
- * is client-only, so this wraps the rest of the stream in `node:tls`.
+ * TLS over a plain TCP connection whose first bytes (a PROXY protocol
+ * header, the ClientHello) echolab read itself. Deno's own TLS listener
+ * starts the handshake on accept and `Deno.startTls` is client-only, so
+ * this wraps the stream in `node:tls`, the bytes read first put back.
  *
  * @module
  */
 
 import { Duplex } from "node:stream";
-import { TLSSocket } from "node:tls";
+import { type TlsOptions, TLSSocket } from "node:tls";
 import type { ByteStream } from "../serving/stages.ts";
 import { SocketStream } from "../serving/socket_stream.ts";
 import { writeAll } from "../serving/write_all.ts";
@@ -17,27 +18,32 @@ import { writeAll } from "../serving/write_all.ts";
 /** Milliseconds a close waits for TLS's close_notify to go out. */
 const CLOSE_GRACE = 1000;
 
+/** A TLS stream whose handshake can be waited for. */
+export interface ServerTlsStream extends ByteStream {
+  /** The `node:tls` socket, for its protocol, cipher and ALPN. */
+  readonly tls: TLSSocket;
+}
+
 /**
- * Serves TLS over `conn`, whose first bytes after the PROXY header are
- * `initial`.
+ * Serves TLS over `conn`, whose first bytes are `initial`.
  *
- * @param conn The accepted TCP connection; the stream owns it from now on.
- * @param initial Bytes already read from it after the header.
- * @param options The certificate and key, PEM.
- * @returns A stream of the decrypted bytes; the handshake runs as it is
- * read, and a failed handshake makes `read` reject.
+ * @param conn The accepted connection; the stream owns it from now on.
+ * @param initial Bytes already read from it, the handshake's.
+ * @param options The certificate, key (PEM) and ALPN protocols.
+ * @returns A stream of the decrypted bytes; the handshake runs at once,
+ * its end told by the socket's `secure` or `error` event.
  *
  * @example
  * ```ts ignore
- * const stream = serverTls(conn, leftover, { cert, key });
+ * const stream = serverTls(conn, hello, { cert, key });
  * const read = await stream.read(new Uint8Array(512));
  * ```
  */
 export function serverTls(
-  conn: Deno.TcpConn,
+  conn: ByteStream,
   initial: Uint8Array,
-  options: { cert: string; key: string },
-): ByteStream {
+  options: Pick<TlsOptions, "cert" | "key" | "ALPNProtocols">,
+): ServerTlsStream {
   let reading = false;
   let ended = false;
   const raw = new Duplex({
@@ -67,19 +73,17 @@ export function serverTls(
     },
   });
   if (initial.length > 0) raw.unshift(initial);
-  const secure = new TLSSocket(raw, {
-    isServer: true,
-    cert: options.cert,
-    key: options.key,
-  });
+  const secure = new TLSSocket(raw, { ...options, isServer: true });
   return new TlsStream(secure, conn);
 }
 
-class TlsStream extends SocketStream {
-  #conn: Deno.TcpConn;
+class TlsStream extends SocketStream implements ServerTlsStream {
+  readonly tls: TLSSocket;
+  #conn: ByteStream;
 
-  constructor(secure: TLSSocket, conn: Deno.TcpConn) {
+  constructor(secure: TLSSocket, conn: ByteStream) {
     super(secure);
+    this.tls = secure;
     this.#conn = conn;
   }
 
