@@ -43,6 +43,7 @@ import { ReplyPrefix } from "./lib/serving/reply_prefix.ts";
 import {
   type EchoServer,
   faultsInForce,
+  type ServerAddr,
   type ServerOptions,
 } from "./lib/serving/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/serving/server_stats.ts";
@@ -65,7 +66,11 @@ import {
 import { Tracer } from "./lib/serving/tracer.ts";
 import type { NodeTcpListener } from "./lib/serving/_node_tcp.ts";
 
-export type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
+export type {
+  EchoServer,
+  ServerAddr,
+  ServerOptions,
+} from "./lib/serving/server.ts";
 export type { StatsSnapshot } from "./lib/serving/server_stats.ts";
 export type * from "./lib/serving/stages.ts";
 export type { Tracer } from "./lib/serving/tracer.ts";
@@ -112,6 +117,20 @@ export interface TcpServerOptions extends ServerOptions {
    * @default {0}
    */
   maxPerSource?: number;
+  /**
+   * Serve on a Unix stream socket at this path instead of TCP (`hostname`
+   * and `port` unused): the same echo, limits, faults, trace and stats. The
+   * file is made mode 0660 and removed at shutdown; something already at
+   * the path makes this throw (`clearStaleSocket` of `echolab/serving`
+   * removes a stale socket first). Its clients have no address: they are
+   * `unix:(unnamed)` in logs and one source for `maxPerSource`; `allow`,
+   * `capture` and a plain `tls` certificate do not apply. Needs
+   * `--allow-read` and `--allow-write` for the path and
+   * `--allow-net=unix:PATH`.
+   *
+   * @default {undefined}
+   */
+  path?: string;
   /**
    * Set `SO_REUSEPORT`, so that several accept loops (workers) can share the
    * port (Linux spreads connections among them).
@@ -174,6 +193,7 @@ function checkTcpOptions(options: TcpServerOptions): void {
   check.integer("shutdownGrace", options.shutdownGrace, 0, MAX_DURATION);
   check.object("proxy", options.proxy, ["read"]);
   check.object("faults", options.faults, ["describe", "tcp"]);
+  if (options.path !== undefined) checkUnixOptions(check, options);
   const tls = options.tls;
   if (tls !== undefined && "start" in tls) {
     check.object("tls", tls, ["start", "describe"]);
@@ -188,12 +208,55 @@ function checkTcpOptions(options: TcpServerOptions): void {
   }
 }
 
+/** What a Unix socket server cannot do. */
+function checkUnixOptions(check: OptionChecker, options: TcpServerOptions) {
+  check.string("path", options.path);
+  const refuse = (option: string, why: string) => {
+    throw new TypeError(
+      `Cannot start the tcp server: ${option} does not apply to a Unix socket (path): ${why}`,
+    );
+  };
+  if (options.allow !== undefined) {
+    refuse("allow", "its clients have no IP address");
+  }
+  if (options.capture !== undefined) {
+    refuse("capture", "tcpdump sees no packets on a Unix socket");
+  }
+  if (options.reusePort) refuse("reusePort", "it is not a port");
+  if (options.tls !== undefined && !("start" in options.tls)) {
+    refuse(
+      "tls with a certificate and key",
+      "pass terminateTls() of echolab/tls",
+    );
+  }
+}
+
 /** The TLS stage, when `tls` is one (not a plain certificate and key). */
 function tlsStage(options: TcpServerOptions): TcpTlsStage | undefined {
   const tls = options.tls;
   return tls !== undefined && "start" in tls ? tls : undefined;
 }
 
+/**
+ * Starts the TCP echo on a Unix stream socket (`path`). Binding happens
+ * before this returns: a file at the path or a missing permission throws
+ * here (`Deno.errors.AddrInUse`, `Deno.errors.NotCapable`).
+ *
+ * @param options The socket's path and the limits to apply.
+ * @returns The running server; its `addr` is the socket's.
+ *
+ * @example
+ * ```ts ignore
+ * import { serveTcp } from "./tcp.ts";
+ *
+ * // Run with --allow-read, --allow-write and --allow-net=unix:/tmp/echo.sock.
+ * await using server = serveTcp({ path: "/tmp/echo.sock" });
+ * console.log(`listening on ${server.addr.path}`);
+ * ```
+ */
+export function serveTcp(
+  options: TcpServerOptions & { path: string },
+): EchoServer<"unix">;
 /**
  * Starts a TCP echo server. Binding happens before this returns, so a port
  * in use or a missing permission throws here (`Deno.errors.AddrInUse`,
@@ -210,7 +273,10 @@ function tlsStage(options: TcpServerOptions): TcpTlsStage | undefined {
  * console.log(`listening on port ${server.addr.port}`);
  * ```
  */
-export function serveTcp(options: TcpServerOptions = {}): EchoServer<"tcp"> {
+export function serveTcp(options?: TcpServerOptions): EchoServer<"tcp">;
+export function serveTcp(
+  options: TcpServerOptions = {},
+): EchoServer<"tcp" | "unix"> {
   return new TcpServer(options);
 }
 
@@ -243,6 +309,11 @@ export async function serveResettableTcp(
   options: TcpServerOptions = {},
 ): Promise<EchoServer<"tcp">> {
   checkTcpOptions(options);
+  if (options.path !== undefined) {
+    throw new TypeError(
+      "Cannot start the tcp server: a resettable server serves TCP, not a Unix socket (path): an RST is TCP's",
+    );
+  }
   if (options.tls !== undefined && tlsStage(options) === undefined) {
     throw new TypeError(
       "Cannot start the tcp server: a resettable server serves TLS through terminateTls() of echolab/tls, not a plain certificate and key",
@@ -253,11 +324,11 @@ export async function serveResettableTcp(
     options.hostname ?? DEFAULT_HOSTNAME,
     options.port ?? DEFAULT_TCP_PORT,
   );
-  return new TcpServer(options, listener);
+  return new TcpServer(options, listener) as EchoServer<"tcp">;
 }
 
-class TcpServer implements EchoServer<"tcp"> {
-  readonly addr: Deno.NetAddr & { transport: "tcp" };
+class TcpServer implements EchoServer<"tcp" | "unix"> {
+  readonly addr: ServerAddr<"tcp" | "unix">;
   readonly finished: Promise<void>;
   readonly started: Promise<void>;
   error: Error | undefined;
@@ -271,6 +342,8 @@ class TcpServer implements EchoServer<"tcp"> {
     close(): void;
   };
   #settings: TcpConnectionSettings;
+  /** `tcp`, or `unix` on a Unix socket, as the log lines say it. */
+  #name: "tcp" | "unix";
   #stats = new ServerStats();
   #backoff = new SocketBackoff(logger, "accept error");
   #admission: TcpAdmission;
@@ -333,10 +406,13 @@ class TcpServer implements EchoServer<"tcp"> {
     };
     const tls = options.tls;
     this.#listener = listener ??
-      (tls === undefined || "start" in tls
+      (options.path !== undefined
+        ? listenUnix(options.path)
+        : tls === undefined || "start" in tls
         ? Deno.listen({ transport: "tcp", ...address })
         : Deno.listenTls({ ...address, ...tls }));
-    this.addr = this.#listener.addr as Deno.NetAddr & { transport: "tcp" };
+    this.addr = this.#listener.addr as TcpServer["addr"];
+    this.#name = "path" in this.addr ? "unix" : "tcp";
     const serving = startServing({
       logger,
       addr: this.addr,
@@ -402,8 +478,9 @@ class TcpServer implements EchoServer<"tcp"> {
             `its listening socket failed: ${errorMessage(error)}`,
           );
           logger.error(
-            "The tcp server on {address} stopped by itself: {error}",
+            "The {transport} server on {address} stopped by itself: {error}",
             {
+              transport: this.#name,
               address: formatAddress(this.addr),
               error: this.error.message,
             },
@@ -484,11 +561,39 @@ class TcpServer implements EchoServer<"tcp"> {
     // A server that never started serving (its capture failed) says
     // nothing more: the error line said it all.
     if (this.#announced) {
-      logger.info("Stopped tcp server on {address}", {
+      logger.info("Stopped {transport} server on {address}", {
+        transport: this.#name,
         address: formatAddress(this.addr),
       });
     }
     await this.#capture?.stop();
     this.#settings.tracer?.close();
+    if ("path" in this.addr) removeSocketFile(this.addr.path);
+  }
+}
+
+/** Listens on a Unix stream socket whose file only its group may use. */
+function listenUnix(path: string): Deno.UnixListener {
+  const listener = Deno.listen({ transport: "unix", path });
+  try {
+    Deno.chmodSync(path, 0o660);
+  } catch (error) {
+    listener.close();
+    throw error;
+  }
+  return listener;
+}
+
+/** Removes a Unix socket's file, if closing the listener did not. */
+function removeSocketFile(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      logger.warn("Cannot remove the socket file {path}: {error}", {
+        path,
+        error: errorMessage(error),
+      });
+    }
   }
 }

@@ -66,7 +66,11 @@ import type {
 } from "./lib/serving/stages.ts";
 import { Tracer } from "./lib/serving/tracer.ts";
 
-export type { EchoServer, ServerOptions } from "./lib/serving/server.ts";
+export type {
+  EchoServer,
+  ServerAddr,
+  ServerOptions,
+} from "./lib/serving/server.ts";
 export type { StatsSnapshot } from "./lib/serving/server_stats.ts";
 export type * from "./lib/serving/stages.ts";
 export type { Tracer } from "./lib/serving/tracer.ts";

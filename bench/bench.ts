@@ -70,7 +70,7 @@ const DENO = Deno.execPath();
 const ECHOLAB: ServerSpec = {
   name: "echolab",
   command: (tcp, udp, logged, extra = "") =>
-    `exec ${DENO} run --allow-net=127.0.0.1 --unstable-net --v8-flags=--max-semi-space-size=4 ${ROOT}main.ts all --tcp-port ${tcp} --udp-port ${udp} --timeout 60 --log-level ${
+    `exec ${DENO} run --allow-net=127.0.0.1 --allow-read=${WORK} --unstable-net --v8-flags=--max-semi-space-size=4 ${ROOT}main.ts all --tcp-port ${tcp} --udp-port ${udp} --timeout 60 --log-level ${
       logged ? "info" : "error"
     } ${extra} 2>${logged ? `${WORK}/echolab.log` : "/dev/null"}`,
 };
@@ -83,10 +83,21 @@ const ECHOLAB_WORKERS: ServerSpec = {
       .replace(" run ", ` run --allow-read=${ROOT} `),
 };
 
+/** The certificate and key of the TLS rows, made at start. */
+const CERT = `${WORK}/cert.pem`;
+/** Its PEM text, for the load processes to trust. */
+let certificatePem = "";
+const KEY = `${WORK}/key.pem`;
+/** echolab's flags for the TLS rows (the ClientHello read, then node:tls). */
+const TLS_FLAGS = `--tls-cert ${CERT} --tls-key ${KEY}`;
+
 const DENO_PLAIN: ServerSpec = {
   name: "deno plain",
-  command: (tcp, udp) =>
-    `exec ${DENO} run --allow-net=127.0.0.1 --unstable-net --v8-flags=--max-semi-space-size=4 ${ROOT}bench/deno_echo_server.ts ${tcp} ${udp} 2>/dev/null`,
+  // With the TLS rows' flags: Deno.listenTls, plain TLS.
+  command: (tcp, udp, _logged, extra = "") =>
+    `exec ${DENO} run --allow-net=127.0.0.1 --allow-read=${WORK} --unstable-net --v8-flags=--max-semi-space-size=4 ${ROOT}bench/deno_echo_server.ts ${tcp} ${udp} ${
+      extra.includes(TLS_FLAGS) ? `${CERT} ${KEY}` : ""
+    } 2>/dev/null`,
 };
 
 const NODE: ServerSpec = {
@@ -258,7 +269,7 @@ interface Scenario {
 async function tcpThroughput(
   server: RunningServer,
   settings: Settings,
-  variant: Pick<LoadTask, "prefix" | "proxy"> = {},
+  variant: Pick<LoadTask, "prefix" | "proxy" | "tls"> = {},
 ): Promise<Measurement> {
   const r = await load({
     kind: "throughput",
@@ -545,6 +556,38 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: "8. TLS 32 conns x 16 lines: echolab reads each ClientHello",
+    unit: "lines/s",
+    higher: true,
+    servers: ["echolab", "deno plain"],
+    extra: TLS_FLAGS,
+    measure: (server, settings) =>
+      tcpThroughput(server, settings, { tls: certificatePem }),
+  },
+  {
+    name: "8b. TLS churn: connect, handshake, 1 line, close",
+    unit: "conns/s",
+    higher: true,
+    servers: ["echolab", "deno plain"],
+    extra: TLS_FLAGS,
+    async measure(server, settings) {
+      const r = await load({
+        kind: "churn",
+        port: server.tcpPort,
+        connections: 8,
+        window: 1,
+        size: 16,
+        duration: settings.duration,
+        tls: certificatePem,
+      }, 2);
+      return {
+        value: r.ok / r.seconds,
+        errors: r.wrong + r.lost,
+        requests: r.ok,
+      };
+    },
+  },
+  {
     name: "7. start-up to accepting",
     unit: "ms",
     higher: false,
@@ -556,6 +599,11 @@ const SCENARIOS: Scenario[] = [
 async function main(): Promise<number> {
   const settings = parseSettings(Deno.args);
   await Deno.mkdir(WORK, { recursive: true });
+  const made = await shell(
+    `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -addext basicConstraints=critical,CA:FALSE -keyout ${KEY} -out ${CERT}`,
+  );
+  if (!made.ok) throw new Error(`bench: openssl: ${made.out}`);
+  certificatePem = await Deno.readTextFile(CERT);
   const servers: ServerSpec[] = [ECHOLAB, ECHOLAB_WORKERS, DENO_PLAIN, NODE];
   const hasGo = (await shell("command -v go")).ok;
   if (hasGo) {

@@ -8,7 +8,9 @@
  * it is echolab's; what it costs is Deno's.
  *
  * Usage: deno run --allow-net=127.0.0.1 --unstable-net
- * bench/deno_echo_server.ts TCP_PORT UDP_PORT
+ * bench/deno_echo_server.ts TCP_PORT UDP_PORT [CERT KEY]; with a
+ * certificate and key (and `--allow-read` for them), the TCP side is plain
+ * TLS: `Deno.listenTls`, which reads no ClientHello of its own.
  *
  * @module
  */
@@ -16,8 +18,8 @@
 const PREFIX = new TextEncoder().encode("received msg: ");
 const UDP_BUFFER = 5;
 
-async function serveConnection(conn: Deno.TcpConn): Promise<void> {
-  conn.setNoDelay(true);
+async function serveConnection(conn: Deno.Conn): Promise<void> {
+  if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
   let buffer = new Uint8Array(64);
   let pending = new Uint8Array(0);
   try {
@@ -64,10 +66,15 @@ async function serveConnection(conn: Deno.TcpConn): Promise<void> {
   }
 }
 
-async function serveTcp(port: number): Promise<void> {
-  for await (const conn of Deno.listen({ hostname: "127.0.0.1", port })) {
-    serveConnection(conn);
-  }
+async function serveTcp(
+  port: number,
+  tls?: { cert: string; key: string },
+): Promise<void> {
+  const address = { hostname: "127.0.0.1", port };
+  const listener = tls === undefined
+    ? Deno.listen(address)
+    : Deno.listenTls({ ...address, ...tls });
+  for await (const conn of listener) serveConnection(conn);
 }
 
 async function serveUdp(port: number): Promise<void> {
@@ -90,6 +97,11 @@ async function serveUdp(port: number): Promise<void> {
 
 if (import.meta.main) {
   const [tcpPort, udpPort] = Deno.args.map(Number);
+  const [certFile, keyFile] = Deno.args.slice(2);
+  const tls = certFile === undefined || keyFile === undefined ? undefined : {
+    cert: await Deno.readTextFile(certFile),
+    key: await Deno.readTextFile(keyFile),
+  };
   Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
-  await Promise.all([serveTcp(tcpPort!), serveUdp(udpPort!)]);
+  await Promise.all([serveTcp(tcpPort!, tls), serveUdp(udpPort!)]);
 }

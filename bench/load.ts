@@ -38,6 +38,26 @@ export interface LoadTask {
   prefix?: string;
   /** Send a PROXY protocol v2 header first on each connection (throughput). */
   proxy?: boolean;
+  /**
+   * Talk TLS, trusting this PEM certificate (throughput and churn); each
+   * connection's handshake is done before its first line.
+   */
+  tls?: string;
+}
+
+/** A connection to the server: plain, or TLS with the handshake done. */
+async function connect(
+  task: LoadTask,
+): Promise<Deno.Conn<Deno.NetAddr>> {
+  const address = { hostname: "127.0.0.1", port: task.port };
+  if (task.tls === undefined) {
+    const conn = await Deno.connect(address);
+    conn.setNoDelay(true);
+    return conn;
+  }
+  const conn = await Deno.connectTls({ ...address, caCerts: [task.tls] });
+  await conn.handshake();
+  return conn;
 }
 
 /** What one load process measured. */
@@ -127,13 +147,9 @@ async function throughput(
     rtts: latency ? [] : undefined,
   };
   const conns = await Promise.all(
-    Array.from(
-      { length: task.connections },
-      () => Deno.connect({ hostname: "127.0.0.1", port: task.port }),
-    ),
+    Array.from({ length: task.connections }, () => connect(task)),
   );
   for (const conn of conns) {
-    conn.setNoDelay(true);
     if (task.proxy) {
       await writeAll(
         conn,
@@ -198,10 +214,7 @@ async function churn(task: LoadTask): Promise<LoadResult> {
       const line = payload(task.id, c, seq++, task.size, true);
       const expected = replyFor(line);
       try {
-        const conn = await Deno.connect({
-          hostname: "127.0.0.1",
-          port: task.port,
-        });
+        const conn = await connect(task);
         try {
           await writeAll(conn, line);
           const reply = new Uint8Array(expected.length);

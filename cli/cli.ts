@@ -425,9 +425,12 @@ async function startServers(
       port: commandLine.tcpPort,
       portFlag: mode === "all" ? "--tcp-port" : "--port",
     };
+    const path = commandLine.unix;
+    if (path !== undefined) target.path = path;
     const spec: TcpServerSpec = {
       ...shared,
       port: target.port,
+      ...(path === undefined ? {} : { path }),
       // The library counts milliseconds; the command line, seconds.
       timeout: Math.round(commandLine.timeout * 1000),
       lifetime: Math.round(commandLine.lifetime * 1000),
@@ -440,6 +443,12 @@ async function startServers(
       faults: faultsOf(commandLine, "tcp"),
     };
     try {
+      if (path !== undefined) {
+        const { clearStaleSocket } = await import(
+          "../lib/serving/unix_socket.ts"
+        );
+        await clearStaleSocket(path);
+      }
       servers.push([
         "tcp",
         commandLine.workers > 1

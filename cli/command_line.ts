@@ -96,6 +96,8 @@ export interface ServeCommandLine {
   tlsKeys: Readonly<Record<string, string>>;
   /** The ALPN protocols the TLS server offers, by preference. */
   alpn: string[] | undefined;
+  /** Serve the TCP echo on this Unix socket instead of TCP. */
+  unix: string | undefined;
   /** The side HTTP port (health, metrics); `undefined` serves none. */
   httpPort: number | undefined;
   /** Address of the side HTTP port. */
@@ -180,6 +182,8 @@ export interface SendCommandLine {
   ca: string | undefined;
   /** TLS: the server name to send. */
   sni: string | undefined;
+  /** Talk to the server on this Unix socket instead of TCP. */
+  unix: string | undefined;
   /** TLS: the ALPN protocols to offer. */
   alpn: string[] | undefined;
   /** Capture the session's packets and print a sequence diagram. */
@@ -228,6 +232,7 @@ export const SERVE_DEFAULTS: Readonly<ServeCommandLine> = {
   tlsCerts: {},
   tlsKeys: {},
   alpn: undefined,
+  unix: undefined,
   httpPort: undefined,
   httpHost: DEFAULT_HOSTNAME,
   drain: 0,
@@ -271,6 +276,7 @@ export const SEND_DEFAULTS: Readonly<Omit<SendCommandLine, "port">> = {
   tls: false,
   ca: undefined,
   sni: undefined,
+  unix: undefined,
   alpn: undefined,
   sendProxy: undefined,
   capture: false,
@@ -682,6 +688,20 @@ const FLAGS: Record<string, Flag> = {
       into.workers = value === "auto"
         ? navigator.hardwareConcurrency
         : parseCount(value, flag, 1, 256),
+  },
+  "unix": {
+    help: [{
+      section: "server",
+      value: "PATH",
+      text:
+        "serve the TCP echo on a Unix stream socket at PATH instead of TCP (mode 0660, removed at shutdown; a stale one is replaced); needs --allow-read=PATH --allow-write=PATH --allow-net=unix:PATH",
+    }, {
+      section: "client",
+      value: "PATH",
+      text: "talk to the server on the Unix socket at PATH",
+    }],
+    modes: [...TCP, "send"],
+    apply: (value, into, flag) => into.unix = parseFile(value, flag),
   },
   "tls-cert": {
     help: [{
@@ -1164,10 +1184,36 @@ function serveCommandLine(parsed: Parsed, mode: ServeMode): ServeCommandLine {
   }
   if (result.prefix !== DEFAULT_PREFIX) checkPrefix(result.prefix);
   checkTlsPairs(result);
+  if (result.unix !== undefined) checkUnixServer(parsed, result);
   if (result.alpn !== undefined && Object.keys(result.tlsCerts).length === 0) {
     throw new UsageError("Flag --alpn needs --tls-cert");
   }
   return result;
+}
+
+/** What a server on a Unix socket cannot take. */
+function checkUnixServer(parsed: Parsed, result: ServeCommandLine): void {
+  const conflicts: [flag: string, given: unknown, why: string][] = [
+    ["--port", result.mode === "tcp" ? parsed.port : undefined, "no port"],
+    ["--tcp-port", parsed.tcpPort, "no port"],
+    [
+      "--workers",
+      result.workers > 1 ? result.workers : undefined,
+      "no port to share",
+    ],
+    ["--allow", result.allow, "its clients have no IP address"],
+    ["--proxy-from", result.proxyFrom, "its clients have no IP address"],
+    ["--faults-for", result.faultsFor, "its clients have no IP address"],
+    ["--capture", result.capture || undefined, "tcpdump sees no packets on it"],
+    ["--reset-after", result.resetAfter, "an RST is TCP's"],
+  ];
+  for (const [flag, given, why] of conflicts) {
+    if (given !== undefined) {
+      throw new UsageError(
+        `Flag ${flag} does not apply with --unix: ${why}; drop one of them`,
+      );
+    }
+  }
 }
 
 /** Every certificate has its key, by the same name, and the other way. */
@@ -1208,6 +1254,22 @@ function sendCommandLine(parsed: Parsed, messages: string[]): SendCommandLine {
     throw new UsageError(
       `Flag ${result.tls ? "--tls" : "--ca"} is for TCP: drop --udp or drop it`,
     );
+  }
+  if (result.unix !== undefined) {
+    for (
+      const [flag, given] of [
+        ["--udp", parsed.udp],
+        ["--port", parsed.port],
+        ["--proxy-protocol", result.sendProxy],
+        ["--capture", result.capture || undefined],
+      ] as const
+    ) {
+      if (given !== undefined) {
+        throw new UsageError(
+          `Flag ${flag} does not apply with --unix: drop one of them`,
+        );
+      }
+    }
   }
   for (
     const [flag, given] of [

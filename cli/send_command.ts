@@ -90,7 +90,10 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
   const transport = commandLine.udp ? "udp" : "tcp";
   const hostname = commandLine.hostname;
   const port = commandLine.port;
-  const address = formatAddress({ hostname, port });
+  const path = commandLine.unix;
+  const address = path === undefined
+    ? formatAddress({ hostname, port })
+    : `unix:${path}`;
   let caCerts: string[] | undefined;
   if (commandLine.ca !== undefined) {
     try {
@@ -123,6 +126,7 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
       // The library counts milliseconds; the command line, seconds.
       interval: Math.round(commandLine.interval * 1000),
       wait: Math.round(commandLine.wait * 1000),
+      path,
       tls: commandLine.tls,
       caCerts,
       serverName: commandLine.sni,
@@ -170,9 +174,19 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
   } catch (error) {
     // The diagram first, before the error line: it shows why.
     await capture?.print();
-    if (error instanceof Deno.errors.ConnectionRefused) {
+    if (
+      error instanceof Deno.errors.ConnectionRefused ||
+      (path !== undefined && error instanceof Deno.errors.NotFound)
+    ) {
       return fail(
-        `nothing is listening on ${address}: start it with deno task ${transport}`,
+        `nothing is listening on ${address}: start it with deno task ${transport}${
+          path === undefined ? "" : ` --unix ${path}`
+        }`,
+      );
+    }
+    if (error instanceof Deno.errors.NotCapable && path !== undefined) {
+      return fail(
+        `Cannot reach ${address}: no permission; re-run with --allow-read=${path} --allow-write=${path} --allow-net=unix:${path}`,
       );
     }
     if (error instanceof Deno.errors.NotCapable) {

@@ -16,6 +16,8 @@ import {
 export interface BindTarget extends NetTarget {
   /** The flag that sets this port (`--port`, `--tcp-port`, `--udp-port`). */
   portFlag: string;
+  /** A Unix socket's path, for a server on one (`--unix`). */
+  path?: string;
   /**
    * What the message calls the server.
    *
@@ -45,6 +47,7 @@ export interface BindTarget extends NetTarget {
  * ```
  */
 export function describeStartError(error: unknown, target: BindTarget): string {
+  if (target.path !== undefined) return describeUnixError(error, target.path);
   const where = `Cannot start the ${
     target.server ?? target.transport
   } server on ${formatAddress(target)}`;
@@ -65,6 +68,27 @@ export function describeStartError(error: unknown, target: BindTarget): string {
   }
   if (error instanceof Deno.errors.AddrNotAvailable) {
     return `${where}: this machine has no such address; choose one of its own with --host (e.g. 127.0.0.1)`;
+  }
+  return `${where}: ${errorMessage(error)}`;
+}
+
+/** Why the TCP echo could not start on a Unix socket, and the fix. */
+function describeUnixError(error: unknown, path: string): string {
+  const where = `Cannot start the tcp server on unix:${path}`;
+  if (error instanceof Deno.errors.NotCapable) {
+    return `${where}: no permission; re-run with --allow-read=${path} --allow-write=${path} --allow-net=unix:${path}`;
+  }
+  if (
+    error instanceof Deno.errors.AddrInUse ||
+    error instanceof Deno.errors.AlreadyExists
+  ) {
+    // The message names what is there; the fix is the flag.
+    return `${where}: ${
+      errorMessage(error).replace(
+        /choose another path$/,
+        "choose another --unix",
+      )
+    }`;
   }
   return `${where}: ${errorMessage(error)}`;
 }

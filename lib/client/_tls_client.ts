@@ -41,6 +41,8 @@ export interface TlsClientOptions {
   alpn?: string[];
   /** A PROXY header of this version first, naming the client's addresses. */
   proxyProtocol?: 1 | 2;
+  /** A Unix socket's path, instead of the host and port. */
+  path?: string;
 }
 
 class ClientTlsStream extends SocketStream {
@@ -67,7 +69,9 @@ class ClientTlsStream extends SocketStream {
 export async function openTls(
   options: TlsClientOptions,
 ): Promise<{ stream: ByteStream; info: TlsPeerInfo }> {
-  const raw = options.proxyProtocol === undefined
+  const raw = options.path !== undefined
+    ? await unixSocket(options.path)
+    : options.proxyProtocol === undefined
     ? undefined
     : await proxied(options, options.proxyProtocol);
   const socket = connectTls({
@@ -86,8 +90,20 @@ export async function openTls(
     raw?.destroy();
     throw error;
   }
-  socket.setNoDelay(true);
+  if (options.path === undefined) socket.setNoDelay(true);
   return { stream: new ClientTlsStream(socket), info: peerInfo(socket) };
+}
+
+/** A connection to a Unix socket. */
+async function unixSocket(path: string): Promise<Socket> {
+  const raw = connectNet({ path });
+  try {
+    await settled(raw, "connect");
+  } catch (error) {
+    raw.destroy();
+    throw error;
+  }
+  return raw;
 }
 
 /** A TCP connection with the PROXY header sent. */

@@ -50,6 +50,14 @@ export interface ClientOptions {
    */
   caCerts?: string[];
   /**
+   * TCP: talk to the server on the Unix socket at this path instead
+   * (`hostname` and `port` unused). Needs `--allow-read` and
+   * `--allow-write` for the path and `--allow-net=unix:PATH`.
+   *
+   * @default {undefined}
+   */
+  path?: string;
+  /**
    * TLS: the server name to send and check the certificate against;
    * without it, `hostname` when it is a name (an address sends none).
    *
@@ -196,6 +204,16 @@ export function sendMessages(
       new TypeError("Cannot send: proxyProtocol is for TCP"),
     );
   }
+  if (
+    options.path !== undefined &&
+    (options.transport === "udp" || options.proxyProtocol !== undefined)
+  ) {
+    return Promise.reject(
+      new TypeError(
+        "Cannot send: path (a Unix socket) takes neither udp nor proxyProtocol",
+      ),
+    );
+  }
   if (options.reconnect) return sendReconnecting(messages, options, onReply);
   return options.transport === "tcp"
     ? sendOverTcp(messages, options, onReply)
@@ -265,6 +283,7 @@ async function connect(options: ClientOptions): Promise<ByteStream> {
     const { openTls } = await import("./_tls_client.ts");
     const { stream, info } = await openTls({
       ...address,
+      path: options.path,
       caCerts: options.caCerts,
       serverName: options.serverName,
       alpn: options.alpn,
@@ -272,6 +291,9 @@ async function connect(options: ClientOptions): Promise<ByteStream> {
     });
     options.onTls?.(info);
     return stream;
+  }
+  if (options.path !== undefined) {
+    return await Deno.connect({ transport: "unix", path: options.path });
   }
   if (options.proxyProtocol === undefined) {
     const conn = await Deno.connect(address);

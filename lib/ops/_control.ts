@@ -11,7 +11,7 @@
 import { getLogger } from "@logtape/logtape";
 import { formatAddress } from "../serving/address.ts";
 import { isLoopback } from "../serving/loopback.ts";
-import type { EchoServer } from "../serving/server.ts";
+import { type AnyEchoServer, echoKind } from "../serving/server.ts";
 import type { AddressFilter } from "../serving/stages.ts";
 import { ThrottledReporter } from "../serving/throttled_reporter.ts";
 import { digest, equal } from "./_control_auth.ts";
@@ -73,7 +73,7 @@ export class Control {
   /** Changes by kind: `faults`, `health`, `ready`. */
   readonly changes: Record<string, number> = {};
   #options: ControlOptions;
-  #servers: readonly EchoServer[];
+  #servers: readonly AnyEchoServer[];
   #target: ControlTarget;
   #refusals = new ThrottledReporter();
   #token: Promise<Uint8Array> | undefined;
@@ -87,7 +87,7 @@ export class Control {
    */
   constructor(
     options: ControlOptions,
-    servers: readonly EchoServer[],
+    servers: readonly AnyEchoServer[],
     target: ControlTarget,
   ) {
     this.#options = options;
@@ -213,11 +213,9 @@ export class Control {
     let seed: unknown;
     for (const server of this.#servers) {
       const options = server.faults;
-      state[server.addr.transport] = options === undefined
-        ? {}
-        : Object.fromEntries(
-          Object.entries(options).filter(([name]) => name !== "seed"),
-        );
+      state[echoKind(server)] = options === undefined ? {} : Object.fromEntries(
+        Object.entries(options).filter(([name]) => name !== "seed"),
+      );
       seed ??= options?.seed;
     }
     if (seed !== undefined) state.seed = seed;
@@ -252,7 +250,7 @@ export class Control {
         );
       }
       if (
-        !this.#servers.some((server) => server.addr.transport === transport)
+        !this.#servers.some((server) => echoKind(server) === transport)
       ) {
         throw new ControlError(
           400,
@@ -287,7 +285,7 @@ export class Control {
     }
     // All checked: now every transport named changes, or none did.
     for (const server of this.#servers) {
-      const plan = plans.get(server.addr.transport);
+      const plan = plans.get(echoKind(server));
       if (plan !== undefined) server.setFaults(plan);
     }
     this.#changed("faults", "Control: faults set by {peer}: {faults}", {

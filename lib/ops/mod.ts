@@ -19,7 +19,12 @@
 
 export * from "./metrics.ts";
 export * from "./ops_server.ts";
-export type { EchoServer, RefreshableStats } from "../serving/server.ts";
+export type {
+  AnyEchoServer,
+  EchoServer,
+  RefreshableStats,
+  ServerAddr,
+} from "../serving/server.ts";
 export type { StatsSnapshot } from "../serving/server_stats.ts";
 export type { ControlOptions, ControlTarget } from "./_control.ts";
 export type * from "../serving/stages.ts";

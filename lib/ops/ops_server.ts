@@ -14,7 +14,11 @@ import { OptionChecker } from "../serving/check_options.ts";
 import type { ControlOptions } from "./_control.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_HTTP_PORT } from "../serving/defaults.ts";
 import { formatMetrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
-import type { EchoServer, RefreshableStats } from "../serving/server.ts";
+import {
+  type AnyEchoServer,
+  echoKind,
+  type RefreshableStats,
+} from "../serving/server.ts";
 import { statsReport, type StatsSnapshot } from "../serving/server_stats.ts";
 
 export type { RefreshableStats } from "../serving/server.ts";
@@ -40,7 +44,7 @@ export interface OpsServerOptions {
    * that also has `refreshStats()` (the `--workers` pool) is asked for fresh
    * counters at each `/metrics` and `/stats`.
    */
-  servers: readonly (EchoServer & Partial<RefreshableStats>)[];
+  servers: readonly (AnyEchoServer & Partial<RefreshableStats>)[];
   /**
    * Control endpoints under `/control/` (faults, health, readiness, dial),
    * for loopback peers, or for any peer with the token; without it those
@@ -147,7 +151,7 @@ export function serveOps(options: OpsServerOptions): OpsServer {
     );
   const collect = () =>
     Promise.all(servers.map(async (server) => ({
-      transport: server.addr.transport,
+      transport: echoKind(server),
       address: formatAddress(server.addr),
       stats: server.refreshStats !== undefined
         ? await server.refreshStats()

@@ -59,7 +59,7 @@ export class LineEcho {
     options: {
       maxLine: number;
       prefix: ReplyPrefix;
-      local: Deno.NetAddr;
+      local: Deno.NetAddr | Deno.UnixAddr;
       seedLog: SeedLog;
     },
   ) {

@@ -21,8 +21,8 @@ import type { Tracer } from "./tracer.ts";
 export interface ServerStart {
   /** The server's logger. */
   logger: Logger;
-  /** Where it is bound. */
-  addr: Deno.NetAddr;
+  /** Where it is bound (a Unix socket's path for a Unix socket server). */
+  addr: Deno.NetAddr | Deno.UnixAddr;
   /** Said after the address in the start line (` (TLS)`). */
   suffix?: string;
   /** The access list, named by the warning for a reachable address. */
@@ -76,7 +76,10 @@ export function startServing(
       address: formatAddress(start.addr),
       suffix: start.suffix ?? "",
     });
-    warnIfReachable(start.logger, start.addr, start.allow);
+    // A Unix socket is reached through the file system: its mode guards it.
+    if ("hostname" in start.addr) {
+      warnIfReachable(start.logger, start.addr, start.allow);
+    }
     if (start.faults !== undefined) {
       start.logger.warn("Injecting faults: {faults}", {
         faults: start.faults.describe(),
@@ -87,8 +90,12 @@ export function startServing(
     announce();
     return { started: Promise.resolve(), loop: start.serve() };
   }
-  // Nothing is served before tcpdump listens: no packet is missed.
-  const started = start.capture.start(start.addr, start.tracer!)
+  // Nothing is served before tcpdump listens: no packet is missed. (A Unix
+  // socket server takes no capture: its options say so.)
+  const started = start.capture.start(
+    start.addr as Deno.NetAddr,
+    start.tracer!,
+  )
     .then((capture) => {
       start.captured(capture);
       announce();

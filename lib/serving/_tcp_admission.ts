@@ -9,7 +9,7 @@
 
 import type { Logger } from "@logtape/logtape";
 import { DropReporter } from "./_drop_reporter.ts";
-import { plainHostname } from "./address.ts";
+import { plainHostname, UNIX_SOURCE } from "./address.ts";
 import type { ServerStats } from "./server_stats.ts";
 import type {
   AddressFilter,
@@ -70,21 +70,30 @@ export class TcpAdmission {
    * order. With one, the preamble's own check (`proxyFrom`) and the
    * connection limit; the client is checked once the preamble names it.
    *
-   * @param remote The connection's peer.
+   * @param remote The connection's peer (a Unix socket's client has no
+   * address: its source is `unix`).
    * @param peer The same as `host:port`.
    * @param open Connections open now.
    * @returns `false` when refused (counted and logged); the client's host,
    * counted, when admitted without a preamble; `true` otherwise.
    */
-  atAccept(remote: Deno.NetAddr, peer: string, open: number): string | boolean {
+  atAccept(
+    remote: Deno.NetAddr | Deno.UnixAddr,
+    peer: string,
+    open: number,
+  ): string | boolean {
     const preamble = this.#preamble;
+    const net = "hostname" in remote ? remote : undefined;
     let refusal: Refusal | undefined;
     if (preamble !== undefined) {
-      refusal = preamble.refuse?.(remote, peer) ??
+      refusal = (net && preamble.refuse?.(net, peer)) ??
         this.#overCapacity(peer, open);
       if (refusal === undefined) return true;
     } else {
-      const source = plainHostname(remote.hostname);
+      // The clients of a Unix socket are one source.
+      const source = net === undefined
+        ? UNIX_SOURCE
+        : plainHostname(net.hostname);
       refusal = this.#notAllowed(source, peer) ??
         this.#overCapacity(peer, open) ?? this.#overSource(source, peer);
       if (refusal === undefined) {

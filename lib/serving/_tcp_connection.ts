@@ -9,6 +9,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { UNIX_SOURCE } from "./address.ts";
 import {
   countClose,
   failureReason,
@@ -115,8 +116,9 @@ export class TcpConnection implements TcpLink {
     if (stage === undefined) return undefined;
     if (stage !== this.#stageSeen) {
       this.#stageSeen = stage;
+      const remote = this.#socket.remoteAddr;
       this.#stageOn = stage.selects(
-        this.source ?? this.#socket.remoteAddr.hostname,
+        this.source ?? ("hostname" in remote ? remote.hostname : UNIX_SOURCE),
       );
     }
     return this.#stageOn ? stage : undefined;

@@ -150,7 +150,10 @@ export function failureReason(
  * logAccepted(connection, conn.localAddr);
  * ```
  */
-export function logAccepted(link: TcpLink, local: Deno.NetAddr): void {
+export function logAccepted(
+  link: TcpLink,
+  local: Deno.NetAddr | Deno.UnixAddr,
+): void {
   logger.info("Accepted connection from {peer}", { peer: link.peer });
   link.tracer?.event("accepted {peer} on {local}", {
     peer: link.peer,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { formatAddress, plainHostname } from "./address.ts";
+import { formatAddress, plainHostname, UNIX_SOURCE } from "./address.ts";
 import type {
   ByteStream,
   CloseReason,
@@ -54,7 +54,9 @@ export interface Admitted {
  * ```
  */
 export async function runPreamble(
-  socket: ByteStream & { readonly remoteAddr: Deno.NetAddr },
+  socket: ByteStream & {
+    readonly remoteAddr: Deno.NetAddr | Deno.UnixAddr;
+  },
   stage: {
     preamble?: TcpPreamble;
     tls?: TcpTlsStage;
@@ -68,7 +70,10 @@ export async function runPreamble(
     if ("close" in result) return result.close;
     const client = result.client ?? socket.remoteAddr;
     const peer = formatAddress(client);
-    const source = plainHostname(client.hostname);
+    // The clients of a Unix socket are one source.
+    const source = "hostname" in client
+      ? plainHostname(client.hostname)
+      : UNIX_SOURCE;
     const refused = stage.admit(source, peer);
     if (refused !== undefined) {
       if (result.stream !== socket) result.stream.close();

@@ -30,11 +30,18 @@ export function plainHostname(hostname: string): string {
 }
 
 /**
+ * The source the clients of a Unix socket count as, together: they have no
+ * address to tell them apart.
+ */
+export const UNIX_SOURCE = "unix";
+
+/**
  * Formats a host and port as `host:port`, with brackets around IPv6 hosts;
  * an IPv4-mapped host is shown as the IPv4 address it is.
  *
- * @param address A TCP or UDP address.
- * @returns `127.0.0.1:8000` or `[::1]:8000`.
+ * @param address A TCP or UDP address, or a Unix socket's.
+ * @returns `127.0.0.1:8000` or `[::1]:8000`; `unix:PATH` (`unix:(unnamed)`
+ * for a client's socket, which has no path).
  *
  * @example
  * ```ts
@@ -44,11 +51,13 @@ export function plainHostname(hostname: string): string {
  * strictEqual(formatAddress({ hostname: "::1", port: 6000 }), "[::1]:6000");
  * strictEqual(formatAddress({ hostname: "127.0.0.1", port: 8000 }), "127.0.0.1:8000");
  * strictEqual(formatAddress({ hostname: "::ffff:127.0.0.1", port: 8000 }), "127.0.0.1:8000");
+ * strictEqual(formatAddress({ transport: "unix", path: "/run/echo.sock" }), "unix:/run/echo.sock");
  * ```
  */
 export function formatAddress(
-  address: { hostname: string; port: number },
+  address: { hostname: string; port: number } | Deno.UnixAddr,
 ): string {
+  if ("path" in address) return `unix:${address.path || "(unnamed)"}`;
   const hostname = plainHostname(address.hostname);
   return hostname.includes(":")
     ? `[${hostname}]:${address.port}`

@@ -30,5 +30,6 @@ export * from "./server.ts";
 export * from "./server_stats.ts";
 export * from "./stages.ts";
 export * from "./throttled_reporter.ts";
+export * from "./unix_socket.ts";
 export * from "./tracer.ts";
 export * from "./write_all.ts";

@@ -10,6 +10,14 @@ import type { StatsSnapshot } from "./server_stats.ts";
 import type { AddressFilter, CapturePlan, FaultPlan } from "./stages.ts";
 
 /**
+ * The address of a server of a transport: a `Deno.NetAddr` for TCP and UDP,
+ * a `Deno.UnixAddr` for the TCP echo served on a Unix socket.
+ */
+export type ServerAddr<Transport extends "tcp" | "udp" | "unix"> =
+  Transport extends "unix" ? Deno.UnixAddr
+    : Deno.NetAddr & { transport: Transport };
+
+/**
  * A running echo server.
  *
  * @example Use a server as a test fixture
@@ -21,10 +29,14 @@ import type { AddressFilter, CapturePlan, FaultPlan } from "./stages.ts";
  * console.log(server.addr.port);
  * ```
  */
-export interface EchoServer<Transport extends "tcp" | "udp" = "tcp" | "udp">
-  extends AsyncDisposable {
-  /** The address the server is bound to (the real port when 0 was asked). */
-  readonly addr: Deno.NetAddr & { transport: Transport };
+export interface EchoServer<
+  Transport extends "tcp" | "udp" | "unix" = "tcp" | "udp",
+> extends AsyncDisposable {
+  /**
+   * The address the server is bound to (the real port when 0 was asked; a
+   * Unix socket server's path).
+   */
+  readonly addr: ServerAddr<Transport>;
   /**
    * Settles once the server serves: at once, or with `capture` once tcpdump
    * listens. Rejects when it cannot serve (a `CaptureError` naming the
@@ -71,6 +83,30 @@ export interface EchoServer<Transport extends "tcp" | "udp" = "tcp" | "udp">
    * @returns A copy, safe to keep.
    */
   stats(): StatsSnapshot;
+}
+
+/** A server of any transport, a Unix socket server included. */
+export type AnyEchoServer = EchoServer<"tcp" | "udp" | "unix">;
+
+/**
+ * Which echo a server serves: `udp`, or `tcp` for the TCP echo, on a TCP
+ * port or a Unix socket (its faults, stats and metrics are TCP's).
+ *
+ * @param server The server.
+ * @returns `tcp` or `udp`.
+ *
+ * @example
+ * ```ts
+ * import { echoKind } from "./server.ts";
+ * import { serveTcp } from "../../tcp.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * await using server = serveTcp({ port: 0 });
+ * strictEqual(echoKind(server), "tcp");
+ * ```
+ */
+export function echoKind(server: Pick<AnyEchoServer, "addr">): "tcp" | "udp" {
+  return server.addr.transport === "udp" ? "udp" : "tcp";
 }
 
 /**

@@ -63,10 +63,10 @@ export interface ByteStream {
  * can also `reset()` (a server started with `serveResettableTcp`).
  */
 export interface AcceptedConn extends ByteStream {
-  /** The client's end. */
-  readonly remoteAddr: Deno.NetAddr;
+  /** The client's end (a Unix socket's client has no path). */
+  readonly remoteAddr: Deno.NetAddr | Deno.UnixAddr;
   /** The server's end. */
-  readonly localAddr: Deno.NetAddr;
+  readonly localAddr: Deno.NetAddr | Deno.UnixAddr;
   /** Turns Nagle's algorithm off (`true`) or on. */
   setNoDelay?(noDelay?: boolean): void;
   /** Sends an RST alone and drops the connection, when it can. */
