@@ -308,3 +308,42 @@ Deno.test("tls names: TLS usage errors name the flag, exit 2", async () => {
     strictEqual(stderr, `echolab: ${message} (see --help)\n`);
   }
 });
+
+Deno.test({
+  name:
+    `tls names: the server's close (an idle timeout) sends TLS's close_notify first, as openssl sees it${
+      openssl === undefined ? "" : ` (${openssl})`
+    }`,
+  ignore: openssl !== undefined,
+  async fn() {
+    await using certificate = await makeCertificate();
+    await using server = serveTcp({
+      port: 0,
+      timeout: 300,
+      tls: terminateTls({ certs: [certificate] }),
+    });
+    const child = new Deno.Command("timeout", {
+      args: [
+        "5",
+        "openssl",
+        "s_client",
+        "-connect",
+        `127.0.0.1:${server.addr.port}`,
+        "-msg",
+        "-ign_eof",
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("hello\n"));
+    await writer.close();
+    const output = await child.output();
+    const text = decoder.decode(output.stdout);
+    match(text, /received msg: hello/);
+    match(text, /<<< TLS 1\.3, Alert \[length 0002\], warning close_notify/);
+    match(text, /^closed$/m);
+    deepStrictEqual(server.stats().closes, { "idle timeout": 1 });
+  },
+});

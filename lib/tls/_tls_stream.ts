@@ -46,6 +46,9 @@ export function serverTls(
 ): ServerTlsStream {
   let reading = false;
   let ended = false;
+  // The last write to the connection: a close waits for it, since the
+  // callback of TLSSocket.end() comes before its close_notify is written.
+  let written: Promise<unknown> = Promise.resolve();
   const raw = new Duplex({
     read() {
       if (reading || ended) return;
@@ -66,7 +69,9 @@ export function serverTls(
       });
     },
     write(chunk: Uint8Array, _encoding, callback) {
-      writeAll(conn, chunk).then(() => callback(), callback);
+      const writing = writeAll(conn, chunk);
+      written = writing.catch(() => {});
+      writing.then(() => callback(), callback);
     },
     final(callback) {
       conn.closeWrite().then(() => callback(), callback);
@@ -74,17 +79,23 @@ export function serverTls(
   });
   if (initial.length > 0) raw.unshift(initial);
   const secure = new TLSSocket(raw, { ...options, isServer: true });
-  return new TlsStream(secure, conn);
+  return new TlsStream(secure, conn, () => written);
 }
 
 class TlsStream extends SocketStream implements ServerTlsStream {
   readonly tls: TLSSocket;
   #conn: ByteStream;
+  #written: () => Promise<unknown>;
 
-  constructor(secure: TLSSocket, conn: ByteStream) {
+  constructor(
+    secure: TLSSocket,
+    conn: ByteStream,
+    written: () => Promise<unknown>,
+  ) {
     super(secure);
     this.tls = secure;
     this.#conn = conn;
+    this.#written = written;
   }
 
   /**
@@ -105,6 +116,11 @@ class TlsStream extends SocketStream implements ServerTlsStream {
     };
     const timer = setTimeout(release, CLOSE_GRACE);
     if (this.error !== undefined || this.socket.destroyed) release();
-    else this.socket.end(release);
+    else {
+      // The close_notify is written a turn after end()'s callback.
+      this.socket.end(() =>
+        setTimeout(() => this.#written().then(release), 0)
+      );
+    }
   }
 }
