@@ -285,8 +285,9 @@ export function serveTcp(
  * fault: an RST alone, no FIN), serving through `node:net`, which
  * `Deno.TcpConn` cannot do. `node:net` binds asynchronously: this resolves
  * once the server is bound, and rejects as {@linkcode serveTcp} throws. The
- * same options, except TLS without a PROXY header (`proxy`), which it does
- * not serve; see README ("Faults on purpose") for what this path costs.
+ * same options, except a Unix socket (`path`) and Deno's own TLS (`tls` as a
+ * certificate and key: pass `terminateTls()` of `echolab/tls`); see README
+ * ("Faults on purpose") for what this path costs.
  *
  * @param options As for {@linkcode serveTcp}.
  * @returns The running server.

@@ -487,7 +487,7 @@ const FLAGS: Record<string, Flag> = {
       section: "server",
       value: "TEXT",
       text:
-        "text before each echoed line; placeholders: {instance}, {peer} (the client's host:port), {local} (the server's); {{ and }} are braces",
+        "text before each echoed line; placeholders: {instance}, {peer} (the client's host:port), {local} (the server's); with TLS {sni}, {alpn}, {tls}, {ja4}; from a PROXY v2 header {proxy_authority}, {proxy_alpn}; {{ and }} are braces",
       default: `"${DEFAULT_PREFIX}"`,
     }],
     option: "prefix",

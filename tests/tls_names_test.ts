@@ -347,3 +347,38 @@ Deno.test({
     deepStrictEqual(server.stats().closes, { "idle timeout": 1 });
   },
 });
+
+Deno.test("tls names: with --log-format json, the tls hello trace line carries sni, alpnOffered, versions and ja4 as fields", async () => {
+  await using certificate = await makeCertificate();
+  await using server = new MainProcess(
+    [
+      "tcp",
+      "--port",
+      "0",
+      "--tls-cert",
+      certificate.certFile,
+      "--tls-key",
+      certificate.keyFile,
+      "--trace",
+      "--log-format",
+      "json",
+    ],
+    "127.0.0.1",
+    undefined,
+    [`--allow-read=${certificate.certFile},${certificate.keyFile}`],
+  );
+  const started = JSON.parse(await server.waitFor(/Starting tcp server/));
+  const port = Number(/:(\d+) \(TLS/.exec(started.message)![1]);
+  await ask(port, {
+    serverName: "localhost",
+    alpn: ["h2", "http/1.1"],
+    ca: certificate.cert,
+  });
+  const line = JSON.parse(await server.waitFor(/tls hello from/));
+  strictEqual(line.sni, "localhost");
+  deepStrictEqual(line.alpnOffered, ["h2", "http/1.1"]);
+  deepStrictEqual(line.versions, ["TLSv1.3", "TLSv1.2"]);
+  match(line.ja4, /^t13d\d{4}h2_[0-9a-f]{12}_[0-9a-f]{12}$/);
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});

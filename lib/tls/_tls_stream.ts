@@ -118,9 +118,7 @@ class TlsStream extends SocketStream implements ServerTlsStream {
     if (this.error !== undefined || this.socket.destroyed) release();
     else {
       // The close_notify is written a turn after end()'s callback.
-      this.socket.end(() =>
-        setTimeout(() => this.#written().then(release), 0)
-      );
+      this.socket.end(() => setTimeout(() => this.#written().then(release), 0));
     }
   }
 }
