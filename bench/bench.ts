@@ -283,6 +283,24 @@ async function tcpThroughput(
   return { value: r.ok / r.seconds, errors: r.wrong + r.lost, requests: r.ok };
 }
 
+/** 16 connections at a time (2 x 8), each connect, one line, close. */
+async function churn(
+  server: RunningServer,
+  settings: Settings,
+  variant: Pick<LoadTask, "tls"> = {},
+): Promise<Measurement> {
+  const r = await load({
+    kind: "churn",
+    port: server.tcpPort,
+    connections: 8,
+    window: 1,
+    size: 16,
+    duration: settings.duration,
+    ...variant,
+  }, 2);
+  return { value: r.ok / r.seconds, errors: r.wrong + r.lost, requests: r.ok };
+}
+
 /** 4 sockets, 16 datagrams of 5 bytes in flight each. */
 async function udpThroughput(
   server: RunningServer,
@@ -475,21 +493,7 @@ const SCENARIOS: Scenario[] = [
     unit: "conns/s",
     higher: true,
     servers: ["echolab", "deno plain", "node", "go seed"],
-    async measure(server, settings) {
-      const r = await load({
-        kind: "churn",
-        port: server.tcpPort,
-        connections: 8,
-        window: 1,
-        size: 16,
-        duration: settings.duration,
-      }, 2);
-      return {
-        value: r.ok / r.seconds,
-        errors: r.wrong + r.lost,
-        requests: r.ok,
-      };
-    },
+    measure: churn,
   },
   {
     name: "4. UDP 4 sockets x 16, 5 bytes, quiet",
@@ -570,22 +574,8 @@ const SCENARIOS: Scenario[] = [
     higher: true,
     servers: ["echolab", "deno plain"],
     extra: TLS_FLAGS,
-    async measure(server, settings) {
-      const r = await load({
-        kind: "churn",
-        port: server.tcpPort,
-        connections: 8,
-        window: 1,
-        size: 16,
-        duration: settings.duration,
-        tls: certificatePem,
-      }, 2);
-      return {
-        value: r.ok / r.seconds,
-        errors: r.wrong + r.lost,
-        requests: r.ok,
-      };
-    },
+    measure: (server, settings) =>
+      churn(server, settings, { tls: certificatePem }),
   },
   {
     name: "7. start-up to accepting",

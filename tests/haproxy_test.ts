@@ -14,6 +14,14 @@ import { makeCertificate } from "./tls_certificate.ts";
 
 const skipped = await ensureCommand("haproxy", "haproxy");
 
+/** The defaults section every config here starts with. */
+const DEFAULTS = `defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 10s
+  timeout server 10s
+`;
+
 /** Runs HAProxy in the foreground with a config read from stdin. */
 async function startHaproxy(config: string): Promise<Deno.ChildProcess> {
   const child = new Deno.Command("haproxy", {
@@ -52,12 +60,7 @@ for (
       });
       const front = freePort();
       const haproxy = await startHaproxy(`
-defaults
-  mode tcp
-  timeout connect 2s
-  timeout client 10s
-  timeout server 10s
-frontend echo
+${DEFAULTS}frontend echo
   bind 127.0.0.1:${front}
   default_backend echolab
 backend echolab
@@ -99,12 +102,7 @@ Deno.test({
     await using opsB = serveOps({ port: 0, servers: [b], control: {} });
     const front = freePort();
     const haproxy = await startHaproxy(`
-defaults
-  mode tcp
-  timeout connect 2s
-  timeout client 10s
-  timeout server 10s
-  timeout check 1s
+${DEFAULTS}  timeout check 1s
 frontend echo
   bind 127.0.0.1:${front}
   default_backend echolab
@@ -220,12 +218,7 @@ Deno.test({
     await using b = instance("b", certB);
     const front = freePort();
     const haproxy = await startHaproxy(`
-defaults
-  mode tcp
-  timeout connect 2s
-  timeout client 10s
-  timeout server 10s
-frontend sni
+${DEFAULTS}frontend sni
   bind 127.0.0.1:${front}
   tcp-request inspect-delay 5s
   tcp-request content accept if { req.ssl_hello_type 1 }
@@ -283,12 +276,7 @@ Deno.test({
     });
     const front = freePort();
     const haproxy = await startHaproxy(`
-defaults
-  mode tcp
-  timeout connect 2s
-  timeout client 10s
-  timeout server 10s
-frontend terminate
+${DEFAULTS}frontend terminate
   bind 127.0.0.1:${front} ssl crt ${combined} alpn h2,http/1.1
   default_backend echolab
 backend echolab

@@ -144,8 +144,12 @@ Deno.test("tls names: bad certificate tables are refused with the reason", () =>
 
 const openssl = await ensureCommand("openssl", "openssl");
 
-/** openssl s_client's stderr, for the alert it got. */
-async function opensslAlert(port: number, flags: string[]): Promise<string> {
+/** openssl s_client's stdout and stderr, given `input` (5 s at most). */
+async function sClient(
+  port: number,
+  flags: string[],
+  input = "",
+): Promise<{ stdout: string; stderr: string }> {
   const child = new Deno.Command("timeout", {
     args: [
       "5",
@@ -159,9 +163,20 @@ async function opensslAlert(port: number, flags: string[]): Promise<string> {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  await child.stdin.close();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(input));
+  await writer.close();
   const output = await child.output();
-  return decoder.decode(output.stdout) + decoder.decode(output.stderr);
+  return {
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** What openssl printed, for the alert it got. */
+async function opensslAlert(port: number, flags: string[]): Promise<string> {
+  const { stdout, stderr } = await sClient(port, flags);
+  return stdout + stderr;
 }
 
 Deno.test({
@@ -322,25 +337,11 @@ Deno.test({
       timeout: 300,
       tls: terminateTls({ certs: [certificate] }),
     });
-    const child = new Deno.Command("timeout", {
-      args: [
-        "5",
-        "openssl",
-        "s_client",
-        "-connect",
-        `127.0.0.1:${server.addr.port}`,
-        "-msg",
-        "-ign_eof",
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode("hello\n"));
-    await writer.close();
-    const output = await child.output();
-    const text = decoder.decode(output.stdout);
+    const { stdout: text } = await sClient(
+      server.addr.port,
+      ["-msg", "-ign_eof"],
+      "hello\n",
+    );
     match(text, /received msg: hello/);
     match(text, /<<< TLS 1\.3, Alert \[length 0002\], warning close_notify/);
     match(text, /^closed$/m);
