@@ -9,9 +9,11 @@ import { getLogger } from "@logtape/logtape";
 import config from "../deno.json" with { type: "json" };
 import { formatAddress } from "../lib/serving/address.ts";
 import type { FaultOptions } from "../lib/faults/faults.ts";
-import type { EchoServer } from "../lib/serving/server.ts";
+import type { AnyEchoServer } from "../lib/serving/server.ts";
 import type { ControlOptions, OpsServer } from "../lib/ops/mod.ts";
 import type { TlsTerminationOptions } from "../lib/tls/tls_termination.ts";
+import type { QuicEchoServer } from "../quic.ts";
+import { errorMessage } from "../lib/serving/errors.ts";
 import { serveResettableTcp, serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import {
@@ -135,7 +137,8 @@ async function serve(
     flushLogging();
     Deno.exit(name === "SIGINT" ? 130 : 143);
   });
-  const servers: [transport: "tcp" | "udp", server: EchoServer][] = [];
+  const servers: [transport: "tcp" | "udp" | "quic", server: AnyEchoServer][] =
+    [];
   let reporting = true;
   const printStats = async (refresh: boolean) => {
     for (const [transport, server] of servers) {
@@ -393,12 +396,95 @@ async function readTlsFiles(
   return { certs, alpn: commandLine.alpn };
 }
 
+/**
+ * Starts the QUIC server (`quic`, and in `all`), loaded only then; writes
+ * `--cert-out`. Returns an error line on failure.
+ */
+async function startQuic(
+  commandLine: ServeCommandLine,
+  parts: {
+    shared: {
+      hostname: string;
+      prefix: string;
+      instance?: string;
+      raw: boolean;
+      trace: boolean;
+      allow?: string;
+      capture?: unknown;
+    };
+    tls: TlsTerminationOptions | undefined;
+    servers: [transport: "tcp" | "udp" | "quic", server: AnyEchoServer][];
+  },
+): Promise<string | undefined> {
+  const target: BindTarget = {
+    transport: "udp",
+    server: "quic",
+    hostname: commandLine.hostname,
+    port: commandLine.quicPort,
+    portFlag: commandLine.mode === "all" ? "--quic-port" : "--port",
+  };
+  // Deno's QUIC listener takes one certificate: the default one.
+  const certificate = parts.tls?.certs.find((cert) =>
+    (cert.names ?? []).length === 0
+  );
+  // No capture for QUIC yet: in all, the TCP and UDP servers take it.
+  const { allow, capture: _capture, ...shared } = parts.shared;
+  let server: QuicEchoServer;
+  try {
+    const { serveQuic } = await import("../quic.ts");
+    server = await serveQuic({
+      ...shared,
+      port: target.port,
+      allow: allow === undefined
+        ? undefined
+        : await (await import("../lib/policy/mod.ts")).AccessList.parse(allow),
+      timeout: Math.round(commandLine.timeout * 1000),
+      maxLine: commandLine.maxLine,
+      maxConnections: commandLine.maxConnections,
+      maxPerSource: commandLine.maxPerSource,
+      maxStreams: commandLine.maxStreams,
+      bufferSize: commandLine.quicBufferSize,
+      tls: certificate === undefined
+        ? undefined
+        : { cert: certificate.cert, key: certificate.key },
+      alpn: commandLine.alpn,
+      faults: await quicFaults(commandLine),
+    });
+  } catch (error) {
+    return describeStartError(error, target);
+  }
+  parts.servers.push(["quic", server]);
+  if (commandLine.certOut !== undefined) {
+    try {
+      await Deno.writeTextFile(commandLine.certOut, server.cert);
+    } catch (error) {
+      return error instanceof Deno.errors.NotCapable
+        ? `Cannot write --cert-out ${commandLine.certOut}: no write permission; re-run with --allow-write=${commandLine.certOut}`
+        : `Cannot write --cert-out ${commandLine.certOut}: ${
+          errorMessage(error)
+        }`;
+    }
+    logger.info("Wrote the QUIC certificate to {file}", {
+      file: commandLine.certOut,
+    });
+  }
+  return undefined;
+}
+
+/** The faults of the QUIC streams (TCP's), loaded only when asked. */
+async function quicFaults(commandLine: ServeCommandLine) {
+  const options = faultsOf(commandLine, "tcp");
+  if (options === undefined) return undefined;
+  const { faults } = await import("../lib/faults/mod.ts");
+  return faults(options);
+}
+
 /** Starts the servers the mode asks for; returns an error line on failure. */
 async function startServers(
   commandLine: ServeCommandLine,
   lists: AccessLists,
   tls: TlsTerminationOptions | undefined,
-  servers: [transport: "tcp" | "udp", server: EchoServer][],
+  servers: [transport: "tcp" | "udp" | "quic", server: AnyEchoServer][],
 ): Promise<string | undefined> {
   const { mode, hostname } = commandLine;
   const shared: OptionalParts & {
@@ -418,7 +504,7 @@ async function startServers(
     raw: commandLine.raw,
     trace: commandLine.trace,
   };
-  if (mode !== "udp") {
+  if (mode === "tcp" || mode === "all") {
     const target: BindTarget = {
       transport: "tcp",
       hostname,
@@ -469,7 +555,11 @@ async function startServers(
       return describeStartError(error, target);
     }
   }
-  if (mode !== "tcp") {
+  if (mode === "quic" || mode === "all") {
+    const failed = await startQuic(commandLine, { shared, tls, servers });
+    if (failed !== undefined) return failed;
+  }
+  if (mode === "udp" || mode === "all") {
     const target: BindTarget = {
       transport: "udp",
       hostname,

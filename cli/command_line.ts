@@ -15,7 +15,9 @@ import {
   DEFAULT_HOSTNAME,
   DEFAULT_MAX_DELAYED,
   DEFAULT_MAX_LINE,
+  DEFAULT_MAX_STREAMS,
   DEFAULT_PREFIX,
+  DEFAULT_QUIC_PORT,
   DEFAULT_TCP_PORT,
   DEFAULT_TIMEOUT,
   DEFAULT_UDP_PORT,
@@ -36,11 +38,11 @@ import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logging.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** What to run: one server, both, or the client. */
-export type Mode = "tcp" | "udp" | "all" | "send";
+export type Mode = "tcp" | "udp" | "quic" | "all" | "send";
 /** The modes that run servers. */
 export type ServeMode = Exclude<Mode, "send">;
-const MODES: readonly Mode[] = ["tcp", "udp", "all", "send"];
-const SERVERS: readonly Mode[] = ["tcp", "udp", "all"];
+const MODES: readonly Mode[] = ["tcp", "udp", "quic", "all", "send"];
+const SERVERS: readonly Mode[] = ["tcp", "udp", "quic", "all"];
 
 /** A command line that runs one server or both. */
 export interface ServeCommandLine {
@@ -54,6 +56,14 @@ export interface ServeCommandLine {
   tcpPort: number;
   /** UDP port (from `--port` in `udp` mode, `--udp-port` in `all`). */
   udpPort: number;
+  /** The QUIC port (`quic`, and `--quic-port` in `all`). */
+  quicPort: number;
+  /** QUIC: streams a client may have open at once, per direction. */
+  maxStreams: number;
+  /** QUIC: write the certificate served (the ephemeral one) here. */
+  certOut: string | undefined;
+  /** QUIC: bytes of a datagram kept; 0 (the default) keeps it whole. */
+  quicBufferSize: number;
   /** Idle timeout in seconds; 0 never. */
   timeout: number;
   /** Connection lifetime in seconds; 0 unlimited. */
@@ -170,6 +180,12 @@ export interface SendCommandLine {
   messages: string[];
   /** Over UDP instead of TCP. */
   udp: boolean;
+  /** Over QUIC instead of TCP. */
+  quic: boolean;
+  /** QUIC: streams the lines are spread over. */
+  streams: number;
+  /** QUIC: each message as a datagram. */
+  datagram: boolean;
   /** Times the message list is sent. */
   count: number;
   /** Seconds between sends. */
@@ -214,6 +230,10 @@ export const SERVE_DEFAULTS: Readonly<ServeCommandLine> = {
   hostname: DEFAULT_HOSTNAME,
   tcpPort: DEFAULT_TCP_PORT,
   udpPort: DEFAULT_UDP_PORT,
+  quicPort: DEFAULT_QUIC_PORT,
+  maxStreams: DEFAULT_MAX_STREAMS,
+  certOut: undefined,
+  quicBufferSize: 0,
   timeout: DEFAULT_TIMEOUT / 1000,
   lifetime: 0,
   maxLine: DEFAULT_MAX_LINE,
@@ -270,6 +290,9 @@ export const SEND_DEFAULTS: Readonly<Omit<SendCommandLine, "port">> = {
   hostname: DEFAULT_HOSTNAME,
   messages: [],
   udp: false,
+  quic: false,
+  streams: 1,
+  datagram: false,
   count: 1,
   interval: 0,
   wait: DEFAULT_WAIT / 1000,
@@ -318,8 +341,11 @@ interface Flag {
 }
 
 const TCP: readonly Mode[] = ["tcp", "all"];
+/** The stream servers: TCP's flags that QUIC's streams take too. */
+const STREAMS: readonly Mode[] = ["tcp", "quic", "all"];
+const QUIC: readonly Mode[] = ["quic", "all"];
 const UDP: readonly Mode[] = ["udp", "all"];
-const SINGLE: readonly Mode[] = ["tcp", "udp", "send"];
+const SINGLE: readonly Mode[] = ["tcp", "udp", "quic", "send"];
 const SEND: readonly Mode[] = ["send"];
 
 const FLAGS: Record<string, Flag> = {
@@ -343,8 +369,9 @@ const FLAGS: Record<string, Flag> = {
     help: [{
       section: "server",
       value: "PORT",
-      text: "port for tcp or udp; 0 picks a free one",
-      default: `${DEFAULT_TCP_PORT} / ${DEFAULT_UDP_PORT}`,
+      text: "port for tcp, udp or quic; 0 picks a free one",
+      default:
+        `${DEFAULT_TCP_PORT} / ${DEFAULT_UDP_PORT} / ${DEFAULT_QUIC_PORT}`,
     }, {
       section: "client",
       value: "PORT",
@@ -374,15 +401,26 @@ const FLAGS: Record<string, Flag> = {
     modes: ["all"],
     apply: (value, into, flag) => into.udpPort = parsePort(value, flag),
   },
+  "quic-port": {
+    help: [{
+      section: "server",
+      value: "PORT",
+      text: "QUIC port (UDP) in mode all",
+      default: `${DEFAULT_QUIC_PORT}`,
+    }],
+    modes: ["all"],
+    apply: (value, into, flag) => into.quicPort = parsePort(value, flag),
+  },
   "timeout": {
     help: [{
       section: "server",
       value: "SECONDS",
-      text: "TCP idle time allowed without a complete line; 0 = never",
+      text:
+        "TCP idle time allowed without a complete line (QUIC: the connection's idle timeout); 0 = never",
       default: `${DEFAULT_TIMEOUT / 1000}`,
     }],
     option: "timeout",
-    modes: TCP,
+    modes: STREAMS,
     apply: (value, into, flag) => into.timeout = parseSeconds(value, flag),
   },
   "lifetime": {
@@ -400,11 +438,12 @@ const FLAGS: Record<string, Flag> = {
     help: [{
       section: "server",
       value: "BYTES",
-      text: "longest TCP line; a longer one closes its connection",
+      text:
+        "longest TCP line; a longer one closes its connection (QUIC: its stream)",
       default: `${DEFAULT_MAX_LINE}`,
     }],
     option: "maxLine",
-    modes: TCP,
+    modes: STREAMS,
     apply: (value, into, flag) =>
       into.maxLine = parseCount(value, flag, 1, MAX_LINE_LIMIT),
   },
@@ -412,11 +451,12 @@ const FLAGS: Record<string, Flag> = {
     help: [{
       section: "server",
       value: "N",
-      text: "TCP connections at once, the next is closed at once; 0 = no limit",
+      text:
+        "TCP (and QUIC) connections at once, the next is closed at once; 0 = no limit",
       default: "0",
     }],
     option: "maxConnections",
-    modes: TCP,
+    modes: STREAMS,
     apply: (value, into, flag) =>
       into.maxConnections = parseCount(value, flag, 0, MAX_CONNECTIONS_LIMIT),
   },
@@ -429,7 +469,7 @@ const FLAGS: Record<string, Flag> = {
       default: "0",
     }],
     option: "maxPerSource",
-    modes: TCP,
+    modes: STREAMS,
     apply: (value, into, flag) =>
       into.maxPerSource = parseCount(value, flag, 0, MAX_CONNECTIONS_LIMIT),
   },
@@ -450,13 +490,36 @@ const FLAGS: Record<string, Flag> = {
       section: "server",
       value: "BYTES",
       text:
-        `UDP bytes kept per datagram, 1-${MAX_DATAGRAM_SIZE} (with --raw: ${MAX_DATAGRAM_SIZE}, the whole datagram)`,
+        `UDP bytes kept per datagram, 1-${MAX_DATAGRAM_SIZE} (with --raw: ${MAX_DATAGRAM_SIZE}, the whole datagram); QUIC datagrams are kept whole unless it is given`,
       default: `${DEFAULT_BUFFER_SIZE}`,
     }],
     option: "bufferSize",
-    modes: UDP,
+    modes: [...UDP, "quic"],
     apply: (value, into, flag) =>
       into.bufferSize = parseCount(value, flag, 1, MAX_DATAGRAM_SIZE),
+  },
+  "max-streams": {
+    help: [{
+      section: "server",
+      value: "N",
+      text:
+        "QUIC streams a client may have open at once, per direction (a transport parameter: the client waits)",
+      default: `${DEFAULT_MAX_STREAMS}`,
+    }],
+    option: "maxStreams",
+    modes: QUIC,
+    apply: (value, into, flag) =>
+      into.maxStreams = parseCount(value, flag, 1, 1_000_000),
+  },
+  "cert-out": {
+    help: [{
+      section: "server",
+      value: "FILE",
+      text:
+        "QUIC: write the certificate served (the ephemeral one) to FILE, for clients' --ca (needs --allow-write=FILE)",
+    }],
+    modes: QUIC,
+    apply: (value, into, flag) => into.certOut = parseFile(value, flag),
   },
   "udp-rate": {
     help: [{
@@ -710,7 +773,7 @@ const FLAGS: Record<string, Flag> = {
       text:
         "serve TCP over TLS with this PEM certificate (needs --allow-read), reading each ClientHello first; NAME=FILE, again and again: the certificate for the SNI NAME (a host or *.domain), the plain one being the default",
     }],
-    modes: TCP,
+    modes: STREAMS,
     apply: (value, into, flag) =>
       into.tlsCerts = namedFile(value, flag, into.tlsCerts ?? {}),
   },
@@ -720,7 +783,7 @@ const FLAGS: Record<string, Flag> = {
       value: "[NAME=]FILE",
       text: "... and its PEM key, by the same NAME (needs --allow-read)",
     }],
-    modes: TCP,
+    modes: STREAMS,
     apply: (value, into, flag) =>
       into.tlsKeys = namedFile(value, flag, into.tlsKeys ?? {}),
   },
@@ -730,13 +793,13 @@ const FLAGS: Record<string, Flag> = {
       value: "LIST",
       text:
         "TLS: the ALPN protocols offered, by preference (h2,http/1.1); a client offering none of them fails with no_application_protocol",
-      default: "no ALPN",
+      default: "TCP: no ALPN; QUIC: echolab",
     }, {
       section: "client",
       value: "LIST",
       text: "TLS: the ALPN protocols to offer",
     }],
-    modes: [...TCP, "send"],
+    modes: [...STREAMS, "send"],
     apply: (value, into, flag) => into.alpn = parseAlpn(value, flag),
   },
   "delay": {
@@ -941,6 +1004,36 @@ const FLAGS: Record<string, Flag> = {
     modes: SEND,
     apply: (_value, into) => into.udp = true,
   },
+  "quic": {
+    help: [{
+      section: "client",
+      text:
+        "talk QUIC (lines on a stream; default port 4433, ALPN echolab); trust the server with --ca",
+    }],
+    boolean: true,
+    modes: SEND,
+    apply: (_value, into) => into.quic = true,
+  },
+  "streams": {
+    help: [{
+      section: "client",
+      value: "N",
+      text: "QUIC: spread the lines over N streams",
+      default: "1",
+    }],
+    modes: SEND,
+    apply: (value, into, flag) =>
+      into.streams = parseCount(value, flag, 1, 1000),
+  },
+  "datagram": {
+    help: [{
+      section: "client",
+      text: "QUIC: send each message as a QUIC datagram (RFC 9221)",
+    }],
+    boolean: true,
+    modes: SEND,
+    apply: (_value, into) => into.datagram = true,
+  },
   "count": {
     help: [{
       section: "client",
@@ -1122,12 +1215,15 @@ function tokenize(args: readonly string[], mode: Mode) {
 function serveCommandLine(parsed: Parsed, mode: ServeMode): ServeCommandLine {
   const { port, ...rest } = parsed;
   const result: ServeCommandLine = { ...SERVE_DEFAULTS, ...rest, mode };
+  // QUIC keeps datagrams whole unless --buffer-size is given.
+  result.quicBufferSize = parsed.bufferSize ?? 0;
   // RFC 862 echoes the whole datagram; the seed's line mode keeps 5 bytes.
   if (result.raw && parsed.bufferSize === undefined) {
     result.bufferSize = MAX_DATAGRAM_SIZE;
   }
   if (port !== undefined) {
     if (mode === "tcp") result.tcpPort = port;
+    else if (mode === "quic") result.quicPort = port;
     else result.udpPort = port;
   }
   if (result.proxyFrom !== undefined && !result.proxyProtocol) {
@@ -1184,11 +1280,40 @@ function serveCommandLine(parsed: Parsed, mode: ServeMode): ServeCommandLine {
   }
   if (result.prefix !== DEFAULT_PREFIX) checkPrefix(result.prefix);
   checkTlsPairs(result);
+  if (result.mode === "quic") checkQuicServer(result);
   if (result.unix !== undefined) checkUnixServer(parsed, result);
-  if (result.alpn !== undefined && Object.keys(result.tlsCerts).length === 0) {
-    throw new UsageError("Flag --alpn needs --tls-cert");
+  if (
+    result.alpn !== undefined && Object.keys(result.tlsCerts).length === 0 &&
+    mode === "tcp"
+  ) {
+    throw new UsageError("Flag --alpn needs --tls-cert (or mode quic)");
   }
   return result;
+}
+
+/** What a QUIC client cannot take: it is its own transport, with TLS. */
+function checkQuicSend(parsed: Parsed, result: SendCommandLine): void {
+  for (
+    const [flag, given] of [
+      ["--udp", parsed.udp],
+      ["--tls", parsed.tls],
+      ["--unix", result.unix],
+      ["--proxy-protocol", result.sendProxy],
+      ["--reconnect", parsed.reconnect],
+      ["--capture", result.capture || undefined],
+    ] as const
+  ) {
+    if (given !== undefined) {
+      throw new UsageError(
+        `Flag ${flag} does not apply with --quic: drop one of them`,
+      );
+    }
+  }
+  if (result.datagram && parsed.streams !== undefined) {
+    throw new UsageError(
+      "Flags --datagram and --streams do not go together: datagrams use no stream",
+    );
+  }
 }
 
 /** What a server on a Unix socket cannot take. */
@@ -1216,6 +1341,20 @@ function checkUnixServer(parsed: Parsed, result: ServeCommandLine): void {
   }
 }
 
+/** What the QUIC server cannot take. */
+function checkQuicServer(result: ServeCommandLine): void {
+  if (result.capture) {
+    throw new UsageError(
+      "Flag --capture does not apply to mode quic yet: capture tcp or udp",
+    );
+  }
+  if (Object.keys(result.tlsCerts).some((name) => name !== "")) {
+    throw new UsageError(
+      "Flag --tls-cert NAME=FILE does not apply to mode quic: Deno's QUIC listener serves one certificate; give --tls-cert FILE",
+    );
+  }
+}
+
 /** Every certificate has its key, by the same name, and the other way. */
 function checkTlsPairs(result: ServeCommandLine): void {
   const pairs = [
@@ -1239,9 +1378,25 @@ function sendCommandLine(parsed: Parsed, messages: string[]): SendCommandLine {
   const result: SendCommandLine = {
     ...SEND_DEFAULTS,
     ...parsed,
-    port: parsed.port ?? (udp ? DEFAULT_UDP_PORT : DEFAULT_TCP_PORT),
+    port: parsed.port ??
+      (udp
+        ? DEFAULT_UDP_PORT
+        : parsed.quic
+        ? DEFAULT_QUIC_PORT
+        : DEFAULT_TCP_PORT),
     messages,
   };
+  if (result.quic) checkQuicSend(parsed, result);
+  for (
+    const [flag, given] of [
+      ["--streams", parsed.streams],
+      ["--datagram", parsed.datagram],
+    ] as const
+  ) {
+    if (given !== undefined && !result.quic) {
+      throw new UsageError(`Flag ${flag} needs --quic`);
+    }
+  }
   if (result.captureFile !== undefined && !result.capture) {
     throw new UsageError("Flag --capture-file needs --capture");
   }
@@ -1278,8 +1433,8 @@ function sendCommandLine(parsed: Parsed, messages: string[]): SendCommandLine {
       ["--alpn", result.alpn],
     ] as const
   ) {
-    if (given !== undefined && !result.tls) {
-      throw new UsageError(`Flag ${flag} needs --tls`);
+    if (given !== undefined && !result.tls && !result.quic) {
+      throw new UsageError(`Flag ${flag} needs --tls or --quic`);
     }
   }
   return result;

@@ -87,7 +87,7 @@ function milliseconds(value: number): string {
  * ```
  */
 export async function send(commandLine: SendCommandLine): Promise<number> {
-  const transport = commandLine.udp ? "udp" : "tcp";
+  const transport = commandLine.udp ? "udp" : commandLine.quic ? "quic" : "tcp";
   const hostname = commandLine.hostname;
   const port = commandLine.port;
   const path = commandLine.unix;
@@ -112,7 +112,11 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
   let capture: SessionCapture | undefined;
   if (commandLine.capture) {
     try {
-      capture = await SessionCapture.start(commandLine, transport);
+      // --capture with --quic is a usage error: the transport is tcp or udp.
+      capture = await SessionCapture.start(
+        commandLine,
+        transport === "udp" ? "udp" : "tcp",
+      );
     } catch (error) {
       if (error instanceof CaptureError) return fail(error.message);
       throw error;
@@ -127,6 +131,14 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
       interval: Math.round(commandLine.interval * 1000),
       wait: Math.round(commandLine.wait * 1000),
       path,
+      streams: commandLine.streams,
+      datagram: commandLine.datagram,
+      onQuic: (info) =>
+        print(
+          `quic: handshake ${milliseconds(info.handshake)} ms, alpn ${
+            info.alpn || "none"
+          }, datagrams up to ${info.maxDatagramSize} bytes`,
+        ),
       tls: commandLine.tls,
       caCerts,
       serverName: commandLine.sni,
@@ -191,7 +203,11 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
     }
     if (error instanceof Deno.errors.NotCapable) {
       // A UDP client binds port 0 on the host, which needs the host grant.
-      const grant = netGrant({ transport, hostname, port });
+      const grant = netGrant({
+        transport: transport === "tcp" ? "tcp" : "udp",
+        hostname,
+        port,
+      });
       return fail(
         `Cannot reach ${address}: no network permission; re-run with --allow-net=${grant}`,
       );
@@ -203,7 +219,10 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
     return fail(`Cannot talk to ${address}: ${errorMessage(error)}${hint}`);
   }
   await capture?.print();
-  printSummary(summary, address, transport, commandLine.tls);
+  printSummary(summary, address, transport, {
+    tls: commandLine.tls,
+    datagram: commandLine.datagram,
+  });
   if (commandLine.tally) printTally(tally);
   return summary.lost > 0 ? 1 : 0;
 }
@@ -308,15 +327,25 @@ function plural(count: number, one: string, many: string): string {
 function printSummary(
   summary: ClientSummary,
   address: string,
-  transport: "tcp" | "udp",
-  tls: boolean,
+  transport: "tcp" | "udp" | "quic",
+  options: { tls: boolean; datagram: boolean },
 ): void {
-  const unit = transport === "tcp" ? "lines" : "datagrams";
-  print(`--- ${address} ${transport}${tls ? " (TLS)" : ""} ---`);
+  const unit = transport === "udp" || options.datagram ? "datagrams" : "lines";
+  print(
+    `--- ${address} ${transport}${options.tls ? " (TLS)" : ""}${
+      options.datagram ? " datagrams" : ""
+    } ---`,
+  );
   const loss = summary.sent === 0
     ? ""
     : ` (${(summary.lost / summary.sent * 100).toFixed(1)}% loss${
-      transport === "udp" && summary.lost > 0 ? ": UDP does not retransmit" : ""
+      summary.lost === 0
+        ? ""
+        : transport === "udp"
+        ? ": UDP does not retransmit"
+        : options.datagram
+        ? ": QUIC does not retransmit datagrams"
+        : ""
     })`;
   const ignored = [
     summary.duplicates > 0

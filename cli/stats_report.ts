@@ -30,7 +30,7 @@ const logger = getLogger(["echolab", "stats"]);
  * ```
  */
 export function logStats(
-  transport: "tcp" | "udp",
+  transport: "tcp" | "udp" | "quic",
   address: string,
   stats: StatsSnapshot,
 ): void {

@@ -8,6 +8,7 @@
 import {
   DEFAULT_HOSTNAME,
   DEFAULT_PREFIX,
+  DEFAULT_QUIC_PORT,
   DEFAULT_TCP_PORT,
   DEFAULT_UDP_PORT,
 } from "../lib/serving/defaults.ts";
@@ -16,6 +17,7 @@ import { FLAG_HELP, type FlagHelp } from "./command_line.ts";
 const HOST = DEFAULT_HOSTNAME;
 const TCP = DEFAULT_TCP_PORT;
 const UDP = DEFAULT_UDP_PORT;
+const QUIC = DEFAULT_QUIC_PORT;
 /** Where a flag's words start, and where its default's brackets start. */
 const TEXT_COLUMN = 26;
 const DEFAULT_COLUMN = 66;
@@ -69,18 +71,21 @@ function section(name: FlagHelp["section"]): string {
  * ```
  */
 export const USAGE =
-  `echolab: TCP and UDP echo servers for learning and testing networks
+  `echolab: TCP, UDP and QUIC echo servers for learning and testing networks
 
 Usage:
   deno run --allow-net=${HOST}:${TCP} --unstable-net main.ts tcp [flags]
   deno run --allow-net=${HOST} --unstable-net main.ts udp [flags]
+  deno run --allow-net=${HOST} --unstable-net main.ts quic [flags]
   deno run --allow-net=${HOST} --unstable-net main.ts all [flags]
   deno run --allow-net=${HOST} --unstable-net main.ts send [flags] [message...]
 
 Modes:
   tcp   answer each line X with "${DEFAULT_PREFIX}X" (${HOST}:${TCP})
   udp   answer each datagram, cut to --buffer-size bytes (${HOST}:${UDP})
-  all   both servers in one process (--tcp-port, --udp-port)
+  quic  QUIC (${HOST}:${QUIC}, UDP): each stream a line echo, each datagram
+        answered like UDP; an ephemeral certificate unless --tls-cert
+  all   the three servers in one process (--tcp-port, --udp-port, --quic-port)
   send  the client: send each message (or stdin's lines) and time the replies
 
 Flags:
@@ -110,6 +115,7 @@ Examples:
   deno task tcp                      # then: nc 127.0.0.1 8000
   deno task send hello world         # or: deno task send --udp "hello world"
   deno task udp                      # then: nc -u 127.0.0.1 6000
+  deno task quic                     # logs its certificate's SHA-256
   deno run --allow-net=127.0.0.1 --unstable-net main.ts udp --buffer-size 1024
   deno run --allow-net=[::1]:9000 --unstable-net main.ts tcp --host ::1 --port 9000
 `;

@@ -33,6 +33,7 @@ class Instance {
   readonly tcp = freePort();
   readonly udp = freePort("udp");
   readonly http = freePort();
+  readonly quic = freePort("udp");
   #child: Deno.ChildProcess | undefined;
   #log = "";
 
@@ -52,6 +53,8 @@ class Instance {
         String(this.tcp),
         "--udp-port",
         String(this.udp),
+        "--quic-port",
+        String(this.quic),
         "--http-port",
         String(this.http),
         "--instance",

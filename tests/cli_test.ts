@@ -201,10 +201,10 @@ const USAGE_ERRORS: [string[], string][] = [
     ["send", "--udp", "--tls", "x"],
     "Flag --tls is for TCP: drop --udp or drop it",
   ],
-  [["send", "--ca", "ca.pem", "x"], "Flag --ca needs --tls"],
+  [["send", "--ca", "ca.pem", "x"], "Flag --ca needs --tls or --quic"],
   [
     ["send", "--raw", "x"],
-    "Flag --raw does not apply to mode send: it is for tcp, udp and all",
+    "Flag --raw does not apply to mode send: it is for tcp, udp, quic and all",
   ],
   [["tcp", "--udp"], "Flag --udp does not apply to mode tcp: it is for send"],
   [
@@ -213,7 +213,7 @@ const USAGE_ERRORS: [string[], string][] = [
   ],
   [
     ["udp", "--tls-key", "key.pem"],
-    "Flag --tls-key does not apply to mode udp: it is for tcp and all",
+    "Flag --tls-key does not apply to mode udp: it is for tcp, quic and all",
   ],
   [
     ["tcp", "--tls-cert", "", "--tls-key", "k"],
@@ -225,19 +225,19 @@ const USAGE_ERRORS: [string[], string][] = [
   ],
   [
     ["udp", "--max-per-source", "3"],
-    "Flag --max-per-source does not apply to mode udp: it is for tcp and all",
+    "Flag --max-per-source does not apply to mode udp: it is for tcp, quic and all",
   ],
   [
     ["udp", "--timeout", "5"],
-    "Flag --timeout does not apply to mode udp: it is for tcp and all",
+    "Flag --timeout does not apply to mode udp: it is for tcp, quic and all",
   ],
   [
     ["tcp", "--buffer-size", "5"],
-    "Flag --buffer-size does not apply to mode tcp: it is for udp and all",
+    "Flag --buffer-size does not apply to mode tcp: it is for udp, all and quic",
   ],
   [
     ["all", "--port", "1"],
-    "Flag --port does not apply to mode all: it is for tcp, udp and send",
+    "Flag --port does not apply to mode all: it is for tcp, udp, quic and send",
   ],
 ];
 

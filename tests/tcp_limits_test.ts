@@ -154,5 +154,8 @@ Deno.test("tcp limits: counters add up exactly", async () => {
     drops: {},
     faults: {},
     tls_handshakes: {},
+    streams_total: 0,
+    streams_open: 0,
+    stream_closes: {},
   });
 });

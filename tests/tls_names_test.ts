@@ -310,8 +310,8 @@ Deno.test("tls names: TLS usage errors name the flag, exit 2", async () => {
       ],
       "Flag --tls-cert FILE is given twice: one default certificate; name the others NAME=FILE",
     ],
-    [["tcp", "--alpn", "h2"], "Flag --alpn needs --tls-cert"],
-    [["send", "--sni", "a.example", "hi"], "Flag --sni needs --tls"],
+    [["tcp", "--alpn", "h2"], "Flag --alpn needs --tls-cert (or mode quic)"],
+    [["send", "--sni", "a.example", "hi"], "Flag --sni needs --tls or --quic"],
     [
       ["send", "--tls", "--alpn", "h2,", "hi"],
       'Invalid --alpn "h2,": expected protocol names of 1 to 255 bytes, comma-separated (h2,http/1.1)',

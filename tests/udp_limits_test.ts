@@ -154,6 +154,9 @@ Deno.test("udp limits: counters add up exactly", async () => {
     drops: {},
     faults: {},
     tls_handshakes: {},
+    streams_total: 0,
+    streams_open: 0,
+    stream_closes: {},
     connection_duration_buckets: {},
     connection_duration_seconds_sum: 0,
   });

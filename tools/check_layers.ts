@@ -5,11 +5,11 @@
  * project's library and program):
  *
  * 1. `lib/` imports only `lib/` (and `deno.json`, read as data); so do the
- *    core entries `tcp.ts` and `udp.ts`.
+ *    core entries `tcp.ts`, `udp.ts` and `quic.ts`.
  * 2. A concern (`lib/NAME/`) imports only the core (`lib/serving/`) and the
  *    concerns it declares in {@linkcode CONCERNS}.
  * 3. `_`-prefixed files are private to their folder; the core entries
- *    (`tcp.ts`, `udp.ts`) may use the core's.
+ *    (`tcp.ts`, `udp.ts`, `quic.ts`) may use the core's.
  * 4. What the core entries load at start (static code imports, followed;
  *    type-only imports are erased and dynamic ones load on use) holds no
  *    optional concern and no ipaddr.js.
@@ -50,6 +50,9 @@ export const OPTIONAL_CONCERNS: readonly string[] = [
   "ops",
   "client",
 ];
+
+/** The core entries: the servers, which may use the core's private files. */
+export const CORE_ENTRIES: readonly string[] = ["tcp.ts", "udp.ts", "quic.ts"];
 
 /** Packages a plain echo server never loads at start. */
 export const OPTIONAL_PACKAGES: readonly string[] = ["npm:ipaddr.js"];
@@ -161,7 +164,7 @@ export function importViolations(
           continue;
         }
       }
-      const coreFile = file === "tcp.ts" || file === "udp.ts";
+      const coreFile = CORE_ENTRIES.includes(file);
       if (coreFile && to === undefined && target !== "deno.json") {
         add(`${file} imports only lib/`);
         continue;
@@ -334,8 +337,7 @@ export async function checkLayers(root: string): Promise<LayerViolation[]> {
   ]);
   const violations = [
     ...importViolations(graph, rootUrl),
-    ...startViolations(graph, rootUrl, "tcp.ts"),
-    ...startViolations(graph, rootUrl, "udp.ts"),
+    ...CORE_ENTRIES.flatMap((entry) => startViolations(graph, rootUrl, entry)),
   ];
   const reached = new Set(graph.modules.map((m) => m.specifier));
   for await (const path of libraryFiles(join(root, "lib"))) {
@@ -383,6 +385,6 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   console.log(
-    "layers: lib/ imports only lib/, each concern only the core and what it declares, _ files stay in their folder, and tcp.ts, udp.ts load no optional part at start",
+    "layers: lib/ imports only lib/, each concern only the core and what it declares, _ files stay in their folder, and tcp.ts, udp.ts, quic.ts load no optional part at start",
   );
 }

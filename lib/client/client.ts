@@ -18,7 +18,7 @@ import type { TlsPeerInfo } from "./_tls_client.ts";
 /** Options of {@linkcode sendMessages}. */
 export interface ClientOptions {
   /** `tcp` sends lines on one connection; `udp` one datagram per message. */
-  transport: "tcp" | "udp";
+  transport: "tcp" | "udp" | "quic";
   /** The server's address. */
   hostname: string;
   /** The server's port. */
@@ -70,6 +70,28 @@ export interface ClientOptions {
    * @default {undefined}
    */
   alpn?: string[];
+  /**
+   * QUIC: bidirectional streams the lines are spread over, round robin.
+   *
+   * @default {1}
+   */
+  streams?: number;
+  /**
+   * QUIC: send each message as one QUIC datagram instead of a line on a
+   * stream; its reply is awaited `wait` milliseconds.
+   *
+   * @default {false}
+   */
+  datagram?: boolean;
+  /**
+   * QUIC: called once the handshake is done, with its time in
+   * milliseconds, the ALPN protocol and the largest datagram.
+   *
+   * @default {undefined}
+   */
+  onQuic?: (
+    info: { handshake: number; alpn: string; maxDatagramSize: number },
+  ) => void;
   /**
    * TLS: called once the handshake is done, with the server's certificate
    * subject and names, the version, the cipher and the ALPN chosen.
@@ -212,6 +234,11 @@ export function sendMessages(
       new TypeError(
         "Cannot send: path (a Unix socket) takes neither udp nor proxyProtocol",
       ),
+    );
+  }
+  if (options.transport === "quic") {
+    return import("./_quic_client.ts").then(({ sendOverQuic }) =>
+      sendOverQuic(messages, options, onReply)
     );
   }
   if (options.reconnect) return sendReconnecting(messages, options, onReply);

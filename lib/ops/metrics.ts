@@ -17,7 +17,7 @@ export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 /** One server's counters, and which server it is. */
 export interface ServerMetrics {
   /** `tcp` or `udp`. */
-  transport: "tcp" | "udp";
+  transport: "tcp" | "udp" | "quic";
   /**
    * Where it listens, `host:port`: the `address` label that tells two
    * servers of one transport apart.

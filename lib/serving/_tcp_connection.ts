@@ -56,6 +56,8 @@ export class TcpConnection implements TcpLink {
   source: string | undefined;
   /** What the preamble and TLS learnt, for the prefix placeholders. */
   values: ConnectionValues | undefined;
+  /** What the log lines call it (`connection` when absent). */
+  readonly unit: string | undefined;
   #state: ConnectionState = "preamble";
   #reason: CloseReason | undefined;
   #socket: AcceptedConn;
@@ -77,9 +79,16 @@ export class TcpConnection implements TcpLink {
   constructor(
     conn: AcceptedConn,
     settings: TcpConnectionSettings,
-    admitted: { peer: string; source?: string },
+    admitted: {
+      peer: string;
+      source?: string;
+      unit?: string;
+      values?: ConnectionValues;
+    },
   ) {
     this.source = admitted.source;
+    this.unit = admitted.unit;
+    this.values = admitted.values;
     this.#socket = conn;
     this.#stream = conn;
     this.#settings = settings;

@@ -75,8 +75,8 @@ export function countClose(
     },
   );
   logger.info(
-    "Closed connection from {peer}: {reason}, {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
-    closed,
+    "Closed {unit} from {peer}: {reason}, {lines} lines, {bytesIn} bytes in, {bytesOut} bytes out, {duration} s",
+    { unit: connection.unit ?? "connection", ...closed },
   );
 }
 
@@ -154,7 +154,10 @@ export function logAccepted(
   link: TcpLink,
   local: Deno.NetAddr | Deno.UnixAddr,
 ): void {
-  logger.info("Accepted connection from {peer}", { peer: link.peer });
+  logger.info("Accepted {unit} from {peer}", {
+    unit: link.unit ?? "connection",
+    peer: link.peer,
+  });
   link.tracer?.event("accepted {peer} on {local}", {
     peer: link.peer,
     local: formatAddress(local),

@@ -21,6 +21,12 @@ export const DEFAULT_HOSTNAME = "127.0.0.1";
 export const DEFAULT_TCP_PORT = 8000;
 /** Default UDP port, as in the seed. */
 export const DEFAULT_UDP_PORT = 6000;
+/** The QUIC server's default port (UDP). */
+export const DEFAULT_QUIC_PORT = 4433;
+/** The ALPN protocol the QUIC server offers by default. */
+export const DEFAULT_QUIC_ALPN = "echolab";
+/** QUIC streams a client may have open at once, per direction, by default. */
+export const DEFAULT_MAX_STREAMS = 100;
 /** Default idle timeout in milliseconds: 10 s, as in the seed. */
 export const DEFAULT_TIMEOUT = 10_000;
 /** Default bytes kept per datagram, as in the seed's 5-byte buffer. */

@@ -13,8 +13,10 @@ import type { AddressFilter, CapturePlan, FaultPlan } from "./stages.ts";
  * The address of a server of a transport: a `Deno.NetAddr` for TCP and UDP,
  * a `Deno.UnixAddr` for the TCP echo served on a Unix socket.
  */
-export type ServerAddr<Transport extends "tcp" | "udp" | "unix"> =
+export type ServerAddr<Transport extends "tcp" | "udp" | "unix" | "quic"> =
   Transport extends "unix" ? Deno.UnixAddr
+    : Transport extends "quic"
+      ? { transport: "quic"; hostname: string; port: number }
     : Deno.NetAddr & { transport: Transport };
 
 /**
@@ -30,7 +32,7 @@ export type ServerAddr<Transport extends "tcp" | "udp" | "unix"> =
  * ```
  */
 export interface EchoServer<
-  Transport extends "tcp" | "udp" | "unix" = "tcp" | "udp",
+  Transport extends "tcp" | "udp" | "unix" | "quic" = "tcp" | "udp",
 > extends AsyncDisposable {
   /**
    * The address the server is bound to (the real port when 0 was asked; a
@@ -85,12 +87,12 @@ export interface EchoServer<
   stats(): StatsSnapshot;
 }
 
-/** A server of any transport, a Unix socket server included. */
-export type AnyEchoServer = EchoServer<"tcp" | "udp" | "unix">;
+/** A server of any transport, Unix socket and QUIC servers included. */
+export type AnyEchoServer = EchoServer<"tcp" | "udp" | "unix" | "quic">;
 
 /**
- * Which echo a server serves: `udp`, or `tcp` for the TCP echo, on a TCP
- * port or a Unix socket (its faults, stats and metrics are TCP's).
+ * Which echo a server serves: `udp`, `quic`, or `tcp` for the TCP echo, on
+ * a TCP port or a Unix socket (its faults, stats and metrics are TCP's).
  *
  * @param server The server.
  * @returns `tcp` or `udp`.
@@ -105,8 +107,11 @@ export type AnyEchoServer = EchoServer<"tcp" | "udp" | "unix">;
  * strictEqual(echoKind(server), "tcp");
  * ```
  */
-export function echoKind(server: Pick<AnyEchoServer, "addr">): "tcp" | "udp" {
-  return server.addr.transport === "udp" ? "udp" : "tcp";
+export function echoKind(
+  server: Pick<AnyEchoServer, "addr">,
+): "tcp" | "udp" | "quic" {
+  const transport = server.addr.transport;
+  return transport === "udp" || transport === "quic" ? transport : "tcp";
 }
 
 /**

@@ -35,6 +35,12 @@ export interface StatsSnapshot {
   faults: Record<string, number>;
   /** TLS handshakes completed, by TLS version (`1.3`, `1.2`). */
   tls_handshakes: Record<string, number>;
+  /** QUIC streams opened by clients (0 for TCP and UDP). */
+  streams_total: number;
+  /** QUIC streams open now. */
+  streams_open: number;
+  /** QUIC streams ended, by reason. */
+  stream_closes: Record<string, number>;
   /**
    * TCP connections closed, by how long they lived: the count per bucket of
    * {@linkcode DURATION_BUCKETS} (its upper bound in seconds, or `+Inf`),
@@ -95,6 +101,9 @@ export class ServerStats implements StatsSnapshot {
   drops: Record<string, number> = {};
   faults: Record<string, number> = {};
   tls_handshakes: Record<string, number> = {};
+  streams_total = 0;
+  streams_open = 0;
+  stream_closes: Record<string, number> = {};
   connection_duration_buckets: Record<string, number> = {};
   connection_duration_seconds_sum = 0;
 
@@ -187,6 +196,9 @@ export class ServerStats implements StatsSnapshot {
       drops: { ...this.drops },
       faults: { ...this.faults },
       tls_handshakes: { ...this.tls_handshakes },
+      streams_total: this.streams_total,
+      streams_open: this.streams_open,
+      stream_closes: { ...this.stream_closes },
       connection_duration_buckets: { ...this.connection_duration_buckets },
       connection_duration_seconds_sum: this.connection_duration_seconds_sum,
     };
@@ -249,7 +261,9 @@ export function mergeStats(snapshots: readonly StatsSnapshot[]): StatsSnapshot {
 export function formatStats(stats: StatsSnapshot): string {
   const counts = Object.entries(stats)
     .filter(([name, value]) =>
-      typeof value === "number" && !name.startsWith("connection_duration")
+      typeof value === "number" && !name.startsWith("connection_duration") &&
+      // QUIC's streams, only where there were some.
+      !(name.startsWith("streams_") && stats.streams_total === 0)
     )
     .map(([name, value]) => `${name}=${value}`)
     .join(" ");
@@ -265,15 +279,18 @@ export function formatStats(stats: StatsSnapshot): string {
   const tls = Object.keys(stats.tls_handshakes).length === 0
     ? ""
     : `; tls handshakes: ${byReason(stats.tls_handshakes)}`;
+  const streams = Object.keys(stats.stream_closes).length === 0
+    ? ""
+    : `; stream closes: ${byReason(stats.stream_closes)}`;
   return `${counts}; closes: ${byReason(stats.closes)}; drops: ${
     byReason(stats.drops)
-  }${faults}${tls}`;
+  }${faults}${tls}${streams}`;
 }
 
 /** The fields of one server's stats report: where it is, and its counters. */
 export type StatsReport = {
   /** `tcp` or `udp`. */
-  transport: "tcp" | "udp";
+  transport: "tcp" | "udp" | "quic";
   /** Where it listens, as `host:port`. */
   address: string;
   /** The counters as one line, see {@linkcode formatStats}. */
@@ -299,7 +316,7 @@ export type StatsReport = {
  * ```
  */
 export function statsReport(
-  transport: "tcp" | "udp",
+  transport: "tcp" | "udp" | "quic",
   address: string,
   stats: StatsSnapshot,
 ): StatsReport {

@@ -220,6 +220,11 @@ export interface TcpPreamble {
 export interface TcpLink {
   /** The client, `host:port`. */
   readonly peer: string;
+  /**
+   * What the log lines call it: `connection` when absent, or `QUIC stream
+   * 4` for a stream of a QUIC connection.
+   */
+  readonly unit?: string;
   /** The stream the echo runs on. */
   readonly stream: ByteStream;
   /** The server's counters. */

@@ -46,7 +46,7 @@ interface Held {
  */
 export class Tracer {
   /** `tcp` or `udp`, put before each event. */
-  readonly transport: "tcp" | "udp";
+  readonly transport: "tcp" | "udp" | "quic";
   #start = performance.now();
   #hold: number;
   #held: Held[] = [];
@@ -59,7 +59,10 @@ export class Tracer {
    * @param transport The server traced.
    * @param options How long events are held back.
    */
-  constructor(transport: "tcp" | "udp", options: TracerOptions = {}) {
+  constructor(
+    transport: "tcp" | "udp" | "quic",
+    options: TracerOptions = {},
+  ) {
     this.transport = transport;
     this.#hold = options.hold ?? 0;
   }

@@ -1,0 +1,402 @@
+// Copyright 2026 the echolab authors. MIT license.
+/**
+ * The QUIC echo: streams, unidirectional streams, datagrams, limits, the
+ * ephemeral certificate, the CLI's `quic` mode and `send --quic`, and
+ * ngtcp2's client as an independent QUIC stack.
+ *
+ * @module
+ */
+
+import {
+  deepStrictEqual,
+  match,
+  ok,
+  rejects,
+  strictEqual,
+} from "node:assert/strict";
+import { faults } from "../lib/faults/mod.ts";
+import { AccessList } from "../lib/policy/mod.ts";
+import { type QuicServerOptions, serveQuic } from "../quic.ts";
+import { MainProcess, runMain } from "./cli_process.ts";
+import { captureLogs } from "./log_capture.ts";
+import { decoder, encoder } from "./net_client.ts";
+import { ensureCommand } from "./system_package.ts";
+
+async function connect(
+  server: { addr: { port: number }; cert: string },
+  alpn = ["echolab"],
+): Promise<Deno.QuicConn> {
+  const conn = await Deno.connectQuic({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+    alpnProtocols: alpn,
+    caCerts: [server.cert],
+    serverName: "localhost",
+  });
+  await conn.handshake;
+  return conn;
+}
+
+/** Closes a client connection and waits for its close to leave. */
+async function closeConn(conn: Deno.QuicConn): Promise<void> {
+  conn.close({ closeCode: 0, reason: "done" });
+  await conn.closed.catch(() => {});
+  conn.endpoint.close();
+}
+
+/** Writes `text` on a new bidirectional stream, FIN, and reads to the end. */
+async function exchange(conn: Deno.QuicConn, text: string): Promise<string> {
+  const stream = await conn.createBidirectionalStream();
+  const writer = stream.writable.getWriter();
+  await writer.write(encoder.encode(text));
+  await writer.close();
+  let reply = "";
+  for await (const chunk of stream.readable) reply += decoder.decode(chunk);
+  return reply;
+}
+
+async function withServer(
+  options: QuicServerOptions,
+  run: (server: Awaited<ReturnType<typeof serveQuic>>) => Promise<void>,
+): Promise<void> {
+  await using server = await serveQuic({ port: 0, ...options });
+  await run(server);
+}
+
+Deno.test("quic: a bidirectional stream is a line echo; the client's FIN gets the last line's reply and the server's FIN", async () => {
+  await withServer({}, async (server) => {
+    const conn = await connect(server);
+    strictEqual(
+      await exchange(conn, "hello\r\nworld\nlast"),
+      "received msg: hello\nreceived msg: world\nreceived msg: last\n",
+    );
+    await closeConn(conn);
+    const stats = server.stats();
+    strictEqual(stats.lines_in, 3);
+    strictEqual(stats.streams_total, 1);
+    deepStrictEqual(stats.stream_closes, { "client closed": 1 });
+    deepStrictEqual(stats.tls_handshakes, { "1.3": 1 });
+  });
+});
+
+Deno.test("quic: raw mode echoes stream bytes verbatim; many streams at once each get their own replies", async () => {
+  await withServer({ raw: true }, async (server) => {
+    const conn = await connect(server);
+    const payload = new Uint8Array(100_000).map((_, i) => (i * 7) & 0xff);
+    const stream = await conn.createBidirectionalStream();
+    const writer = stream.writable.getWriter();
+    const sending = writer.write(payload).then(() => writer.close());
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of stream.readable) chunks.push(chunk);
+    await sending;
+    const echoed = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const chunk of chunks) {
+      echoed.set(chunk, at);
+      at += chunk.length;
+    }
+    deepStrictEqual(echoed, payload);
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => exchange(conn, `stream ${i}\n`)),
+    );
+    deepStrictEqual(
+      replies,
+      Array.from({ length: 20 }, (_, i) => `stream ${i}\n`),
+    );
+    await closeConn(conn);
+    strictEqual(server.stats().streams_total, 21);
+  });
+});
+
+Deno.test("quic: a unidirectional stream is answered on one of the server's own, finished after the client's", async () => {
+  await withServer({}, async (server) => {
+    const conn = await connect(server);
+    const out = await conn.createUnidirectionalStream();
+    const writer = out.getWriter();
+    await writer.write(encoder.encode("one\ntwo\n"));
+    await writer.close();
+    const reader = conn.incomingUnidirectionalStreams.getReader();
+    const { value: answer } = await reader.read();
+    reader.releaseLock();
+    let text = "";
+    // The loop ends at the server's FIN.
+    for await (const chunk of answer!) text += decoder.decode(chunk);
+    strictEqual(text, "received msg: one\nreceived msg: two\n");
+    await closeConn(conn);
+  });
+});
+
+Deno.test("quic: a datagram is answered whole by default, and cut to bufferSize with a warning", async () => {
+  await using logs = await captureLogs();
+  await withServer({}, async (server) => {
+    const conn = await connect(server);
+    await conn.sendDatagram(encoder.encode("a whole datagram"));
+    strictEqual(
+      decoder.decode(await conn.readDatagram()),
+      "received msg: a whole datagram\n",
+    );
+    await closeConn(conn);
+  });
+  await withServer({ bufferSize: 5 }, async (server) => {
+    const conn = await connect(server);
+    await conn.sendDatagram(encoder.encode("hello world"));
+    strictEqual(
+      decoder.decode(await conn.readDatagram()),
+      "received msg: hello\n",
+    );
+    await closeConn(conn);
+    strictEqual(server.stats().truncated, 1);
+    strictEqual(server.stats().datagrams_out, 1);
+  });
+  ok(
+    logs.messages().some((line) =>
+      /^Datagram from 127\.0\.0\.1:\d+ cut from 11 to 5 bytes \(raise --buffer-size to keep more\)$/
+        .test(line)
+    ),
+  );
+});
+
+Deno.test("quic: a line over maxLine ends its stream, not the connection", async () => {
+  await withServer({ maxLine: 8 }, async (server) => {
+    const conn = await connect(server);
+    const cut = await exchange(conn, "short\nmuch too long a line\n");
+    strictEqual(cut, "received msg: short\n");
+    strictEqual(await exchange(conn, "again\n"), "received msg: again\n");
+    await closeConn(conn);
+    strictEqual(server.stats().stream_closes["line too long"], 1);
+  });
+});
+
+Deno.test("quic: the idle timeout closes a silent connection, counted as idle timeout", async () => {
+  await withServer({ timeout: 300 }, async (server) => {
+    const conn = await connect(server);
+    await rejects(conn.closed, /timed out/);
+    conn.endpoint.close();
+    // The server sees it too.
+    for (let tries = 0; tries < 50; tries++) {
+      if (server.stats().closes["idle timeout"] === 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    deepStrictEqual(server.stats().closes, { "idle timeout": 1 });
+  });
+});
+
+Deno.test("quic: allow and maxConnections close a refused client before any echo", async () => {
+  await withServer(
+    { allow: AccessList.parse("192.0.2.0/24") },
+    async (server) => {
+      const conn = await connect(server);
+      const info = await conn.closed;
+      strictEqual(info.reason, "refused");
+      conn.endpoint.close();
+      deepStrictEqual(server.stats().drops, { "not allowed": 1 });
+      strictEqual(server.stats().streams_total, 0);
+    },
+  );
+  await withServer({ maxConnections: 1 }, async (server) => {
+    const first = await connect(server);
+    const second = await connect(server);
+    strictEqual((await second.closed).reason, "refused");
+    second.endpoint.close();
+    strictEqual(await exchange(first, "still\n"), "received msg: still\n");
+    await closeConn(first);
+    deepStrictEqual(server.stats().drops, { "too many connections": 1 });
+  });
+});
+
+Deno.test("quic: a client offering none of the server's ALPN protocols fails with alert 120", async () => {
+  await using logs = await captureLogs();
+  await withServer({}, async (server) => {
+    await rejects(
+      (async () => {
+        const conn = await Deno.connectQuic({
+          hostname: "127.0.0.1",
+          port: server.addr.port,
+          alpnProtocols: ["h3"],
+          caCerts: [server.cert],
+          serverName: "localhost",
+        });
+        await conn.handshake;
+      })(),
+      /120/,
+    );
+  });
+  ok(
+    logs.messages().some((line) =>
+      /^QUIC handshake with .* failed: .*120/.test(line)
+    ),
+    logs.messages().join("\n"),
+  );
+});
+
+Deno.test("quic: faults apply to streams as to TCP: closeAfter 1 answers one line, then closes the stream", async () => {
+  await withServer({ faults: faults({ closeAfter: 1 }) }, async (server) => {
+    const conn = await connect(server);
+    strictEqual(
+      await exchange(conn, "one\ntwo\n"),
+      "received msg: one\n",
+    );
+    await closeConn(conn);
+    deepStrictEqual(server.stats().stream_closes, { "close after": 1 });
+  });
+});
+
+const openssl = await ensureCommand("openssl", "openssl");
+
+Deno.test({
+  name:
+    `quic: the ephemeral certificate names localhost and 127.0.0.1, is no CA, lasts 14 days, and its logged fingerprint is openssl's${
+      openssl === undefined ? "" : ` (${openssl})`
+    }`,
+  ignore: openssl !== undefined,
+}, async () => {
+  await withServer({}, async (server) => {
+    const text = async (args: string[]) => {
+      const child = new Deno.Command("openssl", {
+        args,
+        stdin: "piped",
+        stdout: "piped",
+      }).spawn();
+      const writer = child.stdin.getWriter();
+      await writer.write(encoder.encode(server.cert));
+      await writer.close();
+      return decoder.decode((await child.output()).stdout);
+    };
+    const fingerprint = await text([
+      "x509",
+      "-noout",
+      "-fingerprint",
+      "-sha256",
+    ]);
+    strictEqual(fingerprint.trim(), `sha256 Fingerprint=${server.fingerprint}`);
+    const dump = await text(["x509", "-noout", "-text"]);
+    match(dump, /CA:FALSE/);
+    match(dump, /DNS:localhost, IP Address:127\.0\.0\.1/);
+    match(dump, /ASN1 OID: prime256v1/);
+    const [from, to] = [...dump.matchAll(/Not (?:Before|After) *: (.*)/g)]
+      .map((found) => Date.parse(found[1]!));
+    strictEqual((to! - from!) / 86_400_000, 14);
+  });
+});
+
+Deno.test("quic: the CLI serves mode quic, writes --cert-out, and send --quic, --streams and --datagram talk to it", async () => {
+  const dir = decoder.decode(
+    (await new Deno.Command("mktemp", { args: ["-d"] }).output()).stdout,
+  ).trim();
+  const certFile = `${dir}/quic.pem`;
+  try {
+    await using server = new MainProcess(
+      ["quic", "--port", "0", "--cert-out", certFile, "--buffer-size", "4"],
+      "127.0.0.1",
+      undefined,
+      [`--allow-write=${certFile}`],
+    );
+    const start = await server.waitFor(/Starting quic server on/);
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(start)![1]);
+    match(
+      start,
+      /\(UDP; ALPN echolab; ephemeral self-signed certificate, SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}\)$/,
+    );
+    await server.waitFor(/Wrote the QUIC certificate to/);
+    const send = (args: string[]) =>
+      runMain(
+        ["send", "--quic", "--port", String(port), "--ca", certFile, ...args],
+        "127.0.0.1",
+        [`--allow-read=${certFile}`],
+      );
+    const lines = await send([
+      "--sni",
+      "localhost",
+      "a",
+      "b",
+      "c",
+      "--streams",
+      "3",
+    ]);
+    strictEqual(lines.code, 0, lines.stderr);
+    const out = lines.stdout.split("\n");
+    match(
+      out[0]!,
+      /^quic: handshake \d+\.\d{3} ms, alpn echolab, datagrams up to \d+ bytes$/,
+    );
+    deepStrictEqual(
+      out.slice(1, 4).map((line) => line.replace(/ {2}time=.*/, "")).sort(),
+      ["received msg: a", "received msg: b", "received msg: c"],
+    );
+    strictEqual(out[4], `--- 127.0.0.1:${port} quic ---`);
+    const datagrams = await send(["--sni", "localhost", "--datagram", "hello"]);
+    strictEqual(datagrams.code, 0, datagrams.stderr);
+    match(datagrams.stdout, /\nreceived msg: hell {2}time=/);
+    match(datagrams.stdout, /--- 127\.0\.0\.1:\d+ quic datagrams ---/);
+    server.kill("SIGTERM");
+    strictEqual((await server.finished()).code, 0);
+    match(server.lines.join("\n"), /Stopped quic server/);
+  } finally {
+    await new Deno.Command("rm", { args: ["-rf", dir] }).output();
+  }
+});
+
+Deno.test("quic: usage errors name the flag, exit 2", async () => {
+  const cases: [string[], string][] = [
+    [["send", "--streams", "2", "hi"], "Flag --streams needs --quic"],
+    [
+      ["send", "--quic", "--udp", "hi"],
+      "Flag --udp does not apply with --quic: drop one of them",
+    ],
+    [
+      ["quic", "--capture"],
+      "Flag --capture does not apply to mode quic yet: capture tcp or udp",
+    ],
+    [
+      ["quic", "--tls-cert", "a.example=a.pem", "--tls-key", "a.example=k.pem"],
+      "Flag --tls-cert NAME=FILE does not apply to mode quic: Deno's QUIC listener serves one certificate; give --tls-cert FILE",
+    ],
+  ];
+  for (const [args, message] of cases) {
+    const { code, stderr } = await runMain(args, "127.0.0.1");
+    strictEqual(code, 2, args.join(" "));
+    strictEqual(stderr, `echolab: ${message} (see --help)\n`);
+  }
+});
+
+const gtlsclient = await ensureCommand("gtlsclient", "ngtcp2-client");
+
+Deno.test({
+  name:
+    `quic: ngtcp2's client (gtlsclient, ALPN h3) completes the handshake with --raw and gets its own stream bytes back${
+      gtlsclient === undefined ? "" : ` (${gtlsclient})`
+    }`,
+  ignore: gtlsclient !== undefined,
+  async fn() {
+    await withServer({ alpn: ["h3"], raw: true }, async (server) => {
+      const output = await new Deno.Command("timeout", {
+        args: [
+          "5",
+          "gtlsclient",
+          "--exit-on-all-streams-close",
+          "127.0.0.1",
+          String(server.addr.port),
+          `https://localhost:${server.addr.port}/`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = decoder.decode(output.stdout) +
+        decoder.decode(output.stderr);
+      match(text, /QUIC handshake has been confirmed/);
+      // The request stream (0) goes out with a FIN and comes back whole.
+      const sent =
+        /frm tx \d+ 1RTT STREAM\(0x0b\) id=0x0 fin=1 offset=0 len=(\d+)/
+          .exec(text);
+      ok(sent !== null, text.slice(-2000));
+      match(
+        text,
+        new RegExp(
+          `frm rx \\d+ 1RTT STREAM\\(0x0b\\) id=0x0 fin=1 offset=0 len=${
+            sent[1]
+          } `,
+        ),
+      );
+    });
+  },
+});
