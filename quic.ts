@@ -457,7 +457,7 @@ class QuicServer implements QuicEchoServer {
       return;
     }
     const took = performance.now() - arrived;
-    this.#stats.tlsHandshake("TLSv1.3");
+    this.#stats.handshake(took / 1000);
     logger.info("Accepted QUIC connection from {peer}", { peer });
     this.#tracer?.event(
       "handshake with {peer} complete in {milliseconds} ms: alpn={alpn}, sni={sni}",

@@ -1,4 +1,5 @@
 // Copyright 2026 the echolab authors. MIT license.
+import { promtoolAccepts } from "./promtool.ts";
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { serveOps } from "../lib/ops/ops_server.ts";
 import { serveTcp } from "../tcp.ts";
@@ -165,24 +166,6 @@ Deno.test({
     await promtoolAccepts(body);
   },
 });
-
-/** Fails unless `promtool check metrics` accepts the text without a word. */
-async function promtoolAccepts(body: string): Promise<void> {
-  const child = new Deno.Command("promtool", {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(encoder.encode(body));
-  await writer.close();
-  const output = await child.output();
-  const said = new TextDecoder().decode(output.stdout) +
-    new TextDecoder().decode(output.stderr);
-  strictEqual(output.code, 0, said);
-  strictEqual(said, "", `promtool warned:\n${said}`);
-}
 
 Deno.test({
   name:

@@ -15,11 +15,13 @@ import {
   strictEqual,
 } from "node:assert/strict";
 import { faults } from "../lib/faults/mod.ts";
+import { serveOps } from "../lib/ops/mod.ts";
 import { AccessList } from "../lib/policy/mod.ts";
 import { type QuicServerOptions, serveQuic } from "../quic.ts";
 import { MainProcess, runMain } from "./cli_process.ts";
 import { captureLogs } from "./log_capture.ts";
 import { decoder, encoder } from "./net_client.ts";
+import { promtoolAccepts } from "./promtool.ts";
 import { ensureCommand } from "./system_package.ts";
 
 async function connect(
@@ -357,6 +359,44 @@ Deno.test("quic: usage errors name the flag, exit 2", async () => {
     strictEqual(code, 2, args.join(" "));
     strictEqual(stderr, `echolab: ${message} (see --help)\n`);
   }
+});
+
+const promtool = await ensureCommand("promtool", "prometheus");
+
+Deno.test({
+  name:
+    `quic: /metrics has QUIC's connections, streams, datagrams, closes and handshake times, and promtool accepts them${
+      promtool === undefined ? "" : ` (${promtool})`
+    }`,
+  ignore: promtool !== undefined,
+}, async () => {
+  await withServer({}, async (server) => {
+    await using ops = serveOps({ port: 0, servers: [server] });
+    const conn = await connect(server);
+    await exchange(conn, "one\n");
+    await conn.sendDatagram(encoder.encode("two"));
+    await conn.readDatagram();
+    await closeConn(conn);
+    for (let tries = 0; tries < 50; tries++) {
+      if (server.stats().connections_open === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const body =
+      await (await fetch(`http://127.0.0.1:${ops.addr.port}/metrics`))
+        .text();
+    await promtoolAccepts(body);
+    const address = `127.0.0.1:${server.addr.port}`;
+    for (
+      const line of [
+        `echolab_connections_total{transport="quic",address="${address}"} 1`,
+        `echolab_closes_total{address="${address}",reason="client closed"} 1`,
+        `echolab_quic_streams_total{address="${address}"} 1`,
+        `echolab_quic_datagrams_total{direction="out",address="${address}"} 1`,
+        `echolab_quic_handshake_duration_seconds_count{address="${address}"} 1`,
+        `echolab_tls_handshakes_total{version="1.3",address="${address}"} 1`,
+      ]
+    ) ok(body.includes(`${line}\n`), line);
+  });
 });
 
 const gtlsclient = await ensureCommand("gtlsclient", "ngtcp2-client");

@@ -157,5 +157,7 @@ Deno.test("tcp limits: counters add up exactly", async () => {
     streams_total: 0,
     streams_open: 0,
     stream_closes: {},
+    handshake_duration_buckets: {},
+    handshake_duration_seconds_sum: 0,
   });
 });

@@ -157,6 +157,8 @@ Deno.test("udp limits: counters add up exactly", async () => {
     streams_total: 0,
     streams_open: 0,
     stream_closes: {},
+    handshake_duration_buckets: {},
+    handshake_duration_seconds_sum: 0,
     connection_duration_buckets: {},
     connection_duration_seconds_sum: 0,
   });

@@ -119,6 +119,9 @@ export function formatMetrics(
 ): string {
   const tcp = servers.filter((server) => server.transport === "tcp");
   const udp = servers.filter((server) => server.transport === "udp");
+  const quic = servers.filter((server) => server.transport === "quic");
+  // Connections and their closes: TCP's and QUIC's, told apart by label.
+  const connected = [...tcp, ...quic];
   const perDirection = (
     of: readonly ServerMetrics[],
     pick: (stats: StatsSnapshot, direction: "in" | "out") => number,
@@ -133,22 +136,22 @@ export function formatMetrics(
       ])
     );
   let text = "";
-  if (tcp.length > 0) {
+  if (connected.length > 0) {
     text += family(
       "echolab_connections_total",
       "counter",
-      "TCP connections accepted and served (refused ones are drops).",
-      tcp.map(({ address, stats }) => [
-        { transport: "tcp", address },
+      "TCP and QUIC connections accepted and served (refused ones are drops).",
+      connected.map(({ transport, address, stats }) => [
+        { transport, address },
         stats.connections_total,
       ]),
     );
     text += family(
       "echolab_connections_open",
       "gauge",
-      "TCP connections open now.",
-      tcp.map(({ address, stats }) => [
-        { transport: "tcp", address },
+      "TCP and QUIC connections open now.",
+      connected.map(({ transport, address, stats }) => [
+        { transport, address },
         stats.connections_open,
       ]),
     );
@@ -196,14 +199,17 @@ export function formatMetrics(
       udp.map(({ address, stats }) => [{ address }, stats.truncated]),
     );
   }
-  if (tcp.length > 0) {
+  if (connected.length > 0) {
     text += family(
       "echolab_closes_total",
       "counter",
-      "TCP connections closed, by reason.",
-      tcp.flatMap(({ address, stats }) => byReason(stats.closes, { address })),
+      "TCP and QUIC connections closed, by reason.",
+      connected.flatMap(({ address, stats }) =>
+        byReason(stats.closes, { address })
+      ),
     );
   }
+  if (quic.length > 0) text += quicFamilies(quic, perDirection);
   text += family(
     "echolab_drops_total",
     "counter",
@@ -222,12 +228,14 @@ export function formatMetrics(
       ): Sample => [{ kind, transport, address }, count])
     ),
   );
-  if (tcp.some(({ stats }) => Object.keys(stats.tls_handshakes).length > 0)) {
+  if (
+    connected.some(({ stats }) => Object.keys(stats.tls_handshakes).length > 0)
+  ) {
     text += family(
       "echolab_tls_handshakes_total",
       "counter",
-      "TLS handshakes completed, by TLS version.",
-      tcp.flatMap(({ address, stats }) =>
+      "TLS handshakes completed (QUIC's too), by TLS version.",
+      connected.flatMap(({ address, stats }) =>
         Object.entries(stats.tls_handshakes).sort(([a], [b]) => a < b ? -1 : 1)
           .map(([version, count]): Sample => [{ version, address }, count])
       ),
@@ -273,27 +281,83 @@ export function formatMetrics(
 }
 
 function durationHistogram(servers: readonly ServerMetrics[]): string {
-  const name = "echolab_connection_duration_seconds";
-  let text =
-    `# HELP ${name} How long TCP connections lived, from accept to close.\n# TYPE ${name} histogram\n`;
-  for (const { address, stats } of servers) {
+  return histogram(
+    "echolab_connection_duration_seconds",
+    "How long TCP connections lived, from accept to close.",
+    servers.map(({ address, stats }) => ({
+      address,
+      buckets: stats.connection_duration_buckets,
+      sum: stats.connection_duration_seconds_sum,
+    })),
+  );
+}
+
+/** A histogram over {@linkcode DURATION_BUCKETS}, one series per address. */
+function histogram(
+  name: string,
+  help: string,
+  series: { address: string; buckets: Record<string, number>; sum: number }[],
+): string {
+  let text = `# HELP ${name} ${help}\n# TYPE ${name} histogram\n`;
+  for (const { address, buckets, sum } of series) {
     let cumulative = 0;
     for (const bound of DURATION_BUCKETS) {
-      cumulative += stats.connection_duration_buckets[String(bound)] ?? 0;
+      cumulative += buckets[String(bound)] ?? 0;
       text += sampleLine(
         `${name}_bucket`,
         { address, le: String(bound) },
         cumulative,
       );
     }
-    cumulative += stats.connection_duration_buckets["+Inf"] ?? 0;
+    cumulative += buckets["+Inf"] ?? 0;
     text += sampleLine(`${name}_bucket`, { address, le: "+Inf" }, cumulative);
-    text += sampleLine(
-      `${name}_sum`,
-      { address },
-      stats.connection_duration_seconds_sum,
-    );
+    text += sampleLine(`${name}_sum`, { address }, sum);
     text += sampleLine(`${name}_count`, { address }, cumulative);
   }
   return text;
+}
+
+/** QUIC's own: streams, their closes, datagrams, handshake times. */
+function quicFamilies(
+  quic: readonly ServerMetrics[],
+  perDirection: (
+    of: readonly ServerMetrics[],
+    pick: (stats: StatsSnapshot, direction: "in" | "out") => number,
+    transport: boolean,
+  ) => Sample[],
+): string {
+  return family(
+    "echolab_quic_streams_total",
+    "counter",
+    "QUIC streams opened by clients (bidirectional and unidirectional).",
+    quic.map(({ address, stats }) => [{ address }, stats.streams_total]),
+  ) +
+    family(
+      "echolab_quic_stream_closes_total",
+      "counter",
+      "QUIC streams ended, by reason.",
+      quic.flatMap(({ address, stats }) =>
+        byReason(stats.stream_closes, { address })
+      ),
+    ) +
+    family(
+      "echolab_quic_datagrams_total",
+      "counter",
+      "QUIC datagrams received (in) and answered (out).",
+      perDirection(
+        quic,
+        (stats, direction) =>
+          direction === "in" ? stats.datagrams_in : stats.datagrams_out,
+        false,
+      ),
+    ) +
+    histogram(
+      "echolab_quic_handshake_duration_seconds",
+      "How long QUIC handshakes took, from the client's Initial to the handshake's end.",
+      quic.map(({ address, stats }) => ({
+        address,
+        buckets: stats.handshake_duration_buckets,
+        sum: stats.handshake_duration_seconds_sum,
+      })),
+    );
 }

@@ -42,6 +42,14 @@ export interface StatsSnapshot {
   /** QUIC streams ended, by reason. */
   stream_closes: Record<string, number>;
   /**
+   * QUIC handshakes, by how long they took (from the client's Initial to
+   * the handshake's end), per bucket of {@linkcode DURATION_BUCKETS}, not
+   * cumulative.
+   */
+  handshake_duration_buckets: Record<string, number>;
+  /** The seconds all QUIC handshakes took, added up. */
+  handshake_duration_seconds_sum: number;
+  /**
    * TCP connections closed, by how long they lived: the count per bucket of
    * {@linkcode DURATION_BUCKETS} (its upper bound in seconds, or `+Inf`),
    * not cumulative.
@@ -104,6 +112,8 @@ export class ServerStats implements StatsSnapshot {
   streams_total = 0;
   streams_open = 0;
   stream_closes: Record<string, number> = {};
+  handshake_duration_buckets: Record<string, number> = {};
+  handshake_duration_seconds_sum = 0;
   connection_duration_buckets: Record<string, number> = {};
   connection_duration_seconds_sum = 0;
 
@@ -125,16 +135,19 @@ export class ServerStats implements StatsSnapshot {
   closed(reason: string, seconds = 0): void {
     this.connections_open--;
     this.closes[reason] = (this.closes[reason] ?? 0) + 1;
-    let bucket = "+Inf";
-    for (const bound of DURATION_BUCKETS) {
-      if (seconds <= bound) {
-        bucket = String(bound);
-        break;
-      }
-    }
-    this.connection_duration_buckets[bucket] =
-      (this.connection_duration_buckets[bucket] ?? 0) + 1;
+    countInBucket(this.connection_duration_buckets, seconds);
     this.connection_duration_seconds_sum += seconds;
+  }
+
+  /**
+   * Counts a QUIC handshake completed.
+   *
+   * @param seconds How long it took.
+   */
+  handshake(seconds: number): void {
+    this.tlsHandshake("TLSv1.3");
+    countInBucket(this.handshake_duration_buckets, seconds);
+    this.handshake_duration_seconds_sum += seconds;
   }
 
   /**
@@ -199,10 +212,24 @@ export class ServerStats implements StatsSnapshot {
       streams_total: this.streams_total,
       streams_open: this.streams_open,
       stream_closes: { ...this.stream_closes },
+      handshake_duration_buckets: { ...this.handshake_duration_buckets },
+      handshake_duration_seconds_sum: this.handshake_duration_seconds_sum,
       connection_duration_buckets: { ...this.connection_duration_buckets },
       connection_duration_seconds_sum: this.connection_duration_seconds_sum,
     };
   }
+}
+
+/** Counts `seconds` in its bucket of {@linkcode DURATION_BUCKETS}. */
+function countInBucket(buckets: Record<string, number>, seconds: number) {
+  let bucket = "+Inf";
+  for (const bound of DURATION_BUCKETS) {
+    if (seconds <= bound) {
+      bucket = String(bound);
+      break;
+    }
+  }
+  buckets[bucket] = (buckets[bucket] ?? 0) + 1;
 }
 
 /**
@@ -261,7 +288,7 @@ export function mergeStats(snapshots: readonly StatsSnapshot[]): StatsSnapshot {
 export function formatStats(stats: StatsSnapshot): string {
   const counts = Object.entries(stats)
     .filter(([name, value]) =>
-      typeof value === "number" && !name.startsWith("connection_duration") &&
+      typeof value === "number" && !name.includes("_duration_") &&
       // QUIC's streams, only where there were some.
       !(name.startsWith("streams_") && stats.streams_total === 0)
     )
