@@ -44,6 +44,39 @@ async function talk(hostname: string, tcp: number, udp: number) {
   return { replies, answered: sentTcp.answered + sentUdp.answered };
 }
 
+/**
+ * Copies the QUIC certificate out of the container, then sends a line on a
+ * stream and a datagram.
+ */
+async function talkQuic(name: string, port: number): Promise<string[]> {
+  const dir = await Deno.makeTempDir({ dir: "/tmp" });
+  try {
+    await must("podman", [
+      "cp",
+      `${name}:/tmp/echolab-quic.pem`,
+      `${dir}/quic.pem`,
+    ]);
+    const ca = await Deno.readTextFile(`${dir}/quic.pem`);
+    const replies: string[] = [];
+    const onReply = (event: { reply?: Uint8Array }) => {
+      if (event.reply) replies.push(decoder.decode(event.reply));
+    };
+    const options = {
+      transport: "quic" as const,
+      hostname: "127.0.0.1",
+      port,
+      caCerts: [ca],
+      serverName: "localhost",
+      wait: 2000,
+    };
+    await sendMessages(["hello"], options, onReply);
+    await sendMessages(["datagram"], { ...options, datagram: true }, onReply);
+    return replies;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 async function waitForHttp(url: string): Promise<Response | undefined> {
   for (let attempt = 0; attempt < 100; attempt++) {
     try {
@@ -57,7 +90,12 @@ async function waitForHttp(url: string): Promise<Response | undefined> {
 }
 
 async function checkContainer(): Promise<void> {
-  const [tcp, udp, http] = [freePort(), freePort("udp"), freePort()];
+  const [tcp, udp, http, quic] = [
+    freePort(),
+    freePort("udp"),
+    freePort(),
+    freePort("udp"),
+  ];
   const name = `echolab-check-${Deno.pid}`;
   await must("podman", [
     "run",
@@ -71,6 +109,8 @@ async function checkContainer(): Promise<void> {
     `127.0.0.1:${udp}:6000/udp`,
     "-p",
     `127.0.0.1:${http}:9090/tcp`,
+    "-p",
+    `127.0.0.1:${quic}:4433/udp`,
     IMAGE,
   ]);
   try {
@@ -96,6 +136,12 @@ async function checkContainer(): Promise<void> {
       answered === 2 && replies[0] === "received msg: hello" &&
         replies[1] === "received msg: hello",
       replies.join(" | "),
+    );
+    const quicReplies = await talkQuic(name, quic);
+    report(
+      "QUIC is answered through its published port, trusting the certificate the container wrote (--cert-out)",
+      quicReplies.join(" | ") === "received msg: hello | received msg: datagram",
+      quicReplies.join(" | "),
     );
     const metrics = await (await fetch(`http://127.0.0.1:${http}/metrics`))
       .text();
