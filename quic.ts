@@ -51,7 +51,11 @@ import {
   type ServerOptions,
 } from "./lib/serving/server.ts";
 import { ServerStats, type StatsSnapshot } from "./lib/serving/server_stats.ts";
-import type { FaultContext, FaultPlan } from "./lib/serving/stages.ts";
+import type {
+  FaultContext,
+  FaultPlan,
+  RunningCapture,
+} from "./lib/serving/stages.ts";
 import { startServing } from "./lib/serving/_server_start.ts";
 import { TcpAdmission } from "./lib/serving/_tcp_admission.ts";
 import { TcpConnection } from "./lib/serving/_tcp_connection.ts";
@@ -178,11 +182,6 @@ function checkQuicOptions(options: QuicServerOptions): void {
     check.string("tls.cert", options.tls.cert ?? 0);
     check.string("tls.key", options.tls.key ?? 0);
   }
-  if (options.capture !== undefined) {
-    throw new TypeError(
-      "Cannot start the quic server: capture is for tcp and udp",
-    );
-  }
   const alpn = options.alpn;
   if (
     alpn !== undefined &&
@@ -273,6 +272,7 @@ class QuicServer implements QuicEchoServer {
   #acceptLoop: Promise<void>;
   #shutdown: Promise<void> | undefined;
   #failures = new ThrottledReporter();
+  #capture: RunningCapture | undefined;
   #tooLong = new ThrottledReporter();
 
   constructor(
@@ -287,7 +287,10 @@ class QuicServer implements QuicEchoServer {
     this.#raw = options.raw ?? false;
     this.#bufferSize = options.bufferSize ?? 0;
     this.#shutdownGrace = options.shutdownGrace ?? DEFAULT_SHUTDOWN_GRACE;
-    this.#tracer = options.trace ? new Tracer("quic") : undefined;
+    const capture = options.capture;
+    this.#tracer = options.trace || capture !== undefined
+      ? new Tracer("quic", { hold: capture?.hold ?? 0 })
+      : undefined;
     this.#prefix = new ReplyPrefix(options.prefix ?? DEFAULT_PREFIX, {
       instance: options.instance,
     });
@@ -343,13 +346,15 @@ class QuicServer implements QuicEchoServer {
     const alpn = (options.alpn ?? [DEFAULT_QUIC_ALPN]).join(", ");
     const serving = startServing({
       logger,
-      addr: this.addr as unknown as Deno.NetAddr,
+      addr: this.addr,
       suffix: ` (UDP; ALPN ${alpn}; ${
         ephemeral ? "ephemeral self-signed" : "given"
       } certificate, SHA-256 ${tls.fingerprint})`,
       allow: options.allow,
       faults: this.#settings.faults === undefined ? undefined : options.faults,
-      captured: () => {},
+      capture,
+      tracer: this.#tracer,
+      captured: (running) => this.#capture = running,
       serve: () => this.#accept(),
       abandon: () => this.#endpoint.close(),
     });
@@ -672,6 +677,7 @@ class QuicServer implements QuicEchoServer {
     logger.info("Stopped quic server on {address}", {
       address: formatAddress(this.addr),
     });
+    await this.#capture?.stop();
     this.#tracer?.close();
   }
 }

@@ -410,7 +410,6 @@ async function startQuic(
       raw: boolean;
       trace: boolean;
       allow?: string;
-      capture?: unknown;
     };
     tls: TlsTerminationOptions | undefined;
     servers: [transport: "tcp" | "udp" | "quic", server: AnyEchoServer][];
@@ -427,8 +426,7 @@ async function startQuic(
   const certificate = parts.tls?.certs.find((cert) =>
     (cert.names ?? []).length === 0
   );
-  // No capture for QUIC yet: in all, the TCP and UDP servers take it.
-  const { allow, capture: _capture, ...shared } = parts.shared;
+  const { allow, ...shared } = parts.shared;
   let server: QuicEchoServer;
   try {
     const { serveQuic } = await import("../quic.ts");
@@ -449,6 +447,11 @@ async function startQuic(
         : { cert: certificate.cert, key: certificate.key },
       alpn: commandLine.alpn,
       faults: await quicFaults(commandLine),
+      capture: commandLine.capture
+        ? (await import("../lib/capture/mod.ts")).capture({
+          file: commandLine.captureFile,
+        })
+        : undefined,
     });
   } catch (error) {
     return describeStartError(error, target);

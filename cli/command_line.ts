@@ -1343,11 +1343,6 @@ function checkUnixServer(parsed: Parsed, result: ServeCommandLine): void {
 
 /** What the QUIC server cannot take. */
 function checkQuicServer(result: ServeCommandLine): void {
-  if (result.capture) {
-    throw new UsageError(
-      "Flag --capture does not apply to mode quic yet: capture tcp or udp",
-    );
-  }
   if (Object.keys(result.tlsCerts).some((name) => name !== "")) {
     throw new UsageError(
       "Flag --tls-cert NAME=FILE does not apply to mode quic: Deno's QUIC listener serves one certificate; give --tls-cert FILE",

@@ -140,7 +140,8 @@ async function checkContainer(): Promise<void> {
     const quicReplies = await talkQuic(name, quic);
     report(
       "QUIC is answered through its published port, trusting the certificate the container wrote (--cert-out)",
-      quicReplies.join(" | ") === "received msg: hello | received msg: datagram",
+      quicReplies.join(" | ") ===
+        "received msg: hello | received msg: datagram",
       quicReplies.join(" | "),
     );
     const metrics = await (await fetch(`http://127.0.0.1:${http}/metrics`))

@@ -14,6 +14,9 @@ import {
   rejects,
   strictEqual,
 } from "node:assert/strict";
+import { readQuicHeaders } from "../lib/capture/mod.ts";
+import { PcapReader } from "../lib/capture/pcap_reader.ts";
+import { isRoot } from "../deploy/containers.ts";
 import { faults } from "../lib/faults/mod.ts";
 import { serveOps } from "../lib/ops/mod.ts";
 import { AccessList } from "../lib/policy/mod.ts";
@@ -438,5 +441,101 @@ Deno.test({
         ),
       );
     });
+  },
+});
+
+const captureSkipped = !(await isRoot())
+  ? "skipped: a capture needs root or CAP_NET_RAW"
+  : (await ensureCommand("tcpdump", "tcpdump")) ??
+    (await ensureCommand("tshark", "tshark"));
+
+Deno.test({
+  name:
+    `quic: --capture reads each QUIC packet's cleartext header as tshark does: Initial, Handshake coalesced with it, then 1-RTT${
+      captureSkipped === undefined ? "" : ` (${captureSkipped})`
+    }`,
+  ignore: captureSkipped !== undefined,
+  async fn() {
+    const dir = decoder.decode(
+      (await new Deno.Command("mktemp", { args: ["-d"] }).output()).stdout,
+    ).trim();
+    const [certFile, pcap] = [`${dir}/quic.pem`, `${dir}/quic.pcap`];
+    try {
+      await using server = new MainProcess(
+        [
+          "quic",
+          "--port",
+          "0",
+          "--cert-out",
+          certFile,
+          "--capture",
+          "--capture-file",
+          pcap,
+        ],
+        "127.0.0.1",
+        undefined,
+        [`--allow-write=${dir}`, "--allow-run=tcpdump,setpriv"],
+      );
+      const start = await server.waitFor(/Starting quic server on/);
+      const port = Number(/127\.0\.0\.1:(\d+)/.exec(start)![1]);
+      await server.waitFor(/Wrote the QUIC certificate/);
+      const sent = await runMain(
+        ["send", "--quic", "--port", String(port), "--ca", certFile, "hi"],
+        "127.0.0.1",
+        [`--allow-read=${certFile}`],
+      );
+      strictEqual(sent.code, 0, sent.stderr);
+      await server.waitFor(/Closed QUIC connection/);
+      server.kill("SIGTERM");
+      strictEqual((await server.finished()).code, 0);
+      const log = server.lines.join("\n");
+      match(
+        log,
+        /packet 127\.0\.0\.1:\d+ > 127\.0\.0\.1:\d+ udp len \d+: QUIC Initial v1, dcid \d+ B, scid \d+ B, \d+ bytes \(payload encrypted\)/,
+      );
+      match(
+        log,
+        /udp len \d+ \(2 of 2 coalesced\): QUIC Handshake v1, dcid \d+ B, scid \d+ B, \d+ bytes \(payload encrypted\)/,
+      );
+      match(log, /QUIC 1-RTT \(short header\)/);
+      // Datagram by datagram, against tshark's reading of the same file.
+      const ours: string[] = [];
+      const bytes = await Deno.readFile(pcap);
+      for (const packet of new PcapReader().push(bytes)) {
+        if (packet.protocol !== "udp") continue;
+        ours.push(readQuicHeaders(packet.payload).map((h) => h.type).join("+"));
+      }
+      const rows = decoder.decode(
+        (await new Deno.Command("tshark", {
+          args: [
+            "-r",
+            pcap,
+            "-d",
+            `udp.port==${port},quic`,
+            "-T",
+            "fields",
+            "-E",
+            "separator=/t",
+            "-e",
+            "quic.header_form",
+            "-e",
+            "quic.long.packet_type",
+          ],
+          stderr: "null",
+        }).output()).stdout,
+      ).trim().split("\n").map((line) => line.split("\t"));
+      const names = ["Initial", "0-RTT", "Handshake", "Retry"];
+      const theirs = rows.map(([forms, types]) => {
+        const longTypes = (types ?? "").split(",").filter((t) => t !== "");
+        return (forms ?? "").split(",").map((form, index) =>
+          form === "1" ? names[Number(longTypes[index])] : "1-RTT"
+        ).join("+");
+      });
+      deepStrictEqual(ours, theirs);
+      strictEqual(ours[0], "Initial");
+      ok(ours.includes("Initial+Handshake"), ours.join(" "));
+    } finally {
+      await new Deno.Command("rm", { args: ["-rf", dir] }).output();
+    }
   },
 });

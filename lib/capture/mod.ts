@@ -19,6 +19,7 @@
 export * from "./packet_capture.ts";
 export * from "./packet_format.ts";
 export * from "./pcap_reader.ts";
+export * from "./quic_header.ts";
 export * from "./server_capture.ts";
 export type * from "../serving/stages.ts";
 export type { Tracer } from "../serving/tracer.ts";

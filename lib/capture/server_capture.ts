@@ -11,6 +11,7 @@ import type { CapturePlan, RunningCapture } from "../serving/stages.ts";
 import type { Tracer } from "../serving/tracer.ts";
 import { startCapture } from "./packet_capture.ts";
 import { PacketDescriber } from "./packet_format.ts";
+import { describeQuicHeader, readQuicHeaders } from "./quic_header.ts";
 import type { Packet } from "./pcap_reader.ts";
 
 /** Milliseconds trace events wait for packets that tcpdump delivers late. */
@@ -58,16 +59,18 @@ export function capture(options: ServerCaptureOptions = {}): CapturePlan {
 }
 
 async function captureServer(
-  addr: Deno.NetAddr,
+  addr: Deno.NetAddr | { transport: "quic"; hostname: string; port: number },
   tracer: Tracer,
   file: string | undefined,
 ): Promise<RunningCapture> {
   const tcp = addr.transport === "tcp";
+  const quic = addr.transport === "quic";
+  const protocol = tcp ? "tcp" : "udp";
   const describer = new PacketDescriber();
   const ours = (packet: Packet) =>
     packet.protocol !== "icmp" ||
     (packet.icmp !== undefined &&
-      packet.icmp.protocol === addr.transport &&
+      packet.icmp.protocol === protocol &&
       (packet.icmp.source.port === addr.port ||
         packet.icmp.destination.port === addr.port));
   const running = await startCapture({
@@ -77,6 +80,10 @@ async function captureServer(
     file,
     onPacket: (packet) => {
       if (!ours(packet)) return;
+      if (quic && packet.protocol === "udp") {
+        traceQuic(tracer, packet);
+        return;
+      }
       const { text, fields } = describer.describe(packet, 40);
       tracer.eventAt(
         packet.time - performance.timeOrigin,
@@ -101,4 +108,40 @@ async function captureServer(
       await running.stop();
     },
   };
+}
+
+/**
+ * Traces a QUIC server's datagram: one line per QUIC packet in it, from
+ * its cleartext header (the rest is encrypted).
+ */
+function traceQuic(tracer: Tracer, packet: Packet): void {
+  const headers = readQuicHeaders(packet.payload);
+  const at = packet.time - performance.timeOrigin;
+  const from = formatAddress(packet.source);
+  const to = formatAddress(packet.destination);
+  if (headers.length === 0) {
+    tracer.eventAt(at, "packet {from} > {to} udp len {len}: not QUIC", {
+      from,
+      to,
+      len: packet.payload.length,
+    });
+    return;
+  }
+  headers.forEach((header, index) => {
+    tracer.eventAt(
+      at,
+      "packet {from} > {to} udp len {len}{part}: {packet}",
+      {
+        from,
+        to,
+        len: packet.payload.length,
+        part: headers.length > 1
+          ? ` (${index + 1} of ${headers.length} coalesced)`
+          : "",
+        packet: describeQuicHeader(header),
+        protocol: "quic",
+        quicType: header.type,
+      },
+    );
+  });
 }

@@ -17,12 +17,15 @@ import type {
 } from "./stages.ts";
 import type { Tracer } from "./tracer.ts";
 
+/** A QUIC server's address: its UDP port. */
+type QuicAddr = { transport: "quic"; hostname: string; port: number };
+
 /** What a bound server hands over to begin serving. */
 export interface ServerStart {
   /** The server's logger. */
   logger: Logger;
   /** Where it is bound (a Unix socket's path for a Unix socket server). */
-  addr: Deno.NetAddr | Deno.UnixAddr;
+  addr: Deno.NetAddr | Deno.UnixAddr | QuicAddr;
   /** Said after the address in the start line (` (TLS)`). */
   suffix?: string;
   /** The access list, named by the warning for a reachable address. */
@@ -93,7 +96,7 @@ export function startServing(
   // Nothing is served before tcpdump listens: no packet is missed. (A Unix
   // socket server takes no capture: its options say so.)
   const started = start.capture.start(
-    start.addr as Deno.NetAddr,
+    start.addr as Deno.NetAddr | QuicAddr,
     start.tracer!,
   )
     .then((capture) => {

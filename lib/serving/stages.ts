@@ -436,10 +436,14 @@ export interface CapturePlan {
   /**
    * Starts capturing one server's port.
    *
-   * @param addr Where the server is bound.
+   * @param addr Where the server is bound (`quic`: a QUIC server's UDP
+   * port, whose datagrams are read as QUIC packets).
    * @param tracer The server's tracer, which gets every packet.
    * @returns The running capture, once it listens; rejects with the reason
    * (a `CaptureError`) when it cannot.
    */
-  start(addr: Deno.NetAddr, tracer: Tracer): Promise<RunningCapture>;
+  start(
+    addr: Deno.NetAddr | { transport: "quic"; hostname: string; port: number },
+    tracer: Tracer,
+  ): Promise<RunningCapture>;
 }
