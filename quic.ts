@@ -55,6 +55,7 @@ import type {
   FaultContext,
   FaultPlan,
   RunningCapture,
+  UdpFaultStage,
 } from "./lib/serving/stages.ts";
 import { startServing } from "./lib/serving/_server_start.ts";
 import { TcpAdmission } from "./lib/serving/_tcp_admission.ts";
@@ -144,8 +145,10 @@ export interface QuicServerOptions extends ServerOptions {
    */
   shutdownGrace?: number;
   /**
-   * Faults on the streams, as for TCP (`faults()` of `echolab/faults`:
-   * delays, dropped lines, a close after N replies, ...).
+   * Faults on purpose (`faults()` of `echolab/faults`): on the streams as
+   * for TCP (delays, dropped lines, a close after N replies, ...), and on
+   * the datagrams as for UDP (delay, drop, duplicate) when every fault asked
+   * is one UDP takes too.
    *
    * @default {undefined}
    */
@@ -236,6 +239,23 @@ export async function serveQuic(
   );
 }
 
+/**
+ * The datagrams' fault stage: the plan's UDP faults (delay, drop,
+ * duplicate) when it has no fault of streams alone (a close after N
+ * replies has no meaning for a datagram); else none.
+ */
+function datagramStage(
+  plan: FaultPlan | undefined,
+  context: FaultContext,
+): UdpFaultStage | undefined {
+  if (plan === undefined) return undefined;
+  try {
+    return plan.udp(context);
+  } catch {
+    return undefined;
+  }
+}
+
 /** One QUIC connection's bookkeeping. */
 interface QuicLink {
   conn: Deno.QuicConn;
@@ -272,6 +292,8 @@ class QuicServer implements QuicEchoServer {
   #acceptLoop: Promise<void>;
   #shutdown: Promise<void> | undefined;
   #failures = new ThrottledReporter();
+  /** The plan's datagram faults, when all its faults are UDP's too. */
+  #datagramFaults: UdpFaultStage | undefined;
   #capture: RunningCapture | undefined;
   #tooLong = new ThrottledReporter();
 
@@ -301,6 +323,7 @@ class QuicServer implements QuicEchoServer {
       drop: () => {},
     };
     this.#plan = options.faults?.active ? options.faults : undefined;
+    this.#datagramFaults = datagramStage(this.#plan, this.#faultContext);
     this.#admission = new TcpAdmission({
       allow: options.allow,
       maxConnections: options.maxConnections ?? 0,
@@ -397,6 +420,7 @@ class QuicServer implements QuicEchoServer {
     const stage = active?.tcp(this.#faultContext);
     this.#plan = active;
     this.#settings.faults = stage;
+    this.#datagramFaults = datagramStage(active, this.#faultContext);
   }
 
   async #accept(): Promise<void> {
@@ -572,6 +596,10 @@ class QuicServer implements QuicEchoServer {
           },
         );
       }
+      const faults = this.#datagramFaults;
+      const faulty = faults !== undefined &&
+        faults.selects(plainHostname(conn.remoteAddr.hostname));
+      if (faulty && faults.drops(peer)) continue;
       const reply = this.#reply(kept, peer);
       if (reply.length > conn.maxDatagramSize) {
         this.#tooLong.log(
@@ -583,17 +611,26 @@ class QuicServer implements QuicEchoServer {
         );
         continue;
       }
-      try {
-        await conn.sendDatagram(reply);
-      } catch {
-        return;
-      }
-      stats.datagrams_out++;
-      stats.bytes_out += reply.length;
-      this.#tracer?.event("datagram reply to {peer}: {bytes} bytes", {
-        peer,
-        bytes: reply.length,
-      });
+      const sender = {
+        send: async (bytes: Uint8Array, copies: number) => {
+          try {
+            for (let copy = 0; copy < copies; copy++) {
+              await conn.sendDatagram(bytes);
+              stats.datagrams_out++;
+              stats.bytes_out += bytes.length;
+              this.#tracer?.event("datagram reply to {peer}: {bytes} bytes", {
+                peer,
+                bytes: bytes.length,
+              });
+            }
+            return true;
+          } catch {
+            return false;
+          }
+        },
+      };
+      if (faulty) await faults.deliver(reply, peer, sender);
+      else if (!await sender.send(reply, 1)) return;
     }
   }
 
@@ -666,6 +703,7 @@ class QuicServer implements QuicEchoServer {
     while (open() > 0 && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    await this.#datagramFaults?.flush();
     for (const link of this.#links) {
       link.conn.close({ closeCode: 0, reason: "shutdown" });
     }

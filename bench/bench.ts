@@ -70,7 +70,7 @@ const DENO = Deno.execPath();
 const ECHOLAB: ServerSpec = {
   name: "echolab",
   command: (tcp, udp, logged, extra = "") =>
-    `exec ${DENO} run --allow-net=127.0.0.1 --allow-read=${WORK} --unstable-net --v8-flags=--max-semi-space-size=4 ${ROOT}main.ts all --tcp-port ${tcp} --udp-port ${udp} --timeout 60 --log-level ${
+    `exec ${DENO} run --allow-net=127.0.0.1 --allow-read=${WORK} --unstable-net --v8-flags=--max-semi-space-size=4 ${ROOT}main.ts all --tcp-port ${tcp} --udp-port ${udp} --quic-port {quicPort} --timeout 60 --log-level ${
       logged ? "info" : "error"
     } ${extra} 2>${logged ? `${WORK}/echolab.log` : "/dev/null"}`,
 };
@@ -127,6 +127,7 @@ async function shell(command: string): Promise<{ ok: boolean; out: string }> {
 class RunningServer implements AsyncDisposable {
   readonly tcpPort = freePort();
   readonly udpPort = freePort();
+  readonly quicPort = freePort("udp");
   readonly httpPort = freePort();
   readonly startedAt = performance.now();
   #child: Deno.ChildProcess;
@@ -141,7 +142,7 @@ class RunningServer implements AsyncDisposable {
             this.udpPort,
             logged,
             extra?.replace("{httpPort}", String(this.httpPort)),
-          )
+          ).replace("{quicPort}", String(this.quicPort))
         }`,
       ],
       stdout: "null",
@@ -269,7 +270,9 @@ interface Scenario {
 async function tcpThroughput(
   server: RunningServer,
   settings: Settings,
-  variant: Pick<LoadTask, "prefix" | "proxy" | "tls"> = {},
+  variant: Partial<
+    Pick<LoadTask, "prefix" | "proxy" | "tls" | "quic" | "port">
+  > = {},
 ): Promise<Measurement> {
   const r = await load({
     kind: "throughput",
@@ -576,6 +579,44 @@ const SCENARIOS: Scenario[] = [
     extra: TLS_FLAGS,
     measure: (server, settings) =>
       churn(server, settings, { tls: certificatePem }),
+  },
+  {
+    name: "9. QUIC 32 streams x 16 lines (2 connections x 16 streams)",
+    unit: "lines/s",
+    higher: true,
+    servers: ["echolab"],
+    extra: TLS_FLAGS,
+    baseline: "1.",
+    measure: (server, settings) =>
+      tcpThroughput(server, settings, {
+        quic: certificatePem,
+        port: server.quicPort,
+      }),
+  },
+  {
+    name: "9b. QUIC datagrams 4 x 16, 5 bytes",
+    unit: "datagrams/s",
+    higher: true,
+    servers: ["echolab"],
+    extra: TLS_FLAGS,
+    baseline: "4.",
+    async measure(server, settings) {
+      const r = await load({
+        kind: "quic-datagrams",
+        port: server.quicPort,
+        connections: 4,
+        window: 16,
+        size: 5,
+        duration: settings.duration,
+        quic: certificatePem,
+      }, 1);
+      return {
+        value: r.ok / r.seconds,
+        errors: r.wrong,
+        note: `lost ${r.lost}`,
+        requests: r.ok,
+      };
+    },
   },
   {
     name: "7. start-up to accepting",

@@ -16,7 +16,13 @@ const PREFIX = encoder.encode(REPLY);
 /** What one load process is asked to do. */
 export interface LoadTask {
   /** The scenario. */
-  kind: "throughput" | "churn" | "udp" | "latency" | "idle";
+  kind:
+    | "throughput"
+    | "churn"
+    | "udp"
+    | "latency"
+    | "idle"
+    | "quic-datagrams";
   /** Server port (TCP or UDP). */
   port: number;
   /** Connections (or UDP sockets) this process opens. */
@@ -43,6 +49,64 @@ export interface LoadTask {
    * connection's handshake is done before its first line.
    */
   tls?: string;
+  /**
+   * Talk QUIC (throughput: every "connection" is a stream of one QUIC
+   * connection; quic-datagrams: each of `connections` QUIC connections),
+   * trusting this PEM certificate.
+   */
+  quic?: string;
+}
+
+/** One QUIC stream read and written as a connection is. */
+class QuicLane {
+  readonly localAddr = { transport: "udp" as const, hostname: "", port: 0 };
+  readonly remoteAddr = this.localAddr;
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #left: Uint8Array | undefined;
+
+  constructor(stream: Deno.QuicBidirectionalStream) {
+    this.#reader = stream.readable.getReader();
+    this.#writer = stream.writable.getWriter();
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    let chunk = this.#left;
+    this.#left = undefined;
+    if (chunk === undefined) {
+      const { value, done } = await this.#reader.read();
+      if (done) return null;
+      chunk = value;
+    }
+    if (chunk.length > buffer.length) {
+      this.#left = chunk.subarray(buffer.length);
+      chunk = chunk.subarray(0, buffer.length);
+    }
+    buffer.set(chunk);
+    return chunk.length;
+  }
+
+  async write(bytes: Uint8Array): Promise<number> {
+    await this.#writer.write(bytes.slice());
+    return bytes.length;
+  }
+
+  close(): void {
+    this.#writer.close().catch(() => {});
+    this.#reader.cancel().catch(() => {});
+  }
+}
+
+async function connectQuic(task: LoadTask): Promise<Deno.QuicConn> {
+  const conn = await Deno.connectQuic({
+    hostname: "127.0.0.1",
+    port: task.port,
+    alpnProtocols: ["echolab"],
+    caCerts: [task.quic!],
+    serverName: "localhost",
+  });
+  await conn.handshake;
+  return conn;
 }
 
 /** A connection to the server: plain, or TLS with the handshake done. */
@@ -146,8 +210,15 @@ async function throughput(
     seconds: 0,
     rtts: latency ? [] : undefined,
   };
+  const quic = task.quic === undefined ? undefined : await connectQuic(task);
   const conns = await Promise.all(
-    Array.from({ length: task.connections }, () => connect(task)),
+    Array.from(
+      { length: task.connections },
+      async () =>
+        quic === undefined
+          ? await connect(task)
+          : new QuicLane(await quic.createBidirectionalStream()),
+    ),
   );
   for (const conn of conns) {
     if (task.proxy) {
@@ -313,6 +384,64 @@ function keyOf(bytes: Uint8Array, offset: number, length: number): number {
   return key;
 }
 
+/**
+ * Keeps `window` QUIC datagrams in flight on each of `connections` QUIC
+ * connections; a reply not back within 200 ms is lost.
+ */
+async function quicDatagrams(task: LoadTask): Promise<LoadResult> {
+  const result: LoadResult = { ok: 0, wrong: 0, lost: 0, seconds: 0 };
+  const started = performance.now();
+  const deadline = started + task.duration;
+  await Promise.all(Array.from({ length: task.connections }, async (_, c) => {
+    const conn = await connectQuic(task);
+    const outstanding = new Set<number>();
+    let seq = 0;
+    const send = () => {
+      const datagram = new Uint8Array(task.size);
+      let value = seq++ * 36 + (c % 36);
+      for (let i = task.size - 1; i >= 0; i--) {
+        const digit = value % 36;
+        datagram[i] = digit < 10 ? 48 + digit : 87 + digit;
+        value = Math.floor(value / 36);
+      }
+      outstanding.add(keyOf(datagram, 0, task.size));
+      return conn.sendDatagram(datagram);
+    };
+    try {
+      while (performance.now() < deadline) {
+        for (let i = 0; i < task.window; i++) await send();
+        while (outstanding.size > 0) {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const reply = await Promise.race([
+            conn.readDatagram(),
+            new Promise<undefined>((resolve) => {
+              timer = setTimeout(() => resolve(undefined), 200);
+            }),
+          ]).finally(() => clearTimeout(timer));
+          if (reply === undefined) {
+            result.lost += outstanding.size;
+            outstanding.clear();
+            break;
+          }
+          const key = reply.length === PREFIX.length + task.size + 1
+            ? keyOf(reply, PREFIX.length, task.size)
+            : -1;
+          if (outstanding.delete(key)) result.ok++;
+          else result.wrong++;
+        }
+      }
+    } finally {
+      conn.close({ closeCode: 0, reason: "done" });
+      await Promise.race([
+        conn.closed.catch(() => {}),
+        new Promise((resolve) => setTimeout(resolve, 100)),
+      ]);
+    }
+  }));
+  result.seconds = (performance.now() - started) / 1000;
+  return result;
+}
+
 /** Opens and holds connections until stdin closes; prints "ready" when held. */
 async function idle(task: LoadTask): Promise<LoadResult> {
   const conns: Deno.Conn[] = [];
@@ -418,6 +547,8 @@ if (import.meta.main) {
     ? await churn(task)
     : task.kind === "udp"
     ? await udp(task)
+    : task.kind === "quic-datagrams"
+    ? await quicDatagrams(task)
     : await idle(task);
   console.log(JSON.stringify(result));
 }

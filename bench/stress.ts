@@ -61,6 +61,8 @@ async function main(): Promise<number> {
       "--unstable-net",
       MAIN,
       "all",
+      "--quic-port",
+      "0",
       "--tcp-port",
       String(tcpPort),
       "--udp-port",

@@ -474,9 +474,12 @@ async function startQuic(
   return undefined;
 }
 
-/** The faults of the QUIC streams (TCP's), loaded only when asked. */
+/**
+ * The faults of the QUIC streams (TCP's but --reset-after: an RST is
+ * TCP's), loaded only when asked.
+ */
 async function quicFaults(commandLine: ServeCommandLine) {
-  const options = faultsOf(commandLine, "tcp");
+  const options = faultsOf({ ...commandLine, resetAfter: undefined }, "tcp");
   if (options === undefined) return undefined;
   const { faults } = await import("../lib/faults/mod.ts");
   return faults(options);

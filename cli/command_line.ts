@@ -186,6 +186,14 @@ export interface SendCommandLine {
   streams: number;
   /** QUIC: each message as a datagram. */
   datagram: boolean;
+  /** The same lines over TCP, TCP+TLS and QUIC, in one table. */
+  compare: boolean;
+  /** --compare: the plain TCP port. */
+  tcpPort: number;
+  /** --compare: the TLS port; none skips TCP+TLS. */
+  tlsPort: number | undefined;
+  /** --compare: the QUIC port. */
+  quicPort: number;
   /** Times the message list is sent. */
   count: number;
   /** Seconds between sends. */
@@ -293,6 +301,10 @@ export const SEND_DEFAULTS: Readonly<Omit<SendCommandLine, "port">> = {
   quic: false,
   streams: 1,
   datagram: false,
+  compare: false,
+  tcpPort: DEFAULT_TCP_PORT,
+  tlsPort: undefined,
+  quicPort: DEFAULT_QUIC_PORT,
   count: 1,
   interval: 0,
   wait: DEFAULT_WAIT / 1000,
@@ -387,8 +399,13 @@ const FLAGS: Record<string, Flag> = {
       value: "PORT",
       text: "TCP port in mode all",
       default: `${DEFAULT_TCP_PORT}`,
+    }, {
+      section: "client",
+      value: "PORT",
+      text: "--compare: the plain TCP port",
+      default: `${DEFAULT_TCP_PORT}`,
     }],
-    modes: ["all"],
+    modes: ["all", "send"],
     apply: (value, into, flag) => into.tcpPort = parsePort(value, flag),
   },
   "udp-port": {
@@ -407,8 +424,13 @@ const FLAGS: Record<string, Flag> = {
       value: "PORT",
       text: "QUIC port (UDP) in mode all",
       default: `${DEFAULT_QUIC_PORT}`,
+    }, {
+      section: "client",
+      value: "PORT",
+      text: "--compare: the QUIC port",
+      default: `${DEFAULT_QUIC_PORT}`,
     }],
-    modes: ["all"],
+    modes: ["all", "send"],
     apply: (value, into, flag) => into.quicPort = parsePort(value, flag),
   },
   "timeout": {
@@ -831,7 +853,7 @@ const FLAGS: Record<string, Flag> = {
       value: "BYTES",
       text: "TCP: replies written in pieces of BYTES",
     }],
-    modes: TCP,
+    modes: STREAMS,
     option: "chunk",
     apply: (value, into, flag) =>
       into.chunk = parseCount(value, flag, 1, MAX_LINE_LIMIT),
@@ -843,7 +865,7 @@ const FLAGS: Record<string, Flag> = {
       text: "TCP: pause between two pieces",
       default: "0",
     }],
-    modes: TCP,
+    modes: STREAMS,
     option: "chunkDelay",
     apply: (value, into, flag) =>
       into.chunkDelay = parseCount(value, flag, 0, MAX_DELAY),
@@ -855,7 +877,7 @@ const FLAGS: Record<string, Flag> = {
       text:
         "TCP: replies leave at most this fast, per connection (a token bucket of 50 ms, at least 256 bytes)",
     }],
-    modes: TCP,
+    modes: STREAMS,
     option: "bandwidth",
     apply: (value, into, flag) =>
       into.bandwidth = parseCount(value, flag, 1, MAX_BANDWIDTH),
@@ -878,7 +900,7 @@ const FLAGS: Record<string, Flag> = {
       value: "N",
       text: "TCP: close after answering N lines",
     }],
-    modes: TCP,
+    modes: STREAMS,
     option: "closeAfter",
     apply: (value, into, flag) =>
       into.closeAfter = parseCount(value, flag, 0, MAX_COUNT),
@@ -890,7 +912,7 @@ const FLAGS: Record<string, Flag> = {
       text:
         "TCP: shut down sending after N replies, keep reading, close when the client does",
     }],
-    modes: TCP,
+    modes: STREAMS,
     option: "halfCloseAfter",
     apply: (value, into, flag) =>
       into.halfCloseAfter = parseCount(value, flag, 0, MAX_COUNT),
@@ -901,7 +923,7 @@ const FLAGS: Record<string, Flag> = {
       value: "N",
       text: "TCP: stop reading after N replies",
     }],
-    modes: TCP,
+    modes: STREAMS,
     option: "stallAfter",
     apply: (value, into, flag) =>
       into.stallAfter = parseCount(value, flag, 0, MAX_COUNT),
@@ -912,7 +934,7 @@ const FLAGS: Record<string, Flag> = {
       value: "TEXT",
       text: "TCP: send TEXT and a newline first, on accept",
     }],
-    modes: TCP,
+    modes: STREAMS,
     option: "banner",
     apply: (value, into) => into.banner = value,
   },
@@ -1024,6 +1046,25 @@ const FLAGS: Record<string, Flag> = {
     modes: SEND,
     apply: (value, into, flag) =>
       into.streams = parseCount(value, flag, 1, 1000),
+  },
+  "compare": {
+    help: [{
+      section: "client",
+      text:
+        "send the same lines over TCP (--tcp-port), TCP+TLS (--tls-port, if given) and QUIC (--quic-port) and print one table: handshake time and RTTs; --ca trusts TLS and QUIC",
+    }],
+    boolean: true,
+    modes: SEND,
+    apply: (_value, into) => into.compare = true,
+  },
+  "tls-port": {
+    help: [{
+      section: "client",
+      value: "PORT",
+      text: "--compare: a TLS port (an all server started with --tls-cert)",
+    }],
+    modes: SEND,
+    apply: (value, into, flag) => into.tlsPort = parsePort(value, flag),
   },
   "datagram": {
     help: [{
@@ -1316,6 +1357,29 @@ function checkQuicSend(parsed: Parsed, result: SendCommandLine): void {
   }
 }
 
+/** What --compare cannot take: it picks the transports itself. */
+function checkCompare(parsed: Parsed, result: SendCommandLine): void {
+  for (
+    const [flag, given] of [
+      ["--udp", parsed.udp],
+      ["--tls", parsed.tls],
+      ["--quic", parsed.quic],
+      ["--port", parsed.port],
+      ["--unix", result.unix],
+      ["--datagram", parsed.datagram],
+      ["--proxy-protocol", result.sendProxy],
+      ["--reconnect", parsed.reconnect],
+      ["--capture", result.capture || undefined],
+    ] as const
+  ) {
+    if (given !== undefined) {
+      throw new UsageError(
+        `Flag ${flag} does not apply with --compare: drop one of them`,
+      );
+    }
+  }
+}
+
 /** What a server on a Unix socket cannot take. */
 function checkUnixServer(parsed: Parsed, result: ServeCommandLine): void {
   const conflicts: [flag: string, given: unknown, why: string][] = [
@@ -1382,6 +1446,18 @@ function sendCommandLine(parsed: Parsed, messages: string[]): SendCommandLine {
     messages,
   };
   if (result.quic) checkQuicSend(parsed, result);
+  if (result.compare) checkCompare(parsed, result);
+  for (
+    const [flag, given] of [
+      ["--tls-port", parsed.tlsPort],
+      ["--tcp-port", parsed.tcpPort],
+      ["--quic-port", parsed.quicPort],
+    ] as const
+  ) {
+    if (given !== undefined && !result.compare) {
+      throw new UsageError(`Flag ${flag} needs --compare (or mode all)`);
+    }
+  }
   for (
     const [flag, given] of [
       ["--streams", parsed.streams],
@@ -1428,7 +1504,7 @@ function sendCommandLine(parsed: Parsed, messages: string[]): SendCommandLine {
       ["--alpn", result.alpn],
     ] as const
   ) {
-    if (given !== undefined && !result.tls && !result.quic) {
+    if (given !== undefined && !result.tls && !result.quic && !result.compare) {
       throw new UsageError(`Flag ${flag} needs --tls or --quic`);
     }
   }

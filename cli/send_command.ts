@@ -103,6 +103,13 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
       throw error;
     }
   }
+  if (commandLine.compare) {
+    if (commandLine.messages.length === 0) {
+      return fail("--compare sends the messages given: add one or more");
+    }
+    const { compare } = await import("./compare.ts");
+    return await compare(commandLine, { caCerts, print });
+  }
   const messages = commandLine.messages.length > 0
     ? repeat(commandLine.messages, commandLine.count)
     : stdinLines();

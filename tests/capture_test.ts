@@ -240,6 +240,8 @@ capture(
       const { code } = await runMain(
         [
           "all",
+          "--quic-port",
+          "0",
           "--tcp-port",
           String(tcpPort),
           "--udp-port",
@@ -427,7 +429,16 @@ capture(
   "capture: without setpriv granted, capture works and says once that tcpdump may outlive a kill -9",
   async () => {
     await using server = new MainProcess(
-      ["all", "--tcp-port", "0", "--udp-port", "0", "--capture"],
+      [
+        "all",
+        "--tcp-port",
+        "0",
+        "--udp-port",
+        "0",
+        "--quic-port",
+        "0",
+        "--capture",
+      ],
       "127.0.0.1",
       undefined,
       ["--allow-run=tcpdump"],

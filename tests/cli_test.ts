@@ -456,6 +456,8 @@ Deno.test("cli: udp answers like the seed and stops on SIGTERM", async () => {
 Deno.test("cli: all runs both servers in one process", async () => {
   await using server = new MainProcess([
     "all",
+    "--quic-port",
+    "0",
     "--tcp-port",
     "0",
     "--udp-port",

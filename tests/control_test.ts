@@ -113,6 +113,8 @@ Deno.test("control: a fault set over HTTP acts on an open connection, and DELETE
 Deno.test("control: a bad body answers 400 naming the option, and changes nothing", async () => {
   await using server = new MainProcess([
     "all",
+    "--quic-port",
+    "0",
     "--tcp-port",
     "0",
     "--udp-port",

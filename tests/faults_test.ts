@@ -329,11 +329,11 @@ Deno.test("faults: bad fault flags are usage errors naming the flag, exit 2", as
       ],
       [
         ["udp", "--close-after", "2"],
-        "Flag --close-after does not apply to mode udp: it is for tcp and all",
+        "Flag --close-after does not apply to mode udp: it is for tcp, quic and all",
       ],
       [
         ["udp", "--chunk-delay", "5"],
-        "Flag --chunk-delay does not apply to mode udp: it is for tcp and all",
+        "Flag --chunk-delay does not apply to mode udp: it is for tcp, quic and all",
       ],
       [
         ["tcp", "--duplicate", "0.1"],

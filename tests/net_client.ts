@@ -41,7 +41,7 @@ export function freePort(transport: "tcp" | "udp" = "tcp"): number {
  * the stream ended (the buffer's length unless it ended early).
  */
 export async function readExactly(
-  conn: Deno.Conn,
+  conn: { read(buffer: Uint8Array): Promise<number | null> },
   buffer: Uint8Array,
 ): Promise<number> {
   let offset = 0;

@@ -300,7 +300,7 @@ Deno.test("network faults: bad values of the new flags are usage errors naming t
       ],
       [
         ["udp", "--bandwidth", "100"],
-        "Flag --bandwidth does not apply to mode udp: it is for tcp and all",
+        "Flag --bandwidth does not apply to mode udp: it is for tcp, quic and all",
       ],
       [
         ["udp", "--fault-connections", "0.5"],

@@ -140,6 +140,8 @@ Deno.test("prefix: with --allow-sys=hostname, {instance} is the host name, named
 Deno.test("prefix: --instance names the replica in replies and in the start log", async () => {
   await using server = new MainProcess([
     "all",
+    "--quic-port",
+    "0",
     "--tcp-port",
     "0",
     "--udp-port",

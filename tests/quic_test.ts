@@ -26,6 +26,7 @@ import { captureLogs } from "./log_capture.ts";
 import { decoder, encoder } from "./net_client.ts";
 import { promtoolAccepts } from "./promtool.ts";
 import { ensureCommand } from "./system_package.ts";
+import { makeCertificate } from "./tls_certificate.ts";
 
 async function connect(
   server: { addr: { port: number }; cert: string },
@@ -246,6 +247,38 @@ Deno.test("quic: faults apply to streams as to TCP: closeAfter 1 answers one lin
   });
 });
 
+Deno.test("quic: UDP's faults apply to datagrams: drop 1 answers none, delay holds each reply", async () => {
+  await withServer({ faults: faults({ drop: 1 }) }, async (server) => {
+    const conn = await connect(server);
+    await conn.sendDatagram(encoder.encode("lost"));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const reply = await Promise.race([
+      conn.readDatagram(),
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), 300);
+      }),
+    ]);
+    clearTimeout(timer);
+    strictEqual(reply, undefined);
+    await closeConn(conn);
+    strictEqual(server.stats().datagrams_out, 0);
+    strictEqual(server.stats().faults.drop, 1);
+  });
+  await withServer({ faults: faults({ delay: 200 }) }, async (server) => {
+    const conn = await connect(server);
+    const sent = performance.now();
+    await conn.sendDatagram(encoder.encode("late"));
+    strictEqual(
+      decoder.decode(await conn.readDatagram()),
+      "received msg: late\n",
+    );
+    // Generous bounds: the delay asked, and not ten times it.
+    const took = performance.now() - sent;
+    ok(took >= 190 && took < 2000, `${took} ms`);
+    await closeConn(conn);
+  });
+});
+
 const openssl = await ensureCommand("openssl", "openssl");
 
 Deno.test({
@@ -349,8 +382,8 @@ Deno.test("quic: usage errors name the flag, exit 2", async () => {
       "Flag --udp does not apply with --quic: drop one of them",
     ],
     [
-      ["quic", "--capture"],
-      "Flag --capture does not apply to mode quic yet: capture tcp or udp",
+      ["quic", "--reset-after", "1"],
+      "Flag --reset-after does not apply to mode quic: it is for tcp and all",
     ],
     [
       ["quic", "--tls-cert", "a.example=a.pem", "--tls-key", "a.example=k.pem"],
@@ -538,4 +571,76 @@ Deno.test({
       await new Deno.Command("rm", { args: ["-rf", dir] }).output();
     }
   },
+});
+
+Deno.test("quic: send --compare sends the same lines over TCP, TCP+TLS and QUIC and prints one table", async () => {
+  await using certificate = await makeCertificate();
+  await using secure = new MainProcess(
+    [
+      "all",
+      "--tcp-port",
+      "0",
+      "--udp-port",
+      "0",
+      "--quic-port",
+      "0",
+      "--tls-cert",
+      certificate.certFile,
+      "--tls-key",
+      certificate.keyFile,
+    ],
+    "127.0.0.1",
+    undefined,
+    [`--allow-read=${certificate.certFile},${certificate.keyFile}`],
+  );
+  await using plain = new MainProcess(["tcp", "--port", "0"]);
+  const tlsPort = await secure.port("tcp");
+  const quicStart = await secure.waitFor(/Starting quic server on/);
+  const quicPort = Number(/127\.0\.0\.1:(\d+)/.exec(quicStart)![1]);
+  const tcpPort = await plain.port("tcp");
+  const { code, stdout, stderr } = await runMain(
+    [
+      "send",
+      "--compare",
+      "--tcp-port",
+      String(tcpPort),
+      "--tls-port",
+      String(tlsPort),
+      "--quic-port",
+      String(quicPort),
+      "--ca",
+      certificate.certFile,
+      "--sni",
+      "localhost",
+      "one",
+      "two",
+    ],
+    "127.0.0.1",
+    [`--allow-read=${certificate.certFile}`],
+  );
+  strictEqual(code, 0, stderr);
+  const lines = stdout.trimEnd().split("\n");
+  match(
+    lines[0]!,
+    /^transport +port +answered +connect ms +rtt min\/avg\/max ms$/,
+  );
+  for (
+    const [index, name, port] of [
+      [1, "tcp", tcpPort],
+      [2, "tcp\\+tls", tlsPort],
+      [3, "quic", quicPort],
+    ] as const
+  ) {
+    match(
+      lines[index]!,
+      new RegExp(
+        `^${name} +${port} +2/2 +\\d+\\.\\d{3} +\\d+\\.\\d{3}/\\d+\\.\\d{3}/\\d+\\.\\d{3}$`,
+      ),
+    );
+  }
+  match(lines[4]!, /^connect: TCP's handshake/);
+  secure.kill("SIGTERM");
+  plain.kill("SIGTERM");
+  strictEqual((await secure.finished()).code, 0);
+  strictEqual((await plain.finished()).code, 0);
 });

@@ -146,6 +146,8 @@ Deno.test("tls: all serves TLS on its TCP side and plain UDP", async () => {
   await using server = new MainProcess(
     [
       "all",
+      "--quic-port",
+      "0",
       "--tcp-port",
       "0",
       "--udp-port",
