@@ -1341,7 +1341,6 @@ function checkQuicSend(parsed: Parsed, result: SendCommandLine): void {
       ["--unix", result.unix],
       ["--proxy-protocol", result.sendProxy],
       ["--reconnect", parsed.reconnect],
-      ["--capture", result.capture || undefined],
     ] as const
   ) {
     if (given !== undefined) {

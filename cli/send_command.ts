@@ -119,11 +119,7 @@ export async function send(commandLine: SendCommandLine): Promise<number> {
   let capture: SessionCapture | undefined;
   if (commandLine.capture) {
     try {
-      // --capture with --quic is a usage error: the transport is tcp or udp.
-      capture = await SessionCapture.start(
-        commandLine,
-        transport === "udp" ? "udp" : "tcp",
-      );
+      capture = await SessionCapture.start(commandLine, transport);
     } catch (error) {
       if (error instanceof CaptureError) return fail(error.message);
       throw error;
@@ -265,21 +261,24 @@ class SessionCapture {
   #capture: PacketCapture;
   #packets: Packet[];
   #server: PacketEndpoint;
+  #quic: boolean;
 
   private constructor(
     capture: PacketCapture,
     packets: Packet[],
     server: PacketEndpoint,
+    quic: boolean,
   ) {
     this.#capture = capture;
     this.#packets = packets;
     this.#server = server;
+    this.#quic = quic;
   }
 
   /** Starts tcpdump on the server's port; resolves once it listens. */
   static async start(
     commandLine: SendCommandLine,
-    transport: "tcp" | "udp",
+    transport: "tcp" | "udp" | "quic",
   ): Promise<SessionCapture> {
     const packets: Packet[] = [];
     const hostname = commandLine.hostname === "localhost"
@@ -289,7 +288,7 @@ class SessionCapture {
     const capture = await startCapture({
       hostname,
       tcpPorts: transport === "tcp" ? [server.port] : [],
-      udpPorts: transport === "udp" ? [server.port] : [],
+      udpPorts: transport !== "tcp" ? [server.port] : [],
       file: commandLine.captureFile,
       onPacket: (packet) => {
         const quoted = packet.icmp;
@@ -299,7 +298,7 @@ class SessionCapture {
         ) packets.push(packet);
       },
     });
-    return new SessionCapture(capture, packets, server);
+    return new SessionCapture(capture, packets, server, transport === "quic");
   }
 
   /** Stops capturing, once the last packets had time to arrive, and prints the diagram. */
@@ -317,7 +316,10 @@ class SessionCapture {
       return;
     }
     print(`--- packets on ${this.#capture.interface} ---`);
-    for (const line of sequenceDiagram(this.#packets, { client, server })) {
+    const diagram = sequenceDiagram(this.#packets, { client, server }, {
+      quic: this.#quic,
+    });
+    for (const line of diagram) {
       print(line);
     }
   }

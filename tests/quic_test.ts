@@ -513,11 +513,31 @@ Deno.test({
       const port = Number(/127\.0\.0\.1:(\d+)/.exec(start)![1]);
       await server.waitFor(/Wrote the QUIC certificate/);
       const sent = await runMain(
-        ["send", "--quic", "--port", String(port), "--ca", certFile, "hi"],
+        [
+          "send",
+          "--quic",
+          "--port",
+          String(port),
+          "--ca",
+          certFile,
+          "--capture",
+          "hi",
+        ],
         "127.0.0.1",
-        [`--allow-read=${certFile}`],
+        [`--allow-read=${certFile}`, "--allow-run=tcpdump,setpriv"],
       );
       strictEqual(sent.code, 0, sent.stderr);
+      // The client's diagram: one arrow per QUIC packet.
+      match(sent.stdout, /\|-- QUIC Initial 1200 B -+>\|/);
+      match(
+        sent.stdout,
+        /\|<-+ QUIC Initial \d+ B \(1\/2 of a datagram\) --\|/,
+      );
+      match(
+        sent.stdout,
+        /\|<-+ QUIC Handshake \d+ B \(2\/2 of a datagram\) --\|/,
+      );
+      match(sent.stdout, /QUIC 1-RTT \d+ B/);
       await server.waitFor(/Closed QUIC connection/);
       server.kill("SIGTERM");
       strictEqual((await server.finished()).code, 0);

@@ -11,11 +11,25 @@ import { formatAddress } from "../serving/address.ts";
 import type { Packet, PacketEndpoint } from "./pcap_reader.ts";
 
 import { formatPayload } from "../serving/payload_preview.ts";
+import { readQuicHeaders } from "./quic_header.ts";
 
 export { formatPayload };
 
 function key(from: PacketEndpoint, to: PacketEndpoint): string {
   return `${formatAddress(from)}>${formatAddress(to)}`;
+}
+
+/** A datagram's QUIC packets as short arrow labels, coalesced ones each. */
+function quicLabels(payload: Uint8Array): string[] {
+  const headers = readQuicHeaders(payload);
+  if (headers.length === 0) return [`udp len ${payload.length}, not QUIC`];
+  return headers.map((header, index) =>
+    `QUIC ${header.type} ${header.length} B${
+      headers.length > 1
+        ? ` (${index + 1}/${headers.length} of a datagram)`
+        : ""
+    }`
+  );
 }
 
 /**
@@ -150,6 +164,7 @@ const ARROW = 64;
 export function sequenceDiagram(
   packets: readonly Packet[],
   ends: { client: PacketEndpoint; server: PacketEndpoint },
+  options: { quic?: boolean } = {},
 ): string[] {
   const client = formatAddress(ends.client);
   const server = formatAddress(ends.server);
@@ -166,13 +181,20 @@ export function sequenceDiagram(
         ? packet.destination.hostname === ends.server.hostname &&
           packet.source.hostname !== ends.server.hostname
         : false);
-    const label = ` ${describer.describe(packet, 20, true).text} `;
-    const room = ARROW - 3;
-    const shown = label.length > room ? `${label.slice(0, room - 2)}… ` : label;
-    const fill = "-".repeat(Math.max(0, room - shown.length));
-    const arrow = toServer ? `--${shown}${fill}>` : `<${fill}${shown}--`;
+    const labels = options.quic && packet.protocol === "udp"
+      ? quicLabels(packet.payload)
+      : [describer.describe(packet, 20, true).text];
     const time = `+${((packet.time - start) / 1000).toFixed(6)} s`;
-    lines.push(`${time.padEnd(gutter)}|${arrow}|`);
+    for (const text of labels) {
+      const label = ` ${text} `;
+      const room = ARROW - 3;
+      const shown = label.length > room
+        ? `${label.slice(0, room - 2)}… `
+        : label;
+      const fill = "-".repeat(Math.max(0, room - shown.length));
+      const arrow = toServer ? `--${shown}${fill}>` : `<${fill}${shown}--`;
+      lines.push(`${time.padEnd(gutter)}|${arrow}|`);
+    }
   }
   return lines;
 }
