@@ -210,6 +210,56 @@ Deno.test("quic: allow and maxConnections close a refused client before any echo
   });
 });
 
+Deno.test("quic: maxStreams is the client's limit of open streams: the next waits until one is finished", async () => {
+  await withServer({ maxStreams: 1 }, async (server) => {
+    const conn = await connect(server);
+    const first = await conn.createBidirectionalStream();
+    const writer = first.writable.getWriter();
+    await writer.write(encoder.encode("a\n"));
+    const reader = first.readable.getReader();
+    strictEqual(
+      decoder.decode((await reader.read()).value),
+      "received msg: a\n",
+    );
+    await rejects(
+      conn.createBidirectionalStream(),
+      /maximum number of concurrent outgoing bidirectional streams/,
+    );
+    let opened = false;
+    const next = conn.createBidirectionalStream({ waitUntilAvailable: true })
+      .then((stream) => {
+        opened = true;
+        return stream;
+      });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    strictEqual(opened, false);
+    await writer.close();
+    while (!(await reader.read()).done) { /* to the server's FIN */ }
+    const second = await next;
+    await second.writable.close();
+    for await (const _ of second.readable) { /* nothing sent */ }
+    await closeConn(conn);
+  });
+});
+
+Deno.test("quic: a shutdown answers what arrived, then closes each connection with the reason shutdown", async () => {
+  const server = await serveQuic({ port: 0 });
+  const conn = await connect(server);
+  const stream = await conn.createBidirectionalStream();
+  const writer = stream.writable.getWriter();
+  await writer.write(encoder.encode("before\n"));
+  const reader = stream.readable.getReader();
+  strictEqual(
+    decoder.decode((await reader.read()).value),
+    "received msg: before\n",
+  );
+  await server.shutdown();
+  const info = await conn.closed;
+  deepStrictEqual({ ...info }, { closeCode: 0, reason: "shutdown" });
+  conn.endpoint.close();
+  strictEqual(server.stats().closes.shutdown, 1);
+});
+
 Deno.test("quic: a client offering none of the server's ALPN protocols fails with alert 120", async () => {
   await using logs = await captureLogs();
   await withServer({}, async (server) => {
