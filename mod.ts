@@ -20,9 +20,11 @@
 
 export * from "./tcp.ts";
 export * from "./udp.ts";
+export * from "./quic.ts";
 export * from "./lib/serving/mod.ts";
 export * from "./lib/policy/mod.ts";
 export * from "./lib/proxy/mod.ts";
+export * from "./lib/tls/mod.ts";
 export * from "./lib/faults/mod.ts";
 export * from "./lib/capture/mod.ts";
 export * from "./lib/ops/mod.ts";

@@ -388,7 +388,8 @@ export class TcpConnection implements TcpLink {
   #end(reason: CloseReason): boolean {
     if (this.#reason !== undefined) return false;
     this.#reason = reason;
-    if (reason !== "shutdown") {
+    // A QUIC stream ends with its connection: "client closed", no timeout.
+    if (reason !== "shutdown" && reason !== "client closed") {
       this.#settings.tracer?.event("timeout for {peer}: {reason}", {
         peer: this.#peer,
         reason,
