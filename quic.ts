@@ -43,7 +43,7 @@ import {
   OptionChecker,
 } from "./lib/serving/check_options.ts";
 import { errorMessage } from "./lib/serving/errors.ts";
-import { QuicStreamConn } from "./lib/serving/_quic_stream.ts";
+import { QuicStreamConn } from "./lib/serving/quic_stream.ts";
 import { ReplyPrefix } from "./lib/serving/reply_prefix.ts";
 import {
   type EchoServer,

@@ -9,6 +9,7 @@
  */
 
 import { formatProxyHeader } from "../lib/proxy/proxy_header.ts";
+import { QuicStreamConn } from "../lib/serving/quic_stream.ts";
 import { encoder, readExactly, REPLY, writeAll } from "../tests/net_client.ts";
 
 const PREFIX = encoder.encode(REPLY);
@@ -58,43 +59,12 @@ export interface LoadTask {
 }
 
 /** One QUIC stream read and written as a connection is. */
-class QuicLane {
-  readonly localAddr = { transport: "udp" as const, hostname: "", port: 0 };
-  readonly remoteAddr = this.localAddr;
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #left: Uint8Array | undefined;
-
-  constructor(stream: Deno.QuicBidirectionalStream) {
-    this.#reader = stream.readable.getReader();
-    this.#writer = stream.writable.getWriter();
-  }
-
-  async read(buffer: Uint8Array): Promise<number | null> {
-    let chunk = this.#left;
-    this.#left = undefined;
-    if (chunk === undefined) {
-      const { value, done } = await this.#reader.read();
-      if (done) return null;
-      chunk = value;
-    }
-    if (chunk.length > buffer.length) {
-      this.#left = chunk.subarray(buffer.length);
-      chunk = chunk.subarray(0, buffer.length);
-    }
-    buffer.set(chunk);
-    return chunk.length;
-  }
-
-  async write(bytes: Uint8Array): Promise<number> {
-    await this.#writer.write(bytes.slice());
-    return bytes.length;
-  }
-
-  close(): void {
-    this.#writer.close().catch(() => {});
-    this.#reader.cancel().catch(() => {});
-  }
+function laneOf(stream: Deno.QuicBidirectionalStream): QuicStreamConn {
+  const none = { transport: "udp" as const, hostname: "", port: 0 };
+  return new QuicStreamConn(stream.readable, stream.writable, {
+    remote: none,
+    local: none,
+  });
 }
 
 async function connectQuic(task: LoadTask): Promise<Deno.QuicConn> {
@@ -217,7 +187,7 @@ async function throughput(
       async () =>
         quic === undefined
           ? await connect(task)
-          : new QuicLane(await quic.createBidirectionalStream()),
+          : laneOf(await quic.createBidirectionalStream()),
     ),
   );
   for (const conn of conns) {

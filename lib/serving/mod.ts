@@ -24,6 +24,7 @@ export * from "./errors.ts";
 export * from "./line_reader.ts";
 export * from "./loopback.ts";
 export * from "./payload_preview.ts";
+export * from "./quic_stream.ts";
 export * from "./reply_formatter.ts";
 export * from "./reply_prefix.ts";
 export * from "./server.ts";

@@ -14,9 +14,25 @@ import type { AcceptedConn } from "./stages.ts";
  * One QUIC stream (or pair of unidirectional streams) read into buffers and
  * written through a writer.
  *
- * @example
- * ```ts ignore
- * const stream = new QuicStreamConn(bidi.readable, bidi.writable, addresses);
+ * @example Any pair of web streams will do (a QUIC stream's are)
+ * ```ts
+ * import { QuicStreamConn } from "./quic_stream.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const written: Uint8Array[] = [];
+ * const address = { transport: "udp" as const, hostname: "127.0.0.1", port: 4433 };
+ * const conn = new QuicStreamConn(
+ *   ReadableStream.from([new TextEncoder().encode("hello")]),
+ *   new WritableStream({ write: (chunk) => void written.push(chunk) }),
+ *   { remote: address, local: address },
+ * );
+ * const buffer = new Uint8Array(3);
+ * strictEqual(await conn.read(buffer), 3); // "hel", the rest kept
+ * strictEqual(await conn.read(buffer), 2); // "lo"
+ * strictEqual(await conn.read(buffer), null); // the FIN
+ * await conn.write(new TextEncoder().encode("bye"));
+ * await conn.closeWrite();
+ * strictEqual(new TextDecoder().decode(written[0]), "bye");
  * ```
  */
 export class QuicStreamConn implements AcceptedConn {
