@@ -264,7 +264,10 @@ interface QuicLink {
   streams: Set<TcpConnection>;
   datagrams: number;
   startedAt: number;
+  /** Why the server closed it, when it did. */
   closing?: string;
+  /** Whether its handshake completed. */
+  handshaken?: boolean;
 }
 
 class QuicServer implements QuicEchoServer {
@@ -452,6 +455,8 @@ class QuicServer implements QuicEchoServer {
     try {
       conn = await incoming.accept();
     } catch (error) {
+      // Refused in the handshake (no ALPN in common): never a connection.
+      this.#stats.countClose("handshake failed");
       this.#failed("an incoming connection", error);
       return;
     }
@@ -482,9 +487,9 @@ class QuicServer implements QuicEchoServer {
       await conn.handshake;
     } catch (error) {
       this.#failed(peer, error);
-      link.closing ??= "handshake failed";
       return;
     }
+    link.handshaken = true;
     const took = performance.now() - arrived;
     this.#stats.handshake(took / 1000);
     logger.info("Accepted QUIC connection from {peer}", { peer });
@@ -667,7 +672,11 @@ class QuicServer implements QuicEchoServer {
     // Closed here: the reason was set; timed out: the idle timeout; else
     // the client closed it (resolved with its code, or an error).
     const reason = link.closing ??
-      (/timed out/.test(message) ? "idle timeout" : "client closed");
+      (!link.handshaken
+        ? "handshake failed"
+        : /timed out/.test(message)
+        ? "idle timeout"
+        : "client closed");
     const code = info.closeCode ?? /code (\d+)/.exec(message)?.[1] ?? "";
     this.#stats.closed(reason, seconds);
     for (const stream of link.streams) stream.abort("client closed");

@@ -277,6 +277,12 @@ Deno.test("quic: a client offering none of the server's ALPN protocols fails wit
       })(),
       /120/,
     );
+    for (let tries = 0; tries < 50; tries++) {
+      if (server.stats().closes["handshake failed"] === 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    deepStrictEqual(server.stats().closes, { "handshake failed": 1 });
+    strictEqual(server.stats().connections_total, 0);
   });
   ok(
     logs.messages().some((line) =>
