@@ -140,7 +140,14 @@ Deno.test("control: a bad body answers 400 naming the option, and changes nothin
       "Cannot inject faults: drop must be from 0 to 1, got 2 (tcp)",
     ],
     [{ tcp: { nope: 1 } }, "Cannot set faults: unknown option tcp.nope"],
-    [{ quic: {} }, 'Cannot set faults: unknown key "quic" (tcp, udp or seed)'],
+    [
+      { sctp: {} },
+      'Cannot set faults: unknown key "sctp" (tcp, udp, quic or seed)',
+    ],
+    [
+      { quic: { resetAfter: 1 } },
+      "Cannot set faults: resetAfter is TCP's (an RST), not QUIC's (quic)",
+    ],
     // All or nothing: TCP's part is good, UDP's is not.
     [
       { tcp: { delay: 50 }, udp: { chunk: 3 } },

@@ -336,6 +336,28 @@ Deno.test("quic: UDP's faults apply to datagrams: drop 1 answers none, delay hol
   });
 });
 
+Deno.test("quic: the control API sets and clears the QUIC server's faults at run time", async () => {
+  await withServer({}, async (server) => {
+    await using ops = serveOps({ port: 0, servers: [server], control: {} });
+    const url = `http://127.0.0.1:${ops.addr.port}/control/faults`;
+    const set = await fetch(url, {
+      method: "PUT",
+      body: JSON.stringify({ quic: { closeAfter: 1 }, seed: 7 }),
+    });
+    strictEqual(set.status, 200);
+    deepStrictEqual(await set.json(), { quic: { closeAfter: 1 }, seed: 7 });
+    const conn = await connect(server);
+    strictEqual(await exchange(conn, "a\nb\n"), "received msg: a\n");
+    const cleared = await fetch(url, { method: "DELETE" });
+    deepStrictEqual(await cleared.json(), { quic: {} });
+    strictEqual(
+      await exchange(conn, "a\nb\n"),
+      "received msg: a\nreceived msg: b\n",
+    );
+    await closeConn(conn);
+  });
+});
+
 const openssl = await ensureCommand("openssl", "openssl");
 
 Deno.test({

@@ -241,12 +241,12 @@ export class Control {
     const { seed, ...transports } = body as Record<string, unknown>;
     const plans = new Map<string, ReturnType<typeof faults>>();
     for (const [transport, given] of Object.entries(transports)) {
-      if (transport !== "tcp" && transport !== "udp") {
+      if (transport !== "tcp" && transport !== "udp" && transport !== "quic") {
         throw new ControlError(
           400,
           `Cannot set faults: unknown key ${
             JSON.stringify(transport)
-          } (tcp, udp or seed)`,
+          } (tcp, udp, quic or seed)`,
         );
       }
       if (
@@ -273,8 +273,18 @@ export class Control {
         }
       }
       if (options.seed === undefined && seed !== undefined) options.seed = seed;
+      if (transport === "quic" && options.resetAfter !== undefined) {
+        throw new ControlError(
+          400,
+          "Cannot set faults: resetAfter is TCP's (an RST), not QUIC's (quic)",
+        );
+      }
       try {
-        checkFaults(options as FaultOptions, transport);
+        // QUIC's streams take TCP's faults (its datagrams, UDP's among them).
+        checkFaults(
+          options as FaultOptions,
+          transport === "quic" ? "tcp" : transport,
+        );
         plans.set(transport, faults(options as FaultOptions));
       } catch (error) {
         if (!(error instanceof RangeError || error instanceof TypeError)) {
