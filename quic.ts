@@ -42,6 +42,7 @@ import {
   checkServerOptions,
   OptionChecker,
 } from "./lib/serving/check_options.ts";
+import { DropReporter } from "./lib/serving/_drop_reporter.ts";
 import { errorMessage } from "./lib/serving/errors.ts";
 import { QuicStreamConn } from "./lib/serving/quic_stream.ts";
 import { ReplyPrefix } from "./lib/serving/reply_prefix.ts";
@@ -217,26 +218,14 @@ export async function serveQuic(
   options: QuicServerOptions = {},
 ): Promise<QuicEchoServer> {
   checkQuicOptions(options);
-  let tls = options.tls;
-  let fingerprint: string;
-  if (tls === undefined) {
-    const { makeSelfSignedCertificate } = await import(
-      "./lib/tls/self_signed.ts"
-    );
-    const made = await makeSelfSignedCertificate();
-    tls = { cert: made.cert, key: made.key };
-    fingerprint = made.fingerprint;
-  } else {
-    const { certificateFingerprint } = await import(
-      "./lib/tls/self_signed.ts"
-    );
-    fingerprint = await certificateFingerprint(tls.cert);
-  }
-  return new QuicServer(
-    options,
-    { ...tls, fingerprint },
-    options.tls === undefined,
+  const { certificateFingerprint, makeSelfSignedCertificate } = await import(
+    "./lib/tls/self_signed.ts"
   );
+  const given = options.tls;
+  const tls = given === undefined
+    ? await makeSelfSignedCertificate()
+    : { ...given, fingerprint: await certificateFingerprint(given.cert) };
+  return new QuicServer(options, tls, given === undefined);
 }
 
 /**
@@ -254,6 +243,16 @@ function datagramStage(
   } catch {
     return undefined;
   }
+}
+
+/** A datagram's reply: the prefix, the datagram (one final newline off), a newline. */
+function withPrefix(prefix: Uint8Array, kept: Uint8Array): Uint8Array {
+  const body = kept.at(-1) === 10 ? kept.subarray(0, -1) : kept;
+  const reply = new Uint8Array(prefix.length + body.length + 1);
+  reply.set(prefix);
+  reply.set(body, prefix.length);
+  reply[reply.length - 1] = 10;
+  return reply;
 }
 
 /** One QUIC connection's bookkeeping. */
@@ -286,6 +285,8 @@ class QuicServer implements QuicEchoServer {
   #faultContext: FaultContext;
   #admission: TcpAdmission;
   #links = new Set<QuicLink>();
+  /** Each open stream's connection. */
+  #linkOf = new Map<TcpConnection, QuicLink>();
   #prefix: ReplyPrefix;
   #raw: boolean;
   #bufferSize: number;
@@ -319,11 +320,14 @@ class QuicServer implements QuicEchoServer {
     this.#prefix = new ReplyPrefix(options.prefix ?? DEFAULT_PREFIX, {
       instance: options.instance,
     });
+    // A datagram fault's refusals (a full delay queue): counted and logged.
+    const drops = new DropReporter(this.#stats, logger);
     this.#faultContext = {
       resettable: false,
       stats: this.#streamStats,
       tracer: this.#tracer,
-      drop: () => {},
+      drop: (refusal) =>
+        drops.drop(refusal.reason, refusal.template, refusal.properties),
     };
     this.#plan = options.faults?.active ? options.faults : undefined;
     this.#datagramFaults = datagramStage(this.#plan, this.#faultContext);
@@ -346,9 +350,9 @@ class QuicServer implements QuicEchoServer {
       faults: this.#plan?.tcp(this.#faultContext),
       admit: () => undefined,
       onClosed: (stream) => {
-        for (const link of this.#links) {
-          link.streams.delete(stream as TcpConnection);
-        }
+        const connection = stream as TcpConnection;
+        this.#linkOf.get(connection)?.streams.delete(connection);
+        this.#linkOf.delete(connection);
       },
     };
     this.#endpoint = new Deno.QuicEndpoint({
@@ -509,7 +513,15 @@ class QuicServer implements QuicEchoServer {
     };
     this.#streams(link, values);
     this.#unidirectional(link, values);
-    this.#datagrams(link);
+    this.#datagrams(
+      link,
+      // The prefix of its datagrams' replies, filled once, as a stream's is.
+      this.#prefix.bytes({
+        ...values,
+        peer,
+        local: formatAddress(this.addr),
+      }),
+    );
   }
 
   /** Each bidirectional stream the client opens: a line echo. */
@@ -563,12 +575,13 @@ class QuicServer implements QuicEchoServer {
       values: what.values,
     });
     link.streams.add(connection);
+    this.#linkOf.set(connection, link);
     this.#tracer?.event("{unit} opened by {peer}", { unit, peer: link.peer });
     connection.serve();
   }
 
   /** Each datagram: the prefix and the datagram, as UDP answers. */
-  async #datagrams(link: QuicLink): Promise<void> {
+  async #datagrams(link: QuicLink, prefix: Uint8Array): Promise<void> {
     const stats = this.#stats;
     const { conn, peer } = link;
     while (true) {
@@ -603,9 +616,9 @@ class QuicServer implements QuicEchoServer {
       }
       const faults = this.#datagramFaults;
       const faulty = faults !== undefined &&
-        faults.selects(plainHostname(conn.remoteAddr.hostname));
+        faults.selects(link.source);
       if (faulty && faults.drops(peer)) continue;
-      const reply = this.#reply(kept, peer);
+      const reply = this.#raw ? kept : withPrefix(prefix, kept);
       if (reply.length > conn.maxDatagramSize) {
         this.#tooLong.log(
           logger,
@@ -637,19 +650,6 @@ class QuicServer implements QuicEchoServer {
       if (faulty) await faults.deliver(reply, peer, sender);
       else if (!await sender.send(reply, 1)) return;
     }
-  }
-
-  #reply(kept: Uint8Array, peer: string): Uint8Array {
-    if (this.#raw) return kept;
-    const prefix = this.#prefix.perPeer
-      ? this.#prefix.bytes({ peer, local: formatAddress(this.addr) })
-      : this.#prefix.bytes({});
-    const body = kept.at(-1) === 10 ? kept.subarray(0, -1) : kept;
-    const reply = new Uint8Array(prefix.length + body.length + 1);
-    reply.set(prefix);
-    reply.set(body, prefix.length);
-    reply[reply.length - 1] = 10;
-    return reply;
   }
 
   #failed(peer: string, error: unknown): void {

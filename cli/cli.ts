@@ -27,6 +27,7 @@ import {
 import { FlagFileError, readFlagFile } from "./flag_file.ts";
 import {
   type OptionalParts,
+  quicServerOptions,
   tcpServerOptions,
   type TcpServerSpec,
   udpServerOptions,
@@ -403,13 +404,12 @@ async function readTlsFiles(
 async function startQuic(
   commandLine: ServeCommandLine,
   parts: {
-    shared: {
+    shared: OptionalParts & {
       hostname: string;
       prefix: string;
       instance?: string;
       raw: boolean;
       trace: boolean;
-      allow?: string;
     };
     tls: TlsTerminationOptions | undefined;
     servers: [transport: "tcp" | "udp" | "quic", server: AnyEchoServer][];
@@ -426,33 +426,27 @@ async function startQuic(
   const certificate = parts.tls?.certs.find((cert) =>
     (cert.names ?? []).length === 0
   );
-  const { allow, ...shared } = parts.shared;
   let server: QuicEchoServer;
   try {
     const { serveQuic } = await import("../quic.ts");
-    server = await serveQuic({
-      ...shared,
-      port: target.port,
-      allow: allow === undefined
-        ? undefined
-        : await (await import("../lib/policy/mod.ts")).AccessList.parse(allow),
-      timeout: Math.round(commandLine.timeout * 1000),
-      maxLine: commandLine.maxLine,
-      maxConnections: commandLine.maxConnections,
-      maxPerSource: commandLine.maxPerSource,
-      maxStreams: commandLine.maxStreams,
-      bufferSize: commandLine.quicBufferSize,
-      tls: certificate === undefined
-        ? undefined
-        : { cert: certificate.cert, key: certificate.key },
-      alpn: commandLine.alpn,
-      faults: await quicFaults(commandLine),
-      capture: commandLine.capture
-        ? (await import("../lib/capture/mod.ts")).capture({
-          file: commandLine.captureFile,
-        })
-        : undefined,
-    });
+    server = await serveQuic(
+      await quicServerOptions({
+        ...parts.shared,
+        port: target.port,
+        timeout: Math.round(commandLine.timeout * 1000),
+        maxLine: commandLine.maxLine,
+        maxConnections: commandLine.maxConnections,
+        maxPerSource: commandLine.maxPerSource,
+        maxStreams: commandLine.maxStreams,
+        bufferSize: commandLine.quicBufferSize,
+        tls: certificate === undefined
+          ? undefined
+          : { cert: certificate.cert, key: certificate.key },
+        alpn: commandLine.alpn,
+        // The streams take TCP's faults, but --reset-after: an RST is TCP's.
+        faults: faultsOf({ ...commandLine, resetAfter: undefined }, "tcp"),
+      }),
+    );
   } catch (error) {
     return describeStartError(error, target);
   }
@@ -472,17 +466,6 @@ async function startQuic(
     });
   }
   return undefined;
-}
-
-/**
- * The faults of the QUIC streams (TCP's but --reset-after: an RST is
- * TCP's), loaded only when asked.
- */
-async function quicFaults(commandLine: ServeCommandLine) {
-  const options = faultsOf({ ...commandLine, resetAfter: undefined }, "tcp");
-  if (options === undefined) return undefined;
-  const { faults } = await import("../lib/faults/mod.ts");
-  return faults(options);
 }
 
 /** Starts the servers the mode asks for; returns an error line on failure. */

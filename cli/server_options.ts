@@ -13,6 +13,7 @@ import type { ServerOptions } from "../lib/serving/server.ts";
 import type { TlsTerminationOptions } from "../lib/tls/tls_termination.ts";
 import type { TcpServerOptions } from "../tcp.ts";
 import type { UdpServerOptions } from "../udp.ts";
+import type { QuicServerOptions } from "../quic.ts";
 
 /** The parts of a server the command line turns on, as data. */
 export interface OptionalParts {
@@ -77,6 +78,33 @@ export async function tcpServerOptions(
     });
   }
   return options;
+}
+
+/** A QUIC server as the command line describes it. */
+export type QuicServerSpec =
+  & Omit<QuicServerOptions, "allow" | "faults" | "capture">
+  & OptionalParts;
+
+/**
+ * The QUIC server options a spec stands for, loading only the parts it uses.
+ *
+ * @param spec The spec.
+ * @returns The options for `serveQuic`.
+ *
+ * @example
+ * ```ts
+ * import { quicServerOptions } from "./server_options.ts";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const options = await quicServerOptions({ port: 0 });
+ * strictEqual(options.faults, undefined);
+ * ```
+ */
+export async function quicServerOptions(
+  spec: QuicServerSpec,
+): Promise<QuicServerOptions> {
+  const { allow, faults, capture, ...plain } = spec;
+  return { ...plain, ...await optionalParts({ allow, faults, capture }) };
 }
 
 /**

@@ -155,6 +155,20 @@ Deno.test("quic: a datagram is answered whole by default, and cut to bufferSize 
     strictEqual(server.stats().truncated, 1);
     strictEqual(server.stats().datagrams_out, 1);
   });
+  // Placeholders fill a datagram's prefix as a stream's.
+  await withServer({ prefix: "{alpn} {tls} {sni}: " }, async (server) => {
+    const conn = await connect(server);
+    await conn.sendDatagram(encoder.encode("hi"));
+    strictEqual(
+      decoder.decode(await conn.readDatagram()),
+      "echolab TLSv1.3 localhost: hi\n",
+    );
+    strictEqual(
+      await exchange(conn, "hi\n"),
+      "echolab TLSv1.3 localhost: hi\n",
+    );
+    await closeConn(conn);
+  });
   ok(
     logs.messages().some((line) =>
       /^Datagram from 127\.0\.0\.1:\d+ cut from 11 to 5 bytes \(raise --buffer-size to keep more\)$/

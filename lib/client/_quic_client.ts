@@ -11,6 +11,7 @@ import type { ClientOptions, ClientSummary, ReplyEvent } from "./client.ts";
 import { endsWith } from "./_reply_matcher.ts";
 import { delay, emptySummary, encoder } from "./_summary.ts";
 import { DEFAULT_QUIC_ALPN, DEFAULT_WAIT } from "../serving/defaults.ts";
+import { withDeadline } from "../serving/deadline.ts";
 import { LineReader } from "../serving/line_reader.ts";
 
 /** A line sent on a stream, waiting for its reply. */
@@ -168,14 +169,8 @@ async function datagrams(
       const left = deadline - performance.now();
       if (left <= 0) break;
       reading ??= conn.readDatagram();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const reply = await Promise.race([
-        reading,
-        new Promise<undefined>((resolve) => {
-          timer = setTimeout(() => resolve(undefined), left);
-        }),
-      ]).finally(() => clearTimeout(timer));
-      if (reply === undefined) break;
+      const reply = await withDeadline(reading, left);
+      if (reply === "late") break;
       reading = undefined;
       summary.bytesIn += reply.length;
       if (echoes(reply, bytes)) {

@@ -16,6 +16,7 @@ import type {
   Refusal,
   TcpPreamble,
 } from "../serving/stages.ts";
+import { withDeadline } from "../serving/deadline.ts";
 import { ThrottledReporter } from "../serving/throttled_reporter.ts";
 import { describeTlvs, parseProxyHeader } from "./proxy_header.ts";
 
@@ -101,23 +102,10 @@ async function readPreamble(
   report: (peer: string, reason: string) => void,
 ): Promise<PreambleResult> {
   const { peer, timeout } = context;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<PreambleResult>((resolve) => {
-    if (timeout <= 0) return;
-    timer = setTimeout(() => {
-      report(peer, `no complete header within ${timeout / 1000} s`);
-      resolve({ close: "bad proxy header" });
-    }, timeout);
-  });
-  const reading = readHeader(conn, context, report);
-  // The read left behind when the time is up fails once the server closes
-  // the connection: nobody waits for it.
-  reading.catch(() => {});
-  try {
-    return await Promise.race([reading, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const result = await withDeadline(readHeader(conn, context, report), timeout);
+  if (result !== "late") return result;
+  report(peer, `no complete header within ${timeout / 1000} s`);
+  return { close: "bad proxy header" };
 }
 
 async function readHeader(

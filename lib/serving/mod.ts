@@ -19,6 +19,7 @@
 
 export * from "./address.ts";
 export * from "./check_options.ts";
+export * from "./deadline.ts";
 export * from "./defaults.ts";
 export * from "./errors.ts";
 export * from "./line_reader.ts";

@@ -9,6 +9,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { OptionChecker } from "../serving/check_options.ts";
+import { withDeadline } from "../serving/deadline.ts";
 import type {
   ByteStream,
   TcpTlsStage,
@@ -121,7 +122,10 @@ export function terminateTls(options: TlsTerminationOptions): TcpTlsStage {
       `certificates for ${certificates.describe()}` +
       (alpn === undefined ? "" : `, ALPN ${alpn.join(", ")}`),
     async start(conn, context): Promise<TlsResult> {
-      const read = await withDeadline(readHello(conn, context), context);
+      const read = await withDeadline(
+        readHello(conn, context),
+        context.timeout,
+      );
       if (read === "late") {
         reportHello(
           context.peer,
@@ -165,7 +169,10 @@ export function terminateTls(options: TlsTerminationOptions): TcpTlsStage {
         key: certificate.key,
         ...(chosen === undefined ? {} : { ALPNProtocols: [chosen] }),
       });
-      const done = await withDeadline(handshake(stream.tls), context);
+      const done = await withDeadline(
+        handshake(stream.tls),
+        context.timeout,
+      );
       if (done !== true) {
         stream.close();
         if (context.signal.aborted) return { close: "shutdown" };
@@ -327,26 +334,6 @@ async function readHello(
       };
     }
     length += read;
-  }
-}
-
-/** Waits for `promise`, or `"late"` once the context's timeout passes. */
-async function withDeadline<T>(
-  promise: Promise<T>,
-  context: TlsContext,
-): Promise<T | "late"> {
-  if (context.timeout <= 0) return await promise;
-  // What is left behind when the time is up fails once the connection is
-  // closed: nobody waits for it.
-  promise.catch(() => {});
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<"late">((resolve) => {
-    timer = setTimeout(() => resolve("late"), context.timeout);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
