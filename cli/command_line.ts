@@ -34,6 +34,7 @@ import {
   MAX_SEED,
 } from "../lib/serving/defaults.ts";
 import { ReplyPrefix } from "../lib/serving/reply_prefix.ts";
+import { isServerName } from "../lib/tls/server_name.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logging.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -1640,10 +1641,6 @@ function parseFile(value: string, flag: string): string {
   return value;
 }
 
-/** A host name, or `*.` and one, as `--tls-cert NAME=FILE` takes. */
-const SERVER_NAME =
-  /^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/i;
-
 /**
  * Adds `FILE` (the default, under `""`) or `NAME=FILE` to the files by
  * name; a name given twice is a usage error.
@@ -1654,7 +1651,7 @@ function namedFile(
   files: Readonly<Record<string, string>>,
 ): Record<string, string> {
   const equals = value.indexOf("=");
-  const named = equals > 0 && SERVER_NAME.test(value.slice(0, equals));
+  const named = equals > 0 && isServerName(value.slice(0, equals));
   const name = named ? value.slice(0, equals).toLowerCase() : "";
   const file = parseFile(named ? value.slice(equals + 1) : value, flag);
   if (files[name] !== undefined) {
@@ -1668,7 +1665,7 @@ function namedFile(
 }
 
 function parseHostName(value: string, flag: string): string {
-  if (!SERVER_NAME.test(value) || value.startsWith("*")) {
+  if (!isServerName(value) || value.startsWith("*")) {
     throw new UsageError(
       `Invalid ${flag} "${value}": expected a host name such as a.example`,
     );

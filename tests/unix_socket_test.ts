@@ -9,6 +9,7 @@
 import { match, strictEqual } from "node:assert/strict";
 import { MainProcess, runMain } from "./cli_process.ts";
 import { decoder } from "./net_client.ts";
+import { makeCertificate } from "./tls_certificate.ts";
 
 async function run(program: string, args: string[]): Promise<string> {
   const output = await new Deno.Command(program, { args, stderr: "piped" })
@@ -214,4 +215,67 @@ Deno.test("unix: flags that need an address or a port are usage errors with --un
     strictEqual(code, 2, args.join(" "));
     strictEqual(stderr, `echolab: ${message} (see --help)\n`);
   }
+});
+
+Deno.test("unix: TLS on a Unix socket: the ClientHello read and the certificate checked by send --unix --tls", async () => {
+  await using socket = await socketPath();
+  const { path, grants } = socket;
+  await using certificate = await makeCertificate();
+  const files = [certificate.certFile, certificate.keyFile].join(",");
+  await using echo = server(path, [
+    ...grants.slice(1),
+    `--allow-read=${path},${files}`,
+  ], [
+    "--tls-cert",
+    certificate.certFile,
+    "--tls-key",
+    certificate.keyFile,
+    "--prefix",
+    "{tls} {sni}: ",
+  ]);
+  await echo.waitFor(/Starting unix server on unix:\S+ \(TLS: /);
+  const client = await send(path, [
+    `--allow-read=${path},${certificate.certFile}`,
+    grants[1]!,
+  ], [
+    "--tls",
+    "--ca",
+    certificate.certFile,
+    "--sni",
+    "localhost",
+    "hello",
+  ]);
+  strictEqual(client.code, 0, client.stderr);
+  match(client.stdout, /^tls: TLSv1\.3, cipher TLS_\w+, alpn none\n/);
+  match(client.stdout, /\nTLSv1\.3 localhost: hello {2}time=/);
+  echo.kill("SIGTERM");
+  strictEqual((await echo.finished()).code, 0);
+});
+
+Deno.test("unix: --proxy-protocol on a Unix socket (a balancer in front of it) takes the header's client as the peer", async () => {
+  await using socket = await socketPath();
+  const { path, grants } = socket;
+  await using echo = server(path, grants, [
+    "--proxy-protocol",
+    "--prefix",
+    "{peer}: ",
+  ]);
+  await echo.waitFor(/Starting unix server/);
+  const probe = `
+const conn = await Deno.connect({ transport: "unix", path: ${
+    JSON.stringify(path)
+  } });
+await conn.write(new TextEncoder().encode("PROXY TCP4 192.0.2.7 127.0.0.1 4000 80\\r\\nhi\\n"));
+const buffer = new Uint8Array(100);
+const read = await conn.read(buffer);
+console.log(new TextDecoder().decode(buffer.subarray(0, read ?? 0)).trim());
+conn.close();
+`;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", ...grants, `--allow-net=unix:${path}`, probe],
+    stdout: "piped",
+  }).output();
+  strictEqual(decoder.decode(output.stdout).trim(), "192.0.2.7:4000: hi");
+  echo.kill("SIGTERM");
+  strictEqual((await echo.finished()).code, 0);
 });

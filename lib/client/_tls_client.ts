@@ -12,6 +12,7 @@ import { connect as connectTls, type TLSSocket } from "node:tls";
 import type { ByteStream } from "../serving/stages.ts";
 import { denoError, SocketStream } from "../serving/socket_stream.ts";
 import { formatProxyHeader } from "../proxy/proxy_header.ts";
+import { parseIp } from "../policy/ip_address.ts";
 
 /** What a TLS client learnt of the server in the handshake. */
 export interface TlsPeerInfo {
@@ -78,8 +79,9 @@ export async function openTls(
     ...(raw === undefined
       ? { host: options.hostname, port: options.port }
       : { socket: raw }),
+    // An address is sent no SNI (RFC 6066 allows host names only).
     servername: options.serverName ??
-      (/^[\d.]+$|:/.test(options.hostname) ? undefined : options.hostname),
+      (parseIp(options.hostname) === undefined ? options.hostname : undefined),
     ALPNProtocols: options.alpn,
     ca: options.caCerts,
   });

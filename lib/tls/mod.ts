@@ -21,6 +21,7 @@
 export * from "./client_hello.ts";
 export * from "./ja4.ts";
 export * from "./self_signed.ts";
+export * from "./server_name.ts";
 export * from "./tls_termination.ts";
 export type * from "../serving/stages.ts";
 export type { Tracer } from "../serving/tracer.ts";

@@ -27,6 +27,7 @@ import {
   versionName,
 } from "./client_hello.ts";
 import { ja4 } from "./ja4.ts";
+import { isServerName } from "./server_name.ts";
 
 /** A certificate and the server names it is served for. */
 export interface TlsCertificate {
@@ -228,7 +229,7 @@ class CertificateTable {
       }
       for (const given of names) {
         const name = String(given).toLowerCase().replace(/\.$/, "");
-        if (!NAME.test(name)) {
+        if (!isServerName(name)) {
           throw new RangeError(
             `Cannot start the tls termination: "${given}" is not a host name or *.domain`,
           );
@@ -263,10 +264,6 @@ class CertificateTable {
     return names.join(", ");
   }
 }
-
-/** A host name, or `*.` and one. */
-const NAME =
-  /^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/;
 
 function checkAlpn(alpn: readonly string[] | undefined): string[] | undefined {
   if (alpn === undefined) return undefined;
