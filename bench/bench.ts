@@ -304,10 +304,13 @@ async function churn(
   return { value: r.ok / r.seconds, errors: r.wrong + r.lost, requests: r.ok };
 }
 
-/** 4 sockets, 16 datagrams of 5 bytes in flight each. */
+/**
+ * 4 sockets (or QUIC connections), 16 datagrams of 5 bytes in flight each.
+ */
 async function udpThroughput(
   server: RunningServer,
   settings: Settings,
+  variant: Partial<Pick<LoadTask, "kind" | "port" | "quic">> = {},
 ): Promise<Measurement> {
   const r = await load({
     kind: "udp",
@@ -316,6 +319,7 @@ async function udpThroughput(
     window: 16,
     size: 5,
     duration: settings.duration,
+    ...variant,
   }, 1);
   return {
     value: r.ok / r.seconds,
@@ -600,23 +604,12 @@ const SCENARIOS: Scenario[] = [
     servers: ["echolab"],
     extra: TLS_FLAGS,
     baseline: "4.",
-    async measure(server, settings) {
-      const r = await load({
+    measure: (server, settings) =>
+      udpThroughput(server, settings, {
         kind: "quic-datagrams",
         port: server.quicPort,
-        connections: 4,
-        window: 16,
-        size: 5,
-        duration: settings.duration,
         quic: certificatePem,
-      }, 1);
-      return {
-        value: r.ok / r.seconds,
-        errors: r.wrong,
-        note: `lost ${r.lost}`,
-        requests: r.ok,
-      };
-    },
+      }),
   },
   {
     name: "7. start-up to accepting",
