@@ -9,6 +9,7 @@
  */
 
 import { formatProxyHeader } from "../lib/proxy/proxy_header.ts";
+import { withDeadline } from "../lib/serving/deadline.ts";
 import { QuicStreamConn } from "../lib/serving/quic_stream.ts";
 import { encoder, readExactly, REPLY, writeAll } from "../tests/net_client.ts";
 
@@ -381,14 +382,8 @@ async function quicDatagrams(task: LoadTask): Promise<LoadResult> {
       while (performance.now() < deadline) {
         for (let i = 0; i < task.window; i++) await send();
         while (outstanding.size > 0) {
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const reply = await Promise.race([
-            conn.readDatagram(),
-            new Promise<undefined>((resolve) => {
-              timer = setTimeout(() => resolve(undefined), 200);
-            }),
-          ]).finally(() => clearTimeout(timer));
-          if (reply === undefined) {
+          const reply = await withDeadline(conn.readDatagram(), 200);
+          if (reply === "late") {
             result.lost += outstanding.size;
             outstanding.clear();
             break;
