@@ -11,6 +11,8 @@ import { formatAddress } from "../lib/serving/address.ts";
 import type { FaultOptions } from "../lib/faults/faults.ts";
 import type { AnyEchoServer } from "../lib/serving/server.ts";
 import type { ControlOptions, OpsServer } from "../lib/ops/mod.ts";
+import type { Lab } from "../lib/lab/mod.ts";
+import { isLoopback } from "../lib/serving/loopback.ts";
 import type { TlsTerminationOptions } from "../lib/tls/tls_termination.ts";
 import type { QuicEchoServer } from "../quic.ts";
 import { errorMessage } from "../lib/serving/errors.ts";
@@ -154,10 +156,15 @@ async function serve(
   listenForStatsSignal(() => {
     if (reporting) printStats(true);
   });
+  // The lab's events come from the servers' trace: its sink is set first.
+  const labEvents = commandLine.lab
+    ? new (await import("../lib/lab/mod.ts")).LabEvents()
+    : undefined;
   await configureLogging({
     level: commandLine.logLevel,
     format: commandLine.logFormat,
     trace: commandLine.trace,
+    traceSink: labEvents?.traceSink(),
     flags: OPTION_FLAGS,
   });
   const fail = async (message: string) => {
@@ -199,6 +206,16 @@ async function serve(
       return await fail(error.message);
     }
   }
+  let lab: Lab | undefined;
+  if (labEvents !== undefined) {
+    const { startLab } = await import("../lib/lab/mod.ts");
+    lab = await startLab({
+      servers: servers.map(([, server]) => server),
+      events: labEvents,
+      bufferSize: commandLine.bufferSize,
+      timeout: Math.round(commandLine.timeout * 1000),
+    });
+  }
   let ops: OpsServer | undefined;
   if (commandLine.httpPort !== undefined) {
     const target: BindTarget = {
@@ -224,9 +241,29 @@ async function serve(
         port: target.port,
         servers: servers.map(([, server]) => server),
         control,
+        pages: lab === undefined ? [] : [lab],
       });
     } catch (error) {
+      await lab?.close();
       return await fail(describeStartError(error, target));
+    }
+    if (lab !== undefined) {
+      if (!isLoopback(ops.addr.hostname)) {
+        logger.warn(
+          "The lab's page is reachable from other hosts on {address}: anyone there sees this traffic (its buttons answer loopback peers only)",
+          { address: formatAddress(ops.addr) },
+        );
+      }
+      logger.info("Open http://{address}/lab", {
+        address: formatAddress({
+          hostname:
+            isLoopback(ops.addr.hostname) || ops.addr.hostname === "0.0.0.0" ||
+              ops.addr.hostname === "::"
+              ? "127.0.0.1"
+              : ops.addr.hostname,
+          port: ops.addr.port,
+        }),
+      });
     }
   }
   const stopped = await Promise.race([
@@ -264,6 +301,9 @@ async function serve(
   }
   await Promise.all(servers.map(([, server]) => server.shutdown()));
   await printStats(false);
+  // The lab's replays end with the servers; its event streams end here,
+  // before the HTTP server waits for its responses to finish.
+  await lab?.close();
   await ops?.shutdown();
   reporting = false;
   await stopLogging();
@@ -420,7 +460,7 @@ async function startQuic(
     server: "quic",
     hostname: commandLine.hostname,
     port: commandLine.quicPort,
-    portFlag: commandLine.mode === "all" ? "--quic-port" : "--port",
+    portFlag: commandLine.mode === "quic" ? "--port" : "--quic-port",
   };
   // Deno's QUIC listener takes one certificate: the default one.
   const certificate = parts.tls?.certs.find((cert) =>
@@ -493,12 +533,13 @@ async function startServers(
     raw: commandLine.raw,
     trace: commandLine.trace,
   };
-  if (mode === "tcp" || mode === "all") {
+  const all = mode === "all" || mode === "lab";
+  if (mode === "tcp" || all) {
     const target: BindTarget = {
       transport: "tcp",
       hostname,
       port: commandLine.tcpPort,
-      portFlag: mode === "all" ? "--tcp-port" : "--port",
+      portFlag: all ? "--tcp-port" : "--port",
     };
     const path = commandLine.unix;
     if (path !== undefined) target.path = path;
@@ -544,16 +585,16 @@ async function startServers(
       return describeStartError(error, target);
     }
   }
-  if (mode === "quic" || mode === "all") {
+  if (mode === "quic" || all) {
     const failed = await startQuic(commandLine, { shared, tls, servers });
     if (failed !== undefined) return failed;
   }
-  if (mode === "udp" || mode === "all") {
+  if (mode === "udp" || all) {
     const target: BindTarget = {
       transport: "udp",
       hostname,
       port: commandLine.udpPort,
-      portFlag: mode === "all" ? "--udp-port" : "--port",
+      portFlag: all ? "--udp-port" : "--port",
     };
     try {
       servers.push([

@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import {
   DEFAULT_BUFFER_SIZE,
   DEFAULT_HOSTNAME,
+  DEFAULT_HTTP_PORT,
   DEFAULT_MAX_DELAYED,
   DEFAULT_MAX_LINE,
   DEFAULT_MAX_STREAMS,
@@ -39,11 +40,11 @@ import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logging.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** What to run: one server, both, or the client. */
-export type Mode = "tcp" | "udp" | "quic" | "all" | "send";
+export type Mode = "tcp" | "udp" | "quic" | "all" | "lab" | "send";
 /** The modes that run servers. */
 export type ServeMode = Exclude<Mode, "send">;
-const MODES: readonly Mode[] = ["tcp", "udp", "quic", "all", "send"];
-const SERVERS: readonly Mode[] = ["tcp", "udp", "quic", "all"];
+const MODES: readonly Mode[] = ["tcp", "udp", "quic", "all", "lab", "send"];
+const SERVERS: readonly Mode[] = ["tcp", "udp", "quic", "all", "lab"];
 
 /** A command line that runs one server or both. */
 export interface ServeCommandLine {
@@ -159,6 +160,8 @@ export interface ServeCommandLine {
   maxDelayed: number;
   /** Capture the servers' packets with tcpdump and trace them. */
   capture: boolean;
+  /** Serve the lab page on the HTTP port (mode `lab`, or `--lab`). */
+  lab: boolean;
   /** Also write the captured packets to this pcap file. */
   captureFile: string | undefined;
   /** TCP connections must start with a PROXY protocol header. */
@@ -273,6 +276,7 @@ export const SERVE_DEFAULTS: Readonly<ServeCommandLine> = {
   proxyFrom: undefined,
   capture: false,
   captureFile: undefined,
+  lab: false,
   delay: undefined,
   chunk: undefined,
   chunkDelay: undefined,
@@ -353,11 +357,11 @@ interface Flag {
   apply(value: string, into: Parsed, flag: string, mode: Mode): void;
 }
 
-const TCP: readonly Mode[] = ["tcp", "all"];
+const TCP: readonly Mode[] = ["tcp", "all", "lab"];
 /** The stream servers: TCP's flags that QUIC's streams take too. */
-const STREAMS: readonly Mode[] = ["tcp", "quic", "all"];
-const QUIC: readonly Mode[] = ["quic", "all"];
-const UDP: readonly Mode[] = ["udp", "all"];
+const STREAMS: readonly Mode[] = ["tcp", "quic", "all", "lab"];
+const QUIC: readonly Mode[] = ["quic", "all", "lab"];
+const UDP: readonly Mode[] = ["udp", "all", "lab"];
 const SINGLE: readonly Mode[] = ["tcp", "udp", "quic", "send"];
 const SEND: readonly Mode[] = ["send"];
 
@@ -398,7 +402,7 @@ const FLAGS: Record<string, Flag> = {
     help: [{
       section: "server",
       value: "PORT",
-      text: "TCP port in mode all",
+      text: "TCP port in modes all and lab",
       default: `${DEFAULT_TCP_PORT}`,
     }, {
       section: "client",
@@ -406,24 +410,24 @@ const FLAGS: Record<string, Flag> = {
       text: "--compare: the plain TCP port",
       default: `${DEFAULT_TCP_PORT}`,
     }],
-    modes: ["all", "send"],
+    modes: ["all", "lab", "send"],
     apply: (value, into, flag) => into.tcpPort = parsePort(value, flag),
   },
   "udp-port": {
     help: [{
       section: "server",
       value: "PORT",
-      text: "UDP port in mode all",
+      text: "UDP port in modes all and lab",
       default: `${DEFAULT_UDP_PORT}`,
     }],
-    modes: ["all"],
+    modes: ["all", "lab"],
     apply: (value, into, flag) => into.udpPort = parsePort(value, flag),
   },
   "quic-port": {
     help: [{
       section: "server",
       value: "PORT",
-      text: "QUIC port (UDP) in mode all",
+      text: "QUIC port (UDP) in modes all and lab",
       default: `${DEFAULT_QUIC_PORT}`,
     }, {
       section: "client",
@@ -431,7 +435,7 @@ const FLAGS: Record<string, Flag> = {
       text: "--compare: the QUIC port",
       default: `${DEFAULT_QUIC_PORT}`,
     }],
-    modes: ["all", "send"],
+    modes: ["all", "lab", "send"],
     apply: (value, into, flag) => into.quicPort = parsePort(value, flag),
   },
   "timeout": {
@@ -746,6 +750,16 @@ const FLAGS: Record<string, Flag> = {
     modes: MODES,
     option: "capture",
     apply: (_value, into) => into.capture = true,
+  },
+  "lab": {
+    help: [{
+      section: "server",
+      text:
+        "serve the lab on the HTTP port: GET /lab draws the servers' packets and events live, one sequence diagram per connection or UDP peer, with buttons that replay the seed's sessions; captures with tcpdump when it may (else server events only) and traces; the HTTP port defaults to 9090 then; mode lab is all with --lab",
+    }],
+    boolean: true,
+    modes: ["all", "lab"],
+    apply: (_value, into) => into.lab = true,
   },
   "capture-file": {
     help: [{
@@ -1274,8 +1288,10 @@ function serveCommandLine(parsed: Parsed, mode: ServeMode): ServeCommandLine {
   if (result.captureFile !== undefined && !result.capture) {
     throw new UsageError("Flag --capture-file needs --capture");
   }
+  if (mode === "lab") result.lab = true;
+  if (result.lab) checkLab(result);
   if (result.capture) result.trace = true;
-  if (result.captureFile !== undefined && mode === "all") {
+  if (result.captureFile !== undefined && (mode === "all" || mode === "lab")) {
     throw new UsageError(
       "Flag --capture-file takes one server's packets: use it with tcp or udp",
     );
@@ -1549,14 +1565,43 @@ export const OPTION_FLAGS: Readonly<Record<string, string>> = Object
       .map(([name, flag]) => [flag.option!, `--${name}`]),
   );
 
+/**
+ * The lab captures and traces by itself, over the servers' IP ports, in
+ * one accept loop: it turns tracing and the HTTP port (9090) on.
+ */
+function checkLab(result: ServeCommandLine): void {
+  const flag = result.mode === "lab" ? "Mode lab" : "Flag --lab";
+  if (result.capture) {
+    throw new UsageError(
+      `${flag} captures the packets itself: drop --capture`,
+    );
+  }
+  if (result.workers > 1) {
+    throw new UsageError(
+      `${flag} does not work with --workers: the lab watches one accept loop`,
+    );
+  }
+  if (result.unix !== undefined) {
+    throw new UsageError(
+      `${flag} shows TCP over IP: drop --unix`,
+    );
+  }
+  result.httpPort ??= DEFAULT_HTTP_PORT;
+  result.trace = true;
+}
+
 function parseMode(positionals: string[]): [Mode, string[]] {
   const [mode, ...rest] = positionals;
   if (mode === undefined) {
-    throw new UsageError("Missing mode: expected tcp, udp, all or send");
+    throw new UsageError(
+      "Missing mode: expected tcp, udp, quic, all, lab or send",
+    );
   }
   if (!MODES.includes(mode as Mode)) {
     throw new UsageError(
-      `Unknown mode ${JSON.stringify(mode)}: expected tcp, udp, all or send`,
+      `Unknown mode ${
+        JSON.stringify(mode)
+      }: expected tcp, udp, quic, all, lab or send`,
     );
   }
   if (mode !== "send" && rest.length > 0) {

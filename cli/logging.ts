@@ -360,6 +360,12 @@ export interface LoggingOptions {
    */
   trace?: boolean;
   /**
+   * Also send the `echolab.trace` records here (the lab's events).
+   *
+   * @default {undefined}
+   */
+  traceSink?: Sink;
+  /**
    * Library option names to the flags that set them, put in place of the
    * option in log lines (see {@linkcode withFlagHints}).
    *
@@ -402,6 +408,7 @@ export async function configureLogging(
       main: Object.assign(logTapeSink, {
         [Symbol.dispose]: () => sink.flush(),
       }),
+      ...(options.traceSink === undefined ? {} : { lab: options.traceSink }),
     },
     loggers: [
       { category: ["echolab"], lowestLevel: options.level, sinks: ["main"] },
@@ -418,7 +425,7 @@ export async function configureLogging(
       {
         category: ["echolab", "trace"],
         lowestLevel: options.trace ? "info" : null,
-        sinks: ["main"],
+        sinks: options.traceSink === undefined ? ["main"] : ["main", "lab"],
         parentSinks: "override",
       },
       {

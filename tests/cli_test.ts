@@ -46,8 +46,8 @@ Deno.test("cli: --version prints the version from deno.json", async () => {
 });
 
 const USAGE_ERRORS: [string[], string][] = [
-  [[], "Missing mode: expected tcp, udp, all or send"],
-  [["http"], 'Unknown mode "http": expected tcp, udp, all or send'],
+  [[], "Missing mode: expected tcp, udp, quic, all, lab or send"],
+  [["http"], 'Unknown mode "http": expected tcp, udp, quic, all, lab or send'],
   [["tcp", "extra"], 'Unexpected argument "extra" after mode tcp'],
   [["tcp", "--bogus"], "Unknown flag --bogus"],
   [["tcp", "-x"], "Unknown flag -x"],
@@ -183,7 +183,7 @@ const USAGE_ERRORS: [string[], string][] = [
   ],
   [
     ["udp", "--workers", "2"],
-    "Flag --workers does not apply to mode udp: it is for tcp and all",
+    "Flag --workers does not apply to mode udp: it is for tcp, all and lab",
   ],
   [
     ["send", "--count", "0", "x"],
@@ -204,7 +204,7 @@ const USAGE_ERRORS: [string[], string][] = [
   [["send", "--ca", "ca.pem", "x"], "Flag --ca needs --tls or --quic"],
   [
     ["send", "--raw", "x"],
-    "Flag --raw does not apply to mode send: it is for tcp, udp, quic and all",
+    "Flag --raw does not apply to mode send: it is for tcp, udp, quic, all and lab",
   ],
   [["tcp", "--udp"], "Flag --udp does not apply to mode tcp: it is for send"],
   [
@@ -213,7 +213,7 @@ const USAGE_ERRORS: [string[], string][] = [
   ],
   [
     ["udp", "--tls-key", "key.pem"],
-    "Flag --tls-key does not apply to mode udp: it is for tcp, quic and all",
+    "Flag --tls-key does not apply to mode udp: it is for tcp, quic, all and lab",
   ],
   [
     ["tcp", "--tls-cert", "", "--tls-key", "k"],
@@ -221,19 +221,19 @@ const USAGE_ERRORS: [string[], string][] = [
   ],
   [
     ["tcp", "--no-loop-guard"],
-    "Flag --no-loop-guard does not apply to mode tcp: it is for udp and all",
+    "Flag --no-loop-guard does not apply to mode tcp: it is for udp, all and lab",
   ],
   [
     ["udp", "--max-per-source", "3"],
-    "Flag --max-per-source does not apply to mode udp: it is for tcp, quic and all",
+    "Flag --max-per-source does not apply to mode udp: it is for tcp, quic, all and lab",
   ],
   [
     ["udp", "--timeout", "5"],
-    "Flag --timeout does not apply to mode udp: it is for tcp, quic and all",
+    "Flag --timeout does not apply to mode udp: it is for tcp, quic, all and lab",
   ],
   [
     ["tcp", "--buffer-size", "5"],
-    "Flag --buffer-size does not apply to mode tcp: it is for udp, all and quic",
+    "Flag --buffer-size does not apply to mode tcp: it is for udp, all, lab and quic",
   ],
   [
     ["all", "--port", "1"],

@@ -329,15 +329,15 @@ Deno.test("faults: bad fault flags are usage errors naming the flag, exit 2", as
       ],
       [
         ["udp", "--close-after", "2"],
-        "Flag --close-after does not apply to mode udp: it is for tcp, quic and all",
+        "Flag --close-after does not apply to mode udp: it is for tcp, quic, all and lab",
       ],
       [
         ["udp", "--chunk-delay", "5"],
-        "Flag --chunk-delay does not apply to mode udp: it is for tcp, quic and all",
+        "Flag --chunk-delay does not apply to mode udp: it is for tcp, quic, all and lab",
       ],
       [
         ["tcp", "--duplicate", "0.1"],
-        "Flag --duplicate does not apply to mode tcp: it is for udp and all",
+        "Flag --duplicate does not apply to mode tcp: it is for udp, all and lab",
       ],
       [
         ["tcp", "--seed", "x"],

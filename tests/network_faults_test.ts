@@ -300,11 +300,11 @@ Deno.test("network faults: bad values of the new flags are usage errors naming t
       ],
       [
         ["udp", "--bandwidth", "100"],
-        "Flag --bandwidth does not apply to mode udp: it is for tcp, quic and all",
+        "Flag --bandwidth does not apply to mode udp: it is for tcp, quic, all and lab",
       ],
       [
         ["udp", "--fault-connections", "0.5"],
-        "Flag --fault-connections does not apply to mode udp: it is for tcp and all",
+        "Flag --fault-connections does not apply to mode udp: it is for tcp, all and lab",
       ],
       [
         ["tcp", "--fault-connections", "2"],

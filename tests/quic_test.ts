@@ -476,7 +476,7 @@ Deno.test("quic: usage errors name the flag, exit 2", async () => {
     ],
     [
       ["quic", "--reset-after", "1"],
-      "Flag --reset-after does not apply to mode quic: it is for tcp and all",
+      "Flag --reset-after does not apply to mode quic: it is for tcp, all and lab",
     ],
     [
       ["quic", "--tls-cert", "a.example=a.pem", "--tls-key", "a.example=k.pem"],

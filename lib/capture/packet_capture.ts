@@ -47,6 +47,14 @@ export interface CaptureOptions {
   file?: string;
   /** Called with each packet, in capture order. */
   onPacket(packet: Packet): void;
+  /**
+   * Called with each record as tcpdump wrote it (its 16-byte header and
+   * frame) and the stream's 24-byte file header: the two make a pcap file.
+   * Every record captured comes here, decoded or not.
+   *
+   * @default {undefined}
+   */
+  onRecord?: (record: Uint8Array, header: Uint8Array) => void;
 }
 
 /** A running capture. */
@@ -249,7 +257,12 @@ export async function startCapture(
   const stderrDone = (async () => {
     while (!(await stderr.read()).done) { /* discard */ }
   })();
-  const reader = new PcapReader();
+  const onRecord = options.onRecord;
+  const reader: PcapReader = new PcapReader({
+    onRecord: onRecord === undefined
+      ? undefined
+      : (record) => onRecord(record, reader.header!),
+  });
   const stdoutDone = (async () => {
     for await (const chunk of child.stdout) {
       if (file !== undefined) await writeAll(file, chunk);

@@ -165,11 +165,32 @@ const ICMP6_UNREACHABLE: Record<number, string> = {
  * ```
  */
 export class PcapReader {
+  #header: Uint8Array | undefined;
+  #onRecord: ((record: Uint8Array) => void) | undefined;
   #pending = new Uint8Array(0);
   #reassembler = new Reassembler();
   #littleEndian = true;
   #nanoseconds = false;
   #linkType = -1;
+
+  /**
+   * Makes a reader.
+   *
+   * @param options `onRecord` is called with each whole record as read (its
+   * 16-byte header and its frame, a copy), for keeping packets as pcap.
+   */
+  constructor(options: { onRecord?: (record: Uint8Array) => void } = {}) {
+    this.#onRecord = options.onRecord;
+  }
+
+  /**
+   * The stream's 24-byte file header, once read: with records, a pcap file.
+   *
+   * @returns The header, or `undefined` before it came.
+   */
+  get header(): Uint8Array | undefined {
+    return this.#header;
+  }
 
   /**
    * Adds bytes of the stream.
@@ -197,6 +218,7 @@ export class PcapReader {
       } else throw new TypeError("Cannot read the capture: not a pcap stream");
       this.#nanoseconds = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
       this.#linkType = view.getUint32(20, this.#littleEndian) & 0x0fffffff;
+      this.#header = joined.slice(0, 24);
       offset = 24;
     }
     const packets: Packet[] = [];
@@ -207,6 +229,7 @@ export class PcapReader {
       const captured = view.getUint32(offset + 8, le);
       if (offset + 16 + captured > joined.length) break;
       const frame = joined.subarray(offset + 16, offset + 16 + captured);
+      this.#onRecord?.(joined.slice(offset, offset + 16 + captured));
       const time = seconds * 1000 +
         (this.#nanoseconds ? fraction / 1e6 : fraction / 1e3);
       const packet = this.#decode(frame, time);

@@ -122,6 +122,15 @@ export interface ClientOptions {
    * @default {undefined}
    */
   proxyProtocol?: 1 | 2;
+  /**
+   * TCP: what follows the last message. `half-close` sends a FIN at once
+   * (the server answers what is left and closes); `wait` keeps the
+   * connection open until the server closes it, as `nc` does: the server's
+   * idle timeout ends it, and the server closes first.
+   *
+   * @default {"half-close"}
+   */
+  end?: "half-close" | "wait";
 }
 
 /** One message and what came back for it. */
@@ -411,7 +420,7 @@ async function sendOverTcp(
           summary.bytesOut += bytes.length;
         }
       }
-      await conn.closeWrite();
+      if (options.end !== "wait") await conn.closeWrite();
     } catch (error) {
       // The server closed: the replies read so far still count. A write
       // may meet the RST first (the read then sees only the end).

@@ -53,6 +53,27 @@ export interface OpsServerOptions {
    * @default {undefined}
    */
   control?: ControlOptions;
+  /**
+   * More pages, each under a path of its own (the lab's `/lab`): a request
+   * for `path` or below it, any method, goes to its `handle`.
+   *
+   * @default {[]}
+   */
+  pages?: readonly OpsPage[];
+}
+
+/** Pages served beside the ops endpoints (see {@linkcode OpsServerOptions.pages}). */
+export interface OpsPage {
+  /** The path served, and every path below it (`/lab`, `/lab/events`). */
+  readonly path: string;
+  /**
+   * Answers one request.
+   *
+   * @param request The request.
+   * @param peer Who asked.
+   * @returns The response.
+   */
+  handle(request: Request, peer: Deno.NetAddr): Response | Promise<Response>;
 }
 
 /** The side HTTP port, running. */
@@ -161,7 +182,12 @@ export function serveOps(options: OpsServerOptions): OpsServer {
     request: Request,
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
   ): Promise<Response> => {
-    if (new URL(request.url).pathname.startsWith("/control/")) {
+    const pathname = new URL(request.url).pathname;
+    const page = options.pages?.find((page) =>
+      pathname === page.path || pathname.startsWith(`${page.path}/`)
+    );
+    if (page !== undefined) return await page.handle(request, info.remoteAddr);
+    if (pathname.startsWith("/control/")) {
       return control === undefined
         ? text(404, "not found")
         : (await control).handle(request, info.remoteAddr);
