@@ -13,6 +13,8 @@ import type { AnyEchoServer } from "../lib/serving/server.ts";
 import type { ControlOptions, OpsServer } from "../lib/ops/mod.ts";
 import type { Lab } from "../lib/lab/mod.ts";
 import { isLoopback } from "../lib/serving/loopback.ts";
+import { withDeadline } from "../lib/serving/deadline.ts";
+import { DEFAULT_SHUTDOWN_GRACE } from "../lib/serving/defaults.ts";
 import type { TlsTerminationOptions } from "../lib/tls/tls_termination.ts";
 import type { QuicEchoServer } from "../quic.ts";
 import { errorMessage } from "../lib/serving/errors.ts";
@@ -304,7 +306,18 @@ async function serve(
   // The lab's replays end with the servers; its event streams end here,
   // before the HTTP server waits for its responses to finish.
   await lab?.close();
-  await ops?.shutdown();
+  if (ops !== undefined) {
+    // A client that stopped reading (a stalled lab page) would hold the
+    // HTTP server's graceful stop forever: it gets the servers' grace, and
+    // the exit closes what is left.
+    const stop = await withDeadline(ops.shutdown(), DEFAULT_SHUTDOWN_GRACE);
+    if (stop === "late") {
+      logger.warn(
+        "HTTP clients that stopped reading were still connected after {ms} ms: their connections close at exit",
+        { ms: DEFAULT_SHUTDOWN_GRACE },
+      );
+    }
+  }
   reporting = false;
   await stopLogging();
   return stopped === undefined ? 1 : 0;

@@ -10,7 +10,7 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { isRoot } from "../deploy/containers.ts";
 import { Browser, browserSkipped, keepScreenshot, pngSize } from "./browser.ts";
-import { MainProcess, runMain } from "./cli_process.ts";
+import { freePort, MainProcess, runMain, waitForTcp } from "./cli_process.ts";
 import { ensureCommand } from "./system_package.ts";
 
 const CAPTURE = ["--allow-run=tcpdump,setpriv"];
@@ -20,11 +20,15 @@ const tcpdump = (await isRoot())
   : "skipped: capturing needs root or CAP_NET_RAW";
 const packetsSkipped = chromium ?? tcpdump;
 
-/** A lab on free ports; `--timeout 1` so the TCP replay ends soon. */
+/**
+ * A lab on free ports; `--timeout 1` so the TCP replay ends soon. Ready
+ * once its HTTP port answers (it opens after the lab has started).
+ */
 async function startLab(
   permissions: readonly string[],
   extra: readonly string[] = [],
 ): Promise<{ lab: MainProcess; origin: string }> {
+  const httpPort = freePort();
   const lab = new MainProcess(
     [
       "lab",
@@ -35,7 +39,7 @@ async function startLab(
       "--quic-port",
       "0",
       "--http-port",
-      "0",
+      String(httpPort),
       "--timeout",
       "1",
       ...extra,
@@ -44,9 +48,15 @@ async function startLab(
     undefined,
     permissions,
   );
-  const line = await lab.waitFor(/Open http:\/\/127\.0\.0\.1:\d+\/lab$/);
-  const origin = line.match(/(http:\/\/127\.0\.0\.1:\d+)\/lab$/)![1]!;
-  return { lab, origin };
+  await Promise.race([
+    waitForTcp(httpPort),
+    lab.status.then((status) => {
+      throw new Error(
+        `the lab exited (${status.code}):\n${lab.lines.join("\n")}`,
+      );
+    }),
+  ]);
+  return { lab, origin: `http://127.0.0.1:${httpPort}` };
 }
 
 interface Row {
@@ -96,6 +106,10 @@ Deno.test({
   async fn() {
     const { lab, origin } = await startLab(CAPTURE);
     await using _lab = lab;
+    match(
+      await lab.waitFor(/Open http/),
+      new RegExp(`INFO  echolab: Open ${origin}/lab$`),
+    );
     await using browser = await Browser.open(origin);
     await browser.goto(`${origin}/lab`);
     const view = await browser.waitUntil<string>(
@@ -158,6 +172,11 @@ Deno.test({
     const png = await browser.screenshot();
     deepStrictEqual(pngSize(png), { width: 1280, height: 800 });
     await keepScreenshot("tcp-session", png);
+    // README's picture: the whole session, down to the last ACK.
+    await keepScreenshot(
+      "tcp-session-full",
+      await browser.screenshot({ full: true }),
+    );
     deepStrictEqual(browser.blocked, []);
     deepStrictEqual(browser.console, []);
     lab.kill("SIGTERM");
@@ -349,4 +368,318 @@ Deno.test({
     lab.kill("SIGTERM");
     strictEqual((await lab.finished()).code, 0);
   },
+});
+
+Deno.test({
+  name:
+    `lab: without the right to capture it says so, once, and the page shows server events only; usable on a phone${
+      chromium ? ` (${chromium})` : ""
+    }`,
+  ignore: chromium !== undefined,
+  async fn() {
+    // No --allow-run: tcpdump may not be started.
+    const { lab, origin } = await startLab([]);
+    await using _lab = lab;
+    const reason =
+      "no permission to run tcpdump; re-run with --allow-run=tcpdump,setpriv";
+    strictEqual(
+      lab.lines.filter((line) => line.includes("server events only")).length,
+      1,
+    );
+    match(
+      lab.lines.find((line) => line.includes("server events only"))!,
+      new RegExp(
+        `WARN  echolab\\.lab: The lab shows server events only, no packets: ${
+          reason.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+        }$`,
+      ),
+    );
+    const pcap = await fetch(`${origin}/lab/capture.pcap`);
+    strictEqual(pcap.status, 404);
+    strictEqual(await pcap.text(), `no packets: ${reason}`);
+    await using browser = await Browser.open(origin, {
+      width: 390,
+      height: 844,
+    });
+    await browser.goto(`${origin}/lab`);
+    strictEqual(
+      await browser.waitUntil<string>(
+        `document.getElementById("view").className && document.getElementById("view").textContent`,
+      ),
+      `Showing server events only (no packet capture: ${reason}).`,
+    );
+    strictEqual(
+      await browser.evaluate(`document.getElementById("download").hidden`),
+      true,
+    );
+    await browser.click("replay-udp-hello");
+    await browser.waitUntil(
+      `document.querySelectorAll('${session("udp")} .row').length >= 2`,
+    );
+    const [udp] = await rows(browser, session("udp"));
+    deepStrictEqual(udp!.map((row) => [row.kind, row.key]), [
+      ["server", "truncated"],
+      ["server", "reply-event"],
+    ]);
+    await browser.click("replay-tcp-hello");
+    await browser.waitUntil(
+      `document.querySelector('${session("tcp")} .row[data-event="closed"]')`,
+    );
+    const [tcp] = await rows(browser, session("tcp"));
+    deepStrictEqual(tcp!.map((row) => row.event), [
+      "accepted",
+      "read",
+      "wrote",
+      "read",
+      "wrote",
+      "timeout",
+      "closed",
+    ]);
+    const sessionText = await browser.evaluate<string[]>(
+      `[...document.querySelectorAll('${
+        session("tcp")
+      } p')].map((p) => p.textContent)`,
+    );
+    deepStrictEqual(sessionText, [
+      "TCP states are read from packets, and none are captured here.",
+      "The server closed first: its FIN came first, so the server ends in TIME-WAIT (kept about 60 s on Linux, so that late packets of this connection die out) while the client went through CLOSE-WAIT and LAST-ACK.",
+    ]);
+    // On a phone the page fits the width; the diagram scrolls inside it.
+    const layout = await browser.evaluate<
+      { page: number; diagram: number; box: number }
+    >(
+      `({ page: document.documentElement.scrollWidth,
+          diagram: document.querySelector(".diagram").scrollWidth,
+          box: document.querySelector(".diagram").clientWidth })`,
+    );
+    ok(layout.page <= 390, JSON.stringify(layout));
+    ok(layout.diagram > layout.box, JSON.stringify(layout));
+    const png = await browser.screenshot();
+    deepStrictEqual(pngSize(png), { width: 390, height: 844 });
+    await keepScreenshot("events-only-phone", png);
+    deepStrictEqual(browser.blocked, []);
+    deepStrictEqual(browser.console, []);
+    lab.kill("SIGTERM");
+    strictEqual((await lab.finished()).code, 0);
+  },
+});
+
+/** Sends `count` datagrams from one socket, each awaiting its reply. */
+async function datagrams(port: number, count: number): Promise<number> {
+  const socket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  const to = { transport: "udp" as const, hostname: "127.0.0.1", port };
+  const payload = new TextEncoder().encode("ping");
+  let answered = 0;
+  try {
+    for (let index = 0; index < count; index++) {
+      await socket.send(payload, to);
+      await socket.receive();
+      answered++;
+    }
+  } finally {
+    socket.close();
+  }
+  return answered;
+}
+
+/** The server-sent events of `/lab/events` until `enough` says so. */
+async function readEvents(
+  origin: string,
+  enough: (names: string[]) => boolean,
+): Promise<{ name: string; data: Record<string, unknown> }[]> {
+  const response = await fetch(`${origin}/lab/events`);
+  const reader = response.body!.pipeThrough(new TextDecoderStream())
+    .getReader();
+  let text = "";
+  let messages: { name: string; data: Record<string, unknown> }[] = [];
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+    const complete = text.slice(0, text.lastIndexOf("\n\n") + 2);
+    messages = complete.split("\n\n").filter((block) =>
+      block.includes("data: ")
+    )
+      .map((block) => ({
+        name: block.match(/^event: (.*)$/m)![1]!,
+        data: JSON.parse(block.match(/^data: (.*)$/m)![1]!),
+      }));
+    if (enough(messages.map((message) => message.name))) break;
+  }
+  await reader.cancel();
+  return messages;
+}
+
+/** A server's port, as the lab's page is told it. */
+async function serverPort(origin: string, kind: string): Promise<number> {
+  const [config] = await readEvents(origin, (names) => names.length > 0);
+  const servers = config!.data.servers as Record<string, string>;
+  return Number(servers[kind]!.split(":").at(-1));
+}
+
+Deno.test({
+  name:
+    `lab: the last 2,000 events are kept, older ones dropped and said so, on the server and in the page${
+      chromium ? ` (${chromium})` : ""
+    }`,
+  ignore: chromium !== undefined,
+  async fn() {
+    const { lab, origin } = await startLab([], ["--log-level", "warning"]);
+    await using _lab = lab;
+    const udpPort = await serverPort(origin, "udp");
+    await using browser = await Browser.open(origin);
+    await browser.goto(`${origin}/lab`);
+    await browser.waitUntil(`document.getElementById("view").className`);
+    // Each datagram: two server events (received, replied).
+    strictEqual(await datagrams(udpPort, 1100), 1100);
+    strictEqual(
+      await browser.waitUntil<string>(
+        `document.getElementById("count-events").textContent === "2000" && document.getElementById("dropped").textContent`,
+      ),
+      "200 older events dropped (the page keeps the last 2000)",
+    );
+    strictEqual(
+      await browser.evaluate(`document.querySelectorAll(".row").length`),
+      2000,
+    );
+    // A page opened now gets the 2,000 kept and the count of the others.
+    const messages = await readEvents(
+      origin,
+      (names) => names.filter((name) => name === "lab").length >= 2000,
+    );
+    deepStrictEqual(messages.slice(0, 2).map((message) => message.name), [
+      "config",
+      "dropped",
+    ]);
+    deepStrictEqual(messages[1]!.data, { older: 200 });
+    const events = messages.filter((message) => message.name === "lab");
+    strictEqual(events.length, 2000);
+    strictEqual(events[0]!.data.id, 201);
+    strictEqual(events.at(-1)!.data.id, 2200);
+    lab.kill("SIGTERM");
+    strictEqual((await lab.finished()).code, 0);
+  },
+});
+
+Deno.test("lab: a page that never reads its events does not delay the echo; what it misses is counted", async () => {
+  const { lab, origin } = await startLab([], ["--log-level", "warning"]);
+  await using _lab = lab;
+  const udpPort = await serverPort(origin, "udp");
+  const port = Number(new URL(origin).port);
+  // Asks for the event stream and never reads a byte of it.
+  using stalled = await Deno.connect({ hostname: "127.0.0.1", port });
+  await stalled.write(
+    new TextEncoder().encode(
+      "GET /lab/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    ),
+  );
+  // Far more events than the socket buffers and the page's queue hold.
+  strictEqual(await datagrams(udpPort, 30_000), 30_000);
+  // A page that reads is told how many the stalled one lost.
+  const messages = await readEvents(
+    origin,
+    (names) => names.includes("stats"),
+  );
+  const stats = messages.find((message) => message.name === "stats")!.data;
+  const lost = (stats.events as { slow: number }).slow;
+  ok(lost > 0, JSON.stringify(stats));
+  strictEqual(stats.datagrams, 30_000);
+  // TCP answers too, while the stalled page still holds its connection.
+  using conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: await serverPort(origin, "tcp"),
+  });
+  await conn.write(new TextEncoder().encode("still here\n"));
+  const reply = new Uint8Array(64);
+  const read = await conn.read(reply);
+  strictEqual(
+    new TextDecoder().decode(reply.subarray(0, read!)),
+    "received msg: still here\n",
+  );
+  // The stop does not wait for the stalled page for ever.
+  lab.kill("SIGTERM");
+  strictEqual((await lab.finished()).code, 0);
+  match(
+    lab.lines.at(-1)!,
+    /HTTP clients that stopped reading were still connected after 2000 ms: their connections close at exit$/,
+  );
+});
+
+Deno.test("lab: the buttons' endpoints answer the lab page only, and refuse clearly", async () => {
+  const { lab, origin } = await startLab([]);
+  await using _lab = lab;
+  const post = async (path: string, headers: HeadersInit, body = "") => {
+    const response = await fetch(`${origin}${path}`, {
+      method: "POST",
+      headers,
+      body,
+    });
+    return [response.status, await response.text()];
+  };
+  deepStrictEqual(await post("/lab/replay/udp-hello", {}), [
+    403,
+    "send X-Echolab-Lab: 1 (the lab page does)",
+  ]);
+  deepStrictEqual(
+    await post("/lab/replay/udp-hello", {
+      "x-echolab-lab": "1",
+      origin: "http://example.com",
+    }),
+    [403, "lab replays come from the lab page, not http://example.com"],
+  );
+  deepStrictEqual(await post("/lab/replay/nope", { "x-echolab-lab": "1" }), [
+    404,
+    "no replay named nope",
+  ]);
+  deepStrictEqual(
+    await post("/lab/send", { "x-echolab-lab": "1" }, "{"),
+    [400, 'send JSON: {"transport": "tcp", "text": "hello"}'],
+  );
+  deepStrictEqual(
+    await post(
+      "/lab/send",
+      { "x-echolab-lab": "1" },
+      JSON.stringify({ transport: "tcp", text: "a\nb" }),
+    ),
+    [400, "text must be one line, not empty"],
+  );
+  deepStrictEqual(
+    await post(
+      "/lab/send",
+      { "x-echolab-lab": "1" },
+      JSON.stringify({ transport: "udp", text: "x".repeat(513) }),
+    ),
+    [400, "text must be at most 512 characters"],
+  );
+  deepStrictEqual(
+    await post(
+      "/lab/send",
+      { "x-echolab-lab": "1", origin },
+      JSON.stringify({ transport: "tcp", text: "free line" }),
+    ),
+    [202, "sending over tcp"],
+  );
+  await lab.waitFor(/Lab send over tcp asked by 127\.0\.0\.1:\d+$/);
+  const page = await fetch(`${origin}/lab`);
+  strictEqual(page.status, 200);
+  match(
+    page.headers.get("content-security-policy")!,
+    /^default-src 'self'; .*script-src 'self'; connect-src 'self'/,
+  );
+  await page.body?.cancel();
+  const deleted = await fetch(`${origin}/lab`, { method: "DELETE" });
+  strictEqual(deleted.status, 405);
+  await deleted.body?.cancel();
+  // The free line went through echolab's client to the TCP server.
+  const tcpPort = await lab.port("tcp");
+  await lab.waitFor(
+    new RegExp(`closed 127\\.0\\.0\\.1:\\d+: client closed first .*1 lines`),
+  );
+  ok(tcpPort > 0);
+  lab.kill("SIGTERM");
+  strictEqual((await lab.finished()).code, 0);
 });

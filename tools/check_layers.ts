@@ -38,6 +38,7 @@ export const CONCERNS: Readonly<Record<string, readonly string[]>> = {
   capture: [],
   ops: ["faults", "policy", "client"],
   client: ["proxy", "policy"],
+  lab: ["capture", "client"],
 };
 
 /** The concerns a plain echo server never loads at start. */
@@ -49,6 +50,7 @@ export const OPTIONAL_CONCERNS: readonly string[] = [
   "capture",
   "ops",
   "client",
+  "lab",
 ];
 
 /** The core entries: the servers, which may use the core's private files. */

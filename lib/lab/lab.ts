@@ -81,7 +81,9 @@ export interface Lab extends AsyncDisposable {
   handle(request: Request, peer: Deno.NetAddr): Promise<Response>;
   /**
    * Stops the capture, waits for running replays and ends the pages'
-   * event streams.
+   * event streams. (A page that stopped reading keeps its connection until
+   * it reads or goes: the HTTP server's graceful stop waits for it, so the
+   * program bounds that wait.)
    *
    * @returns Once all of it is done.
    */

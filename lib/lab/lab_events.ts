@@ -8,8 +8,6 @@
  * @module
  */
 
-import type { LogRecord, Sink } from "@logtape/logtape";
-
 /** A packet, as the lab shows it. */
 export interface LabPacket {
   /** `packet`. */
@@ -78,6 +76,19 @@ export type NewLabEvent = (LabPacket | LabServerEvent | LabNote) & {
   at: number;
 };
 
+/**
+ * The parts of a LogTape record the lab reads: a `LogRecord` is one, so
+ * the sink goes straight into LogTape's configuration.
+ */
+export interface TraceRecord {
+  /** The template, as logged. */
+  readonly rawMessage: string | TemplateStringsArray;
+  /** The message: text and values, alternating. */
+  readonly message: readonly unknown[];
+  /** The values by name. */
+  readonly properties: Record<string, unknown>;
+}
+
 /** Options of {@linkcode LabEvents}. */
 export interface LabEventsOptions {
   /**
@@ -96,12 +107,13 @@ export interface LabEventsOptions {
    */
   hold?: number;
   /**
-   * Messages waiting for one browser at most; past it, new ones are
-   * dropped for that browser and counted.
+   * Bytes of events waiting for one browser at most (beyond what its
+   * connection's socket buffers hold); past it, new ones are dropped for
+   * that browser and counted.
    *
-   * @default {1000}
+   * @default {1048576}
    */
-  queue?: number;
+  queueBytes?: number;
 }
 
 /** The default of {@linkcode LabEventsOptions.limit}. */
@@ -111,6 +123,7 @@ const encoder = new TextEncoder();
 /** One browser's stream. */
 class Subscriber {
   queue: string[] = [];
+  bytes = 0;
   lost = 0;
   wake: (() => void) | undefined;
   closed = false;
@@ -150,7 +163,7 @@ export class LabEvents {
   constructor(options: LabEventsOptions = {}) {
     this.#limit = options.limit ?? DEFAULT_LAB_EVENTS;
     this.#hold = options.hold ?? 150;
-    this.#queue = options.queue ?? 1000;
+    this.#queue = options.queueBytes ?? 1024 * 1024;
   }
 
   /** The most events kept. */
@@ -203,8 +216,8 @@ export class LabEvents {
    *
    * @returns The sink.
    */
-  traceSink(): Sink {
-    return (record: LogRecord) => {
+  traceSink(): (record: TraceRecord) => void {
+    return (record: TraceRecord) => {
       const event = serverEvent(record);
       if (event !== undefined) this.add(event);
     };
@@ -219,7 +232,7 @@ export class LabEvents {
   broadcast(name: string, data: unknown): void {
     const message = `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
     for (const subscriber of this.#subscribers) {
-      this.#offer(subscriber, message);
+      this.#offer(subscriber, message, 1);
     }
   }
 
@@ -242,6 +255,7 @@ export class LabEvents {
       ...this.#events.map(message),
     ].join("");
     subscriber.queue.push(backlog);
+    subscriber.bytes = backlog.length;
     this.#subscribers.add(subscriber);
     const leave = () => {
       subscriber.closed = true;
@@ -260,6 +274,7 @@ export class LabEvents {
         }
         let text = subscriber.queue.join("");
         subscriber.queue.length = 0;
+        subscriber.bytes = 0;
         if (subscriber.lost > 0) {
           text += `event: lost\ndata: ${
             JSON.stringify({ events: subscriber.lost })
@@ -318,18 +333,20 @@ export class LabEvents {
       this.#droppedOld += over;
     }
     const text = messages.join("");
-    for (const subscriber of this.#subscribers) this.#offer(subscriber, text);
+    for (const subscriber of this.#subscribers) {
+      this.#offer(subscriber, text, messages.length);
+    }
   }
 
-  #offer(subscriber: Subscriber, text: string): void {
-    if (subscriber.queue.length >= this.#queue) {
+  #offer(subscriber: Subscriber, text: string, count: number): void {
+    if (subscriber.bytes + text.length > this.#queue) {
       // This browser is behind: it loses these, and is told how many.
-      const count = text.split("\n\n").length - 1;
       subscriber.lost += count;
       this.#droppedSlow += count;
       return;
     }
     subscriber.queue.push(text);
+    subscriber.bytes += text.length;
     subscriber.wake?.();
   }
 }
@@ -342,7 +359,7 @@ function message(event: LabEvent): string {
 const TRACE_PREFIX = /^\+\S+ s \S+ /;
 
 /** A `--trace` record as a lab event; `undefined` for a packet line. */
-function serverEvent(record: LogRecord): NewLabEvent | undefined {
+function serverEvent(record: TraceRecord): NewLabEvent | undefined {
   const properties = record.properties;
   const transport = properties.transport;
   if (transport !== "tcp" && transport !== "udp" && transport !== "quic") {

@@ -25,4 +25,11 @@
 
 export * from "./lab.ts";
 export * from "./lab_events.ts";
-export type { AnyEchoServer } from "../serving/server.ts";
+export type {
+  AnyEchoServer,
+  EchoServer,
+  ServerAddr,
+} from "../serving/server.ts";
+export type * from "../serving/stages.ts";
+export type { Tracer } from "../serving/tracer.ts";
+export type { ServerStats, StatsSnapshot } from "../serving/server_stats.ts";
