@@ -7,6 +7,7 @@
 
 import {
   DEFAULT_HOSTNAME,
+  DEFAULT_HTTP_PORT,
   DEFAULT_PREFIX,
   DEFAULT_QUIC_PORT,
   DEFAULT_TCP_PORT,
@@ -18,6 +19,7 @@ const HOST = DEFAULT_HOSTNAME;
 const TCP = DEFAULT_TCP_PORT;
 const UDP = DEFAULT_UDP_PORT;
 const QUIC = DEFAULT_QUIC_PORT;
+const HTTP = DEFAULT_HTTP_PORT;
 /** Where a flag's words start, and where its default's brackets start. */
 const TEXT_COLUMN = 26;
 const DEFAULT_COLUMN = 66;
@@ -78,6 +80,7 @@ Usage:
   deno run --allow-net=${HOST} --unstable-net main.ts udp [flags]
   deno run --allow-net=${HOST} --unstable-net main.ts quic [flags]
   deno run --allow-net=${HOST} --unstable-net main.ts all [flags]
+  deno run --allow-net=${HOST} --allow-run=tcpdump,setpriv --unstable-net main.ts lab [flags]
   deno run --allow-net=${HOST} --unstable-net main.ts send [flags] [message...]
 
 Modes:
@@ -86,6 +89,8 @@ Modes:
   quic  QUIC (${HOST}:${QUIC}, UDP): each stream a line echo, each datagram
         answered like UDP; an ephemeral certificate unless --tls-cert
   all   the three servers in one process (--tcp-port, --udp-port, --quic-port)
+  lab   all, plus the lab: open http://${HOST}:${HTTP}/lab to watch the packets
+        and the servers' events live, and replay the seed's sessions
   send  the client: send each message (or stdin's lines) and time the replies
 
 Flags:
@@ -116,6 +121,7 @@ Examples:
   deno task send hello world         # or: deno task send --udp "hello world"
   deno task udp                      # then: nc -u 127.0.0.1 6000
   deno task quic                     # logs its certificate's SHA-256
+  deno task lab                      # then open http://127.0.0.1:9090/lab
   deno run --allow-net=127.0.0.1 --unstable-net main.ts udp --buffer-size 1024
   deno run --allow-net=[::1]:9000 --unstable-net main.ts tcp --host ::1 --port 9000
 `;
