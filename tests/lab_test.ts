@@ -127,6 +127,13 @@ Deno.test({
     await browser.waitUntil(
       `document.querySelector('.session[data-transport="tcp"] .states [data-side="server"]').textContent.endsWith("TIME-WAIT")`,
     );
+    // The replay's outcome, noted once the client is done.
+    strictEqual(
+      await browser.waitUntil(
+        `document.querySelectorAll(".note").length === 2 && document.querySelectorAll(".note")[1].textContent`,
+      ),
+      "TCP: hello, world, then wait for the timeout: 2 replies",
+    );
     const [session] = await rows(browser, '.session[data-transport="tcp"]');
     const labels = session!.map((row) =>
       row.kind === "packet"
@@ -169,6 +176,32 @@ Deno.test({
     );
     strictEqual(closer.first, "server");
     match(closer.text, /^The server closed first/);
+    // The counters, each a label and its number, as the server counts.
+    deepStrictEqual(
+      await browser.waitUntil(
+        `(() => { const counts = Object.fromEntries([...document.querySelectorAll("#counters dl div")].map((item) => [item.querySelector("dt").textContent, item.querySelector("dd").textContent])); return counts["Lines"] === "2" && counts; })()`,
+      ),
+      {
+        Connections: "1",
+        Lines: "2",
+        Datagrams: "0",
+        "Bytes in": "12",
+        "Bytes out": "40",
+        Drops: "0",
+        // The rows and the replay's notes: its start and its outcome.
+        "Events shown": String(labels.length + 2),
+      },
+    );
+    // Clicking an arrow explains it.
+    await browser.evaluate(
+      `document.querySelector('.session[data-transport="tcp"] .row[data-key="syn"]').dispatchEvent(new MouseEvent("click", { bubbles: true }))`,
+    );
+    strictEqual(
+      await browser.evaluate(
+        `document.getElementById("explain-title").textContent`,
+      ),
+      "SYN: may we talk?",
+    );
     const png = await browser.screenshot();
     deepStrictEqual(pngSize(png), { width: 1280, height: 800 });
     await keepScreenshot("tcp-session", png);
@@ -382,6 +415,7 @@ Deno.test({
     await using _lab = lab;
     const reason =
       "no permission to run tcpdump; re-run with --allow-run=tcpdump,setpriv";
+    await lab.waitFor(/Open http/);
     strictEqual(
       lab.lines.filter((line) => line.includes("server events only")).length,
       1,
@@ -457,6 +491,31 @@ Deno.test({
     const png = await browser.screenshot();
     deepStrictEqual(pngSize(png), { width: 390, height: 844 });
     await keepScreenshot("events-only-phone", png);
+    // Pause holds new events back; Resume shows them; Clear empties the view.
+    const shown = await browser.evaluate<number>(
+      `document.querySelectorAll(".row").length`,
+    );
+    await browser.click("pause");
+    await browser.click("replay-udp-hello");
+    // The replay's two notes and the server's two events.
+    await browser.waitUntil(
+      `document.getElementById("dropped").textContent === "4 events waiting for Resume"`,
+    );
+    strictEqual(
+      await browser.evaluate(`document.querySelectorAll(".row").length`),
+      shown,
+    );
+    await browser.click("pause");
+    await browser.waitUntil(
+      `document.querySelectorAll(".row").length === ${shown + 2}`,
+    );
+    await browser.click("clear");
+    deepStrictEqual(
+      await browser.evaluate(
+        `[document.querySelectorAll(".row").length, document.getElementById("count-events").textContent, document.getElementById("empty") !== null]`,
+      ),
+      [0, "0", true],
+    );
     deepStrictEqual(browser.blocked, []);
     deepStrictEqual(browser.console, []);
     lab.kill("SIGTERM");
@@ -536,11 +595,13 @@ Deno.test({
     await browser.waitUntil(`document.getElementById("view").className`);
     // Each datagram: two server events (received, replied).
     strictEqual(await datagrams(udpPort, 1100), 1100);
-    strictEqual(
-      await browser.waitUntil<string>(
-        `document.getElementById("count-events").textContent === "2000" && document.getElementById("dropped").textContent`,
+    // The last event (the 2,200th) has arrived: every one has.
+    await browser.waitUntil(`document.querySelector('.row[data-id="2200"]')`);
+    deepStrictEqual(
+      await browser.evaluate(
+        `[document.getElementById("count-events").textContent, document.getElementById("dropped").textContent]`,
       ),
-      "200 older events dropped (the page keeps the last 2000)",
+      ["2000", "200 older events dropped (the page keeps the last 2000)"],
     );
     strictEqual(
       await browser.evaluate(`document.querySelectorAll(".row").length`),

@@ -419,7 +419,7 @@ Deno.test("proxy protocol: usage errors name the flag, exit 2", async () => {
     const [args, message] of [
       [
         ["udp", "--proxy-protocol"],
-        "Flag --proxy-protocol does not apply to mode udp: it is for tcp, all and send",
+        "Flag --proxy-protocol does not apply to mode udp: it is for tcp, all, lab and send",
       ],
       [
         ["tcp", "--proxy-from", "10.0.0.0/8"],
