@@ -10,8 +10,12 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { isRoot } from "../deploy/containers.ts";
 import { Browser, browserSkipped, keepScreenshot, pngSize } from "./browser.ts";
+import { Firefox, firefoxSkipped } from "./firefox.ts";
 import { freePort, MainProcess, runMain, waitForTcp } from "./cli_process.ts";
 import { ensureCommand } from "./system_package.ts";
+
+/** What the tests ask of a browser: Chromium's driver or Firefox's. */
+type Driver = Browser | Firefox;
 
 const CAPTURE = ["--allow-run=tcpdump,setpriv"];
 const chromium = await browserSkipped();
@@ -68,7 +72,7 @@ interface Row {
 }
 
 /** The rows of the sessions that match `selector`, in order. */
-function rows(browser: Browser, selector: string): Promise<Row[][]> {
+function rows(browser: Driver, selector: string): Promise<Row[][]> {
   return browser.evaluate<Row[][]>(
     `[...document.querySelectorAll(${
       JSON.stringify(selector)
@@ -97,124 +101,147 @@ function inOrder(labels: string[], expected: RegExp[]): number[] {
   return found;
 }
 
-Deno.test({
-  name:
-    `lab: the TCP button draws the seed's session, packets, events and states in order${
-      packetsSkipped ? ` (${packetsSkipped})` : ""
-    }`,
-  ignore: packetsSkipped !== undefined,
-  async fn() {
-    const { lab, origin } = await startLab(CAPTURE);
-    await using _lab = lab;
-    match(
-      await lab.waitFor(/Open http/),
-      new RegExp(`INFO  echolab: Open ${origin}/lab$`),
-    );
-    await using browser = await Browser.open(origin);
-    await browser.goto(`${origin}/lab`);
-    const view = await browser.waitUntil<string>(
-      `document.getElementById("view").className && document.getElementById("view").textContent`,
-    );
-    strictEqual(
-      view,
-      "Showing captured packets (tcpdump on lo) and the server's own events.",
-    );
-    await browser.click("replay-tcp-hello");
+/**
+ * Opens the lab in a browser, presses "TCP: hello, world", and checks the
+ * seed's session as the page shows it.
+ */
+async function checkTcpSession(
+  name: string,
+  open: (origin: string) => Promise<Driver>,
+): Promise<void> {
+  const { lab, origin } = await startLab(CAPTURE);
+  await using _lab = lab;
+  match(
+    await lab.waitFor(/Open http/),
+    new RegExp(`INFO  echolab: Open ${origin}/lab$`),
+  );
+  await using browser = await open(origin);
+  await browser.goto(`${origin}/lab`);
+  const view = await browser.waitUntil<string>(
+    `document.getElementById("view").className && document.getElementById("view").textContent`,
+  );
+  strictEqual(
+    view,
+    "Showing captured packets (tcpdump on lo) and the server's own events.",
+  );
+  await browser.click("replay-tcp-hello");
+  await browser.waitUntil(
+    `document.querySelector('.session[data-transport="tcp"] .closer')`,
+  );
+  // The client's FIN and the server's ACK of it come after the close.
+  await browser.waitUntil(
+    `document.querySelector('.session[data-transport="tcp"] .states [data-side="server"]').textContent.endsWith("TIME-WAIT")`,
+  );
+  // The replay's outcome, noted once the client is done.
+  strictEqual(
     await browser.waitUntil(
-      `document.querySelector('.session[data-transport="tcp"] .closer')`,
-    );
-    // The client's FIN and the server's ACK of it come after the close.
+      `document.querySelectorAll(".note").length === 2 && document.querySelectorAll(".note")[1].textContent`,
+    ),
+    "TCP: hello, world, then wait for the timeout: 2 replies",
+  );
+  const [session] = await rows(browser, '.session[data-transport="tcp"]');
+  const labels = session!.map((row) =>
+    row.kind === "packet"
+      ? `${row.dir} ${row.label}`
+      : `server ${row.event} ${row.label}`
+  );
+  inOrder(labels, [
+    /^to-server \[SYN\] seq 0 win \d+$/,
+    /^to-client \[SYN, ACK\] seq 0 ack 1 win \d+$/,
+    /^to-server \[ACK\] seq 1 ack 1$/,
+    /^server accepted accepted 127\.0\.0\.1:\d+ on 127\.0\.0\.1:\d+$/,
+    /^to-server \[PSH, ACK\] seq 1 ack 1 len 6 "hello\\n"$/,
+    /^server read read 6 bytes from /,
+    // write() returns once the kernel has sent: the event comes after.
+    /^to-client \[PSH, ACK\] seq 1 ack 7 len 20 "received msg: hello\\n"$/,
+    /^server wrote wrote 20 bytes to /,
+    /^to-server \[PSH, ACK\] seq 7 ack 21 len 6 "world\\n"$/,
+    /^server read read 6 bytes from /,
+    /^to-client \[PSH, ACK\] seq 21 ack 13 len 20 "received msg: world\\n"$/,
+    /^server wrote wrote 20 bytes to /,
+    /^server timeout timeout for 127\.0\.0\.1:\d+: idle timeout$/,
+    /^to-client \[FIN, ACK\] seq 41 ack 13$/,
+    /^to-server \[FIN, ACK\] seq 13 ack 42$/,
+    /^to-client \[ACK\] seq 42 ack 14$/,
+  ]);
+  ok(
+    labels.some((label) =>
+      /^server closed closed .*: server closed first/.test(label)
+    ),
+  );
+  const states = await browser.evaluate<string[]>(
+    `[...document.querySelectorAll('.session[data-transport="tcp"] .states [data-side]')].map((span) => span.textContent)`,
+  );
+  deepStrictEqual(states, [
+    "client: CLOSED → SYN-SENT → ESTABLISHED → CLOSE-WAIT → LAST-ACK → CLOSED",
+    "server: LISTEN → SYN-RECEIVED → ESTABLISHED → FIN-WAIT-1 → FIN-WAIT-2 → TIME-WAIT",
+  ]);
+  const closer = await browser.evaluate<{ first: string; text: string }>(
+    `(() => { const p = document.querySelector('.session[data-transport="tcp"] .closer'); return { first: p.dataset.first, text: p.textContent }; })()`,
+  );
+  strictEqual(closer.first, "server");
+  match(closer.text, /^The server closed first/);
+  // The counters, each a label and its number, as the server counts.
+  deepStrictEqual(
     await browser.waitUntil(
-      `document.querySelector('.session[data-transport="tcp"] .states [data-side="server"]').textContent.endsWith("TIME-WAIT")`,
-    );
-    // The replay's outcome, noted once the client is done.
-    strictEqual(
-      await browser.waitUntil(
-        `document.querySelectorAll(".note").length === 2 && document.querySelectorAll(".note")[1].textContent`,
-      ),
-      "TCP: hello, world, then wait for the timeout: 2 replies",
-    );
-    const [session] = await rows(browser, '.session[data-transport="tcp"]');
-    const labels = session!.map((row) =>
-      row.kind === "packet"
-        ? `${row.dir} ${row.label}`
-        : `server ${row.event} ${row.label}`
-    );
-    inOrder(labels, [
-      /^to-server \[SYN\] seq 0 win \d+$/,
-      /^to-client \[SYN, ACK\] seq 0 ack 1 win \d+$/,
-      /^to-server \[ACK\] seq 1 ack 1$/,
-      /^server accepted accepted 127\.0\.0\.1:\d+ on 127\.0\.0\.1:\d+$/,
-      /^to-server \[PSH, ACK\] seq 1 ack 1 len 6 "hello\\n"$/,
-      /^server read read 6 bytes from /,
-      // write() returns once the kernel has sent: the event comes after.
-      /^to-client \[PSH, ACK\] seq 1 ack 7 len 20 "received msg: hello\\n"$/,
-      /^server wrote wrote 20 bytes to /,
-      /^to-server \[PSH, ACK\] seq 7 ack 21 len 6 "world\\n"$/,
-      /^server read read 6 bytes from /,
-      /^to-client \[PSH, ACK\] seq 21 ack 13 len 20 "received msg: world\\n"$/,
-      /^server wrote wrote 20 bytes to /,
-      /^server timeout timeout for 127\.0\.0\.1:\d+: idle timeout$/,
-      /^to-client \[FIN, ACK\] seq 41 ack 13$/,
-      /^to-server \[FIN, ACK\] seq 13 ack 42$/,
-      /^to-client \[ACK\] seq 42 ack 14$/,
-    ]);
-    ok(
-      labels.some((label) =>
-        /^server closed closed .*: server closed first/.test(label)
-      ),
-    );
-    const states = await browser.evaluate<string[]>(
-      `[...document.querySelectorAll('.session[data-transport="tcp"] .states [data-side]')].map((span) => span.textContent)`,
-    );
-    deepStrictEqual(states, [
-      "client: CLOSED → SYN-SENT → ESTABLISHED → CLOSE-WAIT → LAST-ACK → CLOSED",
-      "server: LISTEN → SYN-RECEIVED → ESTABLISHED → FIN-WAIT-1 → FIN-WAIT-2 → TIME-WAIT",
-    ]);
-    const closer = await browser.evaluate<{ first: string; text: string }>(
-      `(() => { const p = document.querySelector('.session[data-transport="tcp"] .closer'); return { first: p.dataset.first, text: p.textContent }; })()`,
-    );
-    strictEqual(closer.first, "server");
-    match(closer.text, /^The server closed first/);
-    // The counters, each a label and its number, as the server counts.
-    deepStrictEqual(
-      await browser.waitUntil(
-        `(() => { const counts = Object.fromEntries([...document.querySelectorAll("#counters dl div")].map((item) => [item.querySelector("dt").textContent, item.querySelector("dd").textContent])); return counts["Lines"] === "2" && counts; })()`,
-      ),
-      {
-        Connections: "1",
-        Lines: "2",
-        Datagrams: "0",
-        "Bytes in": "12",
-        "Bytes out": "40",
-        Drops: "0",
-        // The rows and the replay's notes: its start and its outcome.
-        "Events shown": String(labels.length + 2),
-      },
-    );
-    // Clicking an arrow explains it.
+      `(() => { const counts = Object.fromEntries([...document.querySelectorAll("#counters dl div")].map((item) => [item.querySelector("dt").textContent, item.querySelector("dd").textContent])); return counts["Lines"] === "2" && counts; })()`,
+    ),
+    {
+      Connections: "1",
+      Lines: "2",
+      Datagrams: "0",
+      "Bytes in": "12",
+      "Bytes out": "40",
+      Drops: "0",
+      // The rows and the replay's notes: its start and its outcome.
+      "Events shown": String(labels.length + 2),
+    },
+  );
+  // Clicking an arrow explains it.
+  await browser.evaluate(
+    `document.querySelector('.session[data-transport="tcp"] .row[data-key="syn"]').dispatchEvent(new MouseEvent("click", { bubbles: true }))`,
+  );
+  strictEqual(
     await browser.evaluate(
-      `document.querySelector('.session[data-transport="tcp"] .row[data-key="syn"]').dispatchEvent(new MouseEvent("click", { bubbles: true }))`,
-    );
-    strictEqual(
-      await browser.evaluate(
-        `document.getElementById("explain-title").textContent`,
-      ),
-      "SYN: may we talk?",
-    );
-    const png = await browser.screenshot();
-    deepStrictEqual(pngSize(png), { width: 1280, height: 800 });
-    await keepScreenshot("tcp-session", png);
-    // README's picture: the whole session, down to the last ACK.
+      `document.getElementById("explain-title").textContent`,
+    ),
+    "SYN: may we talk?",
+  );
+  const png = await browser.screenshot();
+  deepStrictEqual(pngSize(png), { width: 1280, height: 800 });
+  await keepScreenshot(`tcp-session-${name}`, png);
+  // README's picture: the whole session, down to the last ACK.
+  if (browser instanceof Browser) {
     await keepScreenshot(
       "tcp-session-full",
       await browser.screenshot({ full: true }),
     );
-    deepStrictEqual(browser.blocked, []);
-    deepStrictEqual(browser.console, []);
-    lab.kill("SIGTERM");
-    strictEqual((await lab.finished()).code, 0);
-  },
+  }
+  deepStrictEqual(browser.blocked, []);
+  deepStrictEqual(browser.console, []);
+  lab.kill("SIGTERM");
+  strictEqual((await lab.finished()).code, 0);
+}
+
+Deno.test({
+  name:
+    `lab: the TCP button draws the seed's session, packets, events and states in order, in Chromium${
+      packetsSkipped ? ` (${packetsSkipped})` : ""
+    }`,
+  ignore: packetsSkipped !== undefined,
+  fn: () => checkTcpSession("chromium", (origin) => Browser.open(origin)),
+});
+
+const firefox = await firefoxSkipped();
+const firefoxPacketsSkipped = firefox ?? tcpdump;
+
+Deno.test({
+  name:
+    `lab: the TCP button draws the seed's session, packets, events and states in order, in Firefox${
+      firefoxPacketsSkipped ? ` (${firefoxPacketsSkipped})` : ""
+    }`,
+  ignore: firefoxPacketsSkipped !== undefined,
+  fn: () => checkTcpSession("firefox", (origin) => Firefox.open(origin)),
 });
 
 Deno.test("lab: mode lab refuses what it cannot show, exit 2", async () => {
