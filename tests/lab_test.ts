@@ -13,6 +13,7 @@ import { Browser, browserSkipped, keepScreenshot, pngSize } from "./browser.ts";
 import { Firefox, firefoxSkipped } from "./firefox.ts";
 import { freePort, MainProcess, runMain, waitForTcp } from "./cli_process.ts";
 import { ensureCommand } from "./system_package.ts";
+import { namespaceSkipped, runInNamespace } from "./namespace.ts";
 
 /** What the tests ask of a browser: Chromium's driver or Firefox's. */
 type Driver = Browser | Firefox;
@@ -770,4 +771,29 @@ Deno.test("lab: the buttons' endpoints answer the lab page only, and refuse clea
   ok(tcpPort > 0);
   lab.kill("SIGTERM");
   strictEqual((await lab.finished()).code, 0);
+});
+
+Deno.test({
+  name:
+    `lab: a page on another address than loopback is said at warning level (in a namespace of the test's own)${
+      namespaceSkipped === undefined ? "" : ` (${namespaceSkipped})`
+    }`,
+  ignore: namespaceSkipped !== undefined,
+  async fn() {
+    const deno = Deno.execPath();
+    const main = new URL("../main.ts", import.meta.url).pathname;
+    const said = await runInNamespace([
+      `'${deno}' run --allow-net --unstable-net '${main}' lab --http-host 0.0.0.0 --http-port 19090 2>/tmp/echolab-lab-$$.log & server=$!`,
+      "for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/19090) 2>/dev/null && break; sleep 0.1; done",
+      "kill $server; wait $server || true",
+      "grep -E 'WARN  echolab: The lab|Open http' /tmp/echolab-lab-$$.log; rm -f /tmp/echolab-lab-$$.log",
+    ]);
+    deepStrictEqual(
+      said.trim().split("\n").map((line) => line.replace(/^\S+ /, "")),
+      [
+        "WARN  echolab: The lab's page is reachable from other hosts on 0.0.0.0:19090: anyone there sees this traffic (its buttons answer loopback peers only)",
+        "INFO  echolab: Open http://127.0.0.1:19090/lab",
+      ],
+    );
+  },
 });
