@@ -8,6 +8,12 @@
  * @module
  */
 
+import {
+  fromBase64,
+  launchBrowser,
+  openSocket,
+  PageDriver,
+} from "./page_driver.ts";
 import { ensureCommand } from "./system_package.ts";
 
 /** Why browser tests cannot run here; `undefined` when they can. */
@@ -15,64 +21,8 @@ export async function browserSkipped(): Promise<string | undefined> {
   return await ensureCommand("chromium", "chromium");
 }
 
-interface Pending {
-  resolve(value: Record<string, unknown>): void;
-  reject(error: Error): void;
-}
-
 /** A running headless Chromium with one page, driven over DevTools. */
-export class Browser implements AsyncDisposable {
-  /** Requests that were blocked: URLs of other origins. */
-  readonly blocked: string[] = [];
-  /** Messages the page logged to its console, and its exceptions. */
-  readonly console: string[] = [];
-  #child: Deno.ChildProcess;
-  #profile: string;
-  #socket: WebSocket;
-  #nextId = 1;
-  #pending = new Map<number, Pending>();
-  #listeners = new Map<string, ((params: Record<string, unknown>) => void)[]>();
-  #allowed: string;
-  #closed: Promise<void>;
-  #drained: Promise<void>;
-
-  private constructor(
-    child: Deno.ChildProcess,
-    profile: string,
-    socket: WebSocket,
-    allowed: string,
-    drained: Promise<void>,
-  ) {
-    this.#drained = drained;
-    this.#child = child;
-    this.#profile = profile;
-    this.#socket = socket;
-    this.#allowed = allowed;
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#closed = promise;
-    socket.onclose = () => {
-      for (const pending of this.#pending.values()) {
-        pending.reject(new Error("the browser went away"));
-      }
-      this.#pending.clear();
-      resolve();
-    };
-    socket.onmessage = (message) => {
-      const data = JSON.parse(message.data as string);
-      if (data.id !== undefined) {
-        const pending = this.#pending.get(data.id);
-        this.#pending.delete(data.id);
-        if (data.error) {
-          pending?.reject(new Error(`${data.error.message} (${data.id})`));
-        } else pending?.resolve(data.result ?? {});
-        return;
-      }
-      for (const listener of this.#listeners.get(data.method) ?? []) {
-        listener(data.params ?? {});
-      }
-    };
-  }
-
+export class Browser extends PageDriver {
   /**
    * Starts Chromium and opens its page, allowing requests to `origin` only.
    *
@@ -83,13 +33,9 @@ export class Browser implements AsyncDisposable {
     origin: string,
     size = { width: 1280, height: 800 },
   ): Promise<Browser> {
-    const temp = await new Deno.Command("mktemp", {
-      args: ["-d", "-t", "echolab-chromium.XXXXXX"],
-      stdout: "piped",
-    }).output();
-    const profile = new TextDecoder().decode(temp.stdout).trim();
-    const child = new Deno.Command("chromium", {
-      args: [
+    const process = await launchBrowser(
+      "chromium",
+      (profile) => [
         "--headless=new",
         // Root (CI) cannot use Chromium's sandbox.
         "--no-sandbox",
@@ -104,39 +50,17 @@ export class Browser implements AsyncDisposable {
         `--window-size=${size.width},${size.height}`,
         "about:blank",
       ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    // "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/ID".
-    const reader = child.stderr.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let said = "";
-    let port: string | undefined;
-    while (port === undefined) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      said += value;
-      port = said.match(/DevTools listening on ws:\/\/127\.0\.0\.1:(\d+)\//)
-        ?.[1];
-    }
-    // The rest of its stderr is drained, so that the pipe never fills.
-    const drained = (async () => {
-      while (!(await reader.read()).done) { /* discard */ }
-    })();
-    if (port === undefined) {
-      await Promise.all([child.status, drained]);
-      throw new Error(`Chromium did not start:\n${said}`);
-    }
-    const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`))
-      .json() as { type: string; webSocketDebuggerUrl: string }[];
+      /DevTools listening on ws:\/\/127\.0\.0\.1:(\d+)\//,
+    );
+    const targets = await (await fetch(
+      `http://127.0.0.1:${process.port}/json/list`,
+    )).json() as { type: string; webSocketDebuggerUrl: string }[];
     const page = targets.find((target) => target.type === "page")!;
-    const socket = new WebSocket(page.webSocketDebuggerUrl);
-    await new Promise((resolve, reject) => {
-      socket.onopen = resolve;
-      socket.onerror = reject;
-    });
-    const browser = new Browser(child, profile, socket, origin, drained);
+    const browser = new Browser(
+      process,
+      await openSocket(page.webSocketDebuggerUrl),
+      origin,
+    );
     await browser.#setUp(size);
     return browser;
   }
@@ -145,15 +69,12 @@ export class Browser implements AsyncDisposable {
     this.on("Fetch.requestPaused", (params) => {
       const request = params.request as { url: string };
       const requestId = params.requestId as string;
-      if (request.url.startsWith(`${this.#allowed}/`)) {
-        this.send("Fetch.continueRequest", { requestId }).catch(() => {});
-      } else {
-        this.blocked.push(request.url);
-        this.send("Fetch.failRequest", {
+      (this.allows(request.url)
+        ? this.send("Fetch.continueRequest", { requestId })
+        : this.send("Fetch.failRequest", {
           requestId,
           errorReason: "BlockedByClient",
-        }).catch(() => {});
-      }
+        })).catch(() => {});
     });
     this.on("Runtime.consoleAPICalled", (params) => {
       const args = params.args as { value?: unknown; description?: string }[];
@@ -176,27 +97,6 @@ export class Browser implements AsyncDisposable {
     await this.resize(size);
   }
 
-  /** Sends one DevTools command and returns its result. */
-  send(
-    method: string,
-    params: Record<string, unknown> = {},
-  ): Promise<Record<string, unknown>> {
-    const id = this.#nextId++;
-    const { promise, resolve, reject } = Promise.withResolvers<
-      Record<string, unknown>
-    >();
-    this.#pending.set(id, { resolve, reject });
-    this.#socket.send(JSON.stringify({ id, method, params }));
-    return promise;
-  }
-
-  /** Calls `listener` with each DevTools event named `method`. */
-  on(method: string, listener: (params: Record<string, unknown>) => void) {
-    const list = this.#listeners.get(method) ?? [];
-    list.push(listener);
-    this.#listeners.set(method, list);
-  }
-
   /** Sets the viewport, as a phone or a desktop window. */
   async resize(size: { width: number; height: number }): Promise<void> {
     await this.send("Emulation.setDeviceMetricsOverride", {
@@ -210,13 +110,7 @@ export class Browser implements AsyncDisposable {
   /** Opens `url` and waits for its load event. */
   async goto(url: string): Promise<void> {
     const { promise, resolve } = Promise.withResolvers<void>();
-    let done = false;
-    this.on("Page.loadEventFired", () => {
-      if (!done) {
-        done = true;
-        resolve();
-      }
-    });
+    this.on("Page.loadEventFired", () => resolve());
     const result = await this.send("Page.navigate", { url });
     if (result.errorText) throw new Error(`${url}: ${result.errorText}`);
     await promise;
@@ -239,56 +133,17 @@ export class Browser implements AsyncDisposable {
     return (result.result as { value: T }).value;
   }
 
-  /** Evaluates `expression` until it is truthy, at most `timeout` ms. */
-  async waitUntil<T>(expression: string, timeout = 15_000): Promise<T> {
-    const end = performance.now() + timeout;
-    while (true) {
-      const value = await this.evaluate<T>(expression);
-      if (value) return value;
-      if (performance.now() > end) {
-        throw new Error(`timed out waiting for ${expression}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-
-  /** Clicks the element with this id, as a user's click does. */
-  async click(id: string): Promise<void> {
-    await this.evaluate(
-      `document.getElementById(${JSON.stringify(id)}).click()`,
-    );
-  }
-
   /** A PNG of the page as shown (the whole page with `full`). */
   async screenshot(options: { full?: boolean } = {}): Promise<Uint8Array> {
     const result = await this.send("Page.captureScreenshot", {
       format: "png",
       captureBeyondViewport: options.full ?? false,
     });
-    const binary = atob(result.data as string);
-    const bytes = new Uint8Array(binary.length);
-    for (let index = 0; index < binary.length; index++) {
-      bytes[index] = binary.charCodeAt(index);
-    }
-    return bytes;
+    return fromBase64(result.data as string);
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
-    try {
-      await this.send("Browser.close");
-    } catch {
-      // Gone already.
-    }
-    this.#socket.close();
-    await this.#closed;
-    try {
-      this.#child.kill("SIGKILL");
-    } catch {
-      // Exited.
-    }
-    await this.#child.status;
-    await this.#drained;
-    await new Deno.Command("rm", { args: ["-rf", this.#profile] }).output();
+  protected quit(): Promise<unknown> {
+    return this.send("Browser.close");
   }
 }
 

@@ -17,8 +17,11 @@ import type { LabPacket, NewLabEvent } from "./lab_events.ts";
 export interface LabPorts {
   /** The host the servers are bound to. */
   hostname: string;
+  /** The TCP server's port. */
   tcp?: number;
+  /** The UDP server's port. */
   udp?: number;
+  /** The QUIC server's port (UDP). */
   quic?: number;
   /** A TCP port nobody listens on (its SYN meets an RST). */
   closedTcp: number;

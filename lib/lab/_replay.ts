@@ -9,15 +9,10 @@
 import { type ClientOptions, sendMessages } from "../client/client.ts";
 import { errorMessage } from "../serving/errors.ts";
 import type { NewLabEvent } from "./lab_events.ts";
+import type { LabPorts } from "./_lab_capture.ts";
 
 /** Where the replays go: the lab's servers and closed ports. */
-export interface ReplayTargets {
-  hostname: string;
-  tcp?: number;
-  udp?: number;
-  quic?: number;
-  closedTcp: number;
-  closedUdp: number;
+export interface ReplayTargets extends LabPorts {
   /** The QUIC server's certificate, trusted by the QUIC replay. */
   quicCert?: string;
   /** The UDP server's buffer, in bytes (the seed's: 5). */
