@@ -497,6 +497,25 @@ Deno.test({
       "timeout",
       "closed",
     ]);
+    // QUIC without packets: one session, its peer known from its events.
+    await browser.click("replay-quic-hello");
+    await browser.waitUntil(
+      `document.querySelector('${session("quic")} .row[data-event="closed"]')`,
+    );
+    const quic = await browser.evaluate<{ count: number; client: string }>(
+      `({ count: document.querySelectorAll('${
+        session("quic")
+      }').length, client: document.querySelector('${
+        session("quic")
+      }').dataset.client })`,
+    );
+    strictEqual(quic.count, 1);
+    match(quic.client, /^127\.0\.0\.1:\d+$/);
+    const [quicRows] = await rows(browser, session("quic"));
+    deepStrictEqual(
+      quicRows!.slice(0, 3).map((row) => row.event),
+      ["Initial", "handshake", "opened"],
+    );
     const sessionText = await browser.evaluate<string[]>(
       `[...document.querySelectorAll('${
         session("tcp")
@@ -745,6 +764,10 @@ Deno.test("lab: the buttons' endpoints answer the lab page only, and refuse clea
     [400, "text must be at most 512 characters"],
   );
   deepStrictEqual(
+    await post("/lab/send", { "x-echolab-lab": "1" }, "x".repeat(5000)),
+    [400, "the body is over 4096 bytes"],
+  );
+  deepStrictEqual(
     await post(
       "/lab/send",
       { "x-echolab-lab": "1", origin },
@@ -760,6 +783,34 @@ Deno.test("lab: the buttons' endpoints answer the lab page only, and refuse clea
     /^default-src 'self'; .*script-src 'self'; connect-src 'self'/,
   );
   await page.body?.cancel();
+  // A name that is not loopback's (DNS rebinding) gets nothing.
+  {
+    using conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: Number(new URL(origin).port),
+    });
+    await conn.write(
+      new TextEncoder().encode(
+        "GET /lab/events HTTP/1.1\r\nHost: rebound.example\r\nConnection: close\r\n\r\n",
+      ),
+    );
+    const answer = await new Response(conn.readable).text();
+    match(answer, /^HTTP\/1\.1 403 Forbidden\r\n/);
+    match(
+      answer,
+      /\r\n\r\nthe lab answers loopback addresses and localhost only, not rebound\.example$/,
+    );
+  }
+  // At most 32 pages follow the events at once.
+  const pages = await Promise.all(
+    Array.from({ length: 32 }, () => fetch(`${origin}/lab/events`)),
+  );
+  const extra = await fetch(`${origin}/lab/events`);
+  deepStrictEqual([extra.status, await extra.text()], [
+    503,
+    "32 lab pages are open already; close one",
+  ]);
+  await Promise.all(pages.map((page) => page.body!.cancel()));
   const deleted = await fetch(`${origin}/lab`, { method: "DELETE" });
   strictEqual(deleted.status, 405);
   await deleted.body?.cancel();

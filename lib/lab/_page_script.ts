@@ -120,6 +120,7 @@ export const PAGE_SCRIPT = String.raw`"use strict";
       closedPort: closedPort,
       first: event.at,
       rows: [],
+      serverEvents: 0,
       tcp: {
         client: "CLOSED",
         server: closedPort ? "CLOSED" : "LISTEN",
@@ -143,14 +144,30 @@ export const PAGE_SCRIPT = String.raw`"use strict";
     var session = model.open.get(key);
     var syn = event.type === "packet" && event.flags && event.flags.indexOf("SYN") >= 0 && event.flags.indexOf("ACK") < 0;
     if (session && syn && session.tcp.seen) session = null;
-    if (!session && event.type === "server" && !event.peer) {
-      // A peerless event (a QUIC Initial): the latest session of its server.
-      for (var i = model.blocks.length - 1; i >= 0; i--) {
-        var block = model.blocks[i];
-        if (block.type === "session" && block.session.transport === event.transport) return block.session;
+    if (session) return session;
+    if (event.type === "server") {
+      var waiting = "?|" + ends.transport + " " + ends.server;
+      if (!event.peer) {
+        // A peerless event (a QUIC Initial): the newest session of its
+        // server that only has packets yet, else one waiting for its peer.
+        for (var i = model.blocks.length - 1; i >= 0; i--) {
+          var block = model.blocks[i];
+          if (block.type === "session" && block.session.transport === event.transport &&
+            block.session.serverEvents === 0 && block.session.rows.length > 0) return block.session;
+        }
+        return model.open.get(waiting) || newSession(model, waiting, ends, event);
+      }
+      var pending = model.open.get(waiting);
+      if (pending) {
+        // The peer is known now: the waiting session is this one.
+        model.open.delete(waiting);
+        pending.key = key;
+        pending.client = ends.client;
+        model.open.set(key, pending);
+        return pending;
       }
     }
-    return session || newSession(model, key, ends, event);
+    return newSession(model, key, ends, event);
   }
 
   function setState(session, side, next) {
@@ -245,6 +262,7 @@ export const PAGE_SCRIPT = String.raw`"use strict";
     if (session === null) return null;
     var row = classify(session, event);
     row.event = event;
+    if (event.type === "server") session.serverEvents++;
     session.rows.push(row);
     return session;
   }

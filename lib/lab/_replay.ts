@@ -31,6 +31,16 @@ export interface Scenario {
 
 /** The most characters the free box sends. */
 export const MAX_FREE_TEXT = 512;
+/**
+ * The longest idle timeout, in milliseconds, the TCP replay waits for; with
+ * a longer one (or none) it closes by itself after its lines.
+ */
+export const MAX_REPLAY_WAIT = 60_000;
+
+/** Whether the TCP replay waits for the server to close, as nc did. */
+function waits(targets: ReplayTargets): boolean {
+  return targets.timeout > 0 && targets.timeout <= MAX_REPLAY_WAIT;
+}
 
 /** The replays these servers allow, in the page's order. */
 export function scenarios(targets: ReplayTargets): Scenario[] {
@@ -38,7 +48,7 @@ export function scenarios(targets: ReplayTargets): Scenario[] {
   if (targets.tcp !== undefined) {
     list.push({
       name: "tcp-hello",
-      label: targets.timeout > 0
+      label: waits(targets)
         ? "TCP: hello, world, then wait for the timeout"
         : "TCP: hello, world, then close",
     });
@@ -87,7 +97,7 @@ export async function replay(
         interval: 500,
         // As nc did in the seed: the client keeps the connection open and
         // the server's idle timeout closes it, the server first.
-        end: targets.timeout > 0 ? "wait" : "half-close",
+        end: waits(targets) ? "wait" : "half-close",
       });
       break;
     case "udp-hello":

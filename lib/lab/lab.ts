@@ -92,6 +92,10 @@ export interface Lab extends AsyncDisposable {
 
 /** Replays running at once, at most. */
 export const MAX_REPLAYS = 4;
+/** Pages following the events at once, at most (each has its own queue). */
+export const MAX_PAGES = 32;
+/** The longest request body a lab endpoint reads. */
+const MAX_BODY = 4096;
 const logger = getLogger(["echolab", "lab"]);
 const TEXT = "text/plain; charset=utf-8";
 /** Nothing but this origin: no inline script, no other host. */
@@ -209,7 +213,16 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     request: Request,
     peer: Deno.NetAddr,
   ): Promise<Response> => {
-    const path = new URL(request.url).pathname;
+    const url = new URL(request.url);
+    const path = url.pathname;
+    // A page on loopback answers loopback names only: another site whose
+    // name was made to point at 127.0.0.1 (DNS rebinding) gets nothing.
+    if (isLoopback(peer.hostname) && !loopbackName(url.hostname)) {
+      return text(
+        403,
+        `the lab answers loopback addresses and localhost only, not ${url.hostname}`,
+      );
+    }
     if (request.method === "POST") {
       const refused = refusal(request, peer);
       if (refused !== undefined) return text(403, refused);
@@ -257,13 +270,20 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         return page(PAGE_SCRIPT, "text/javascript; charset=utf-8");
       case "/lab/lab.css":
         return page(PAGE_CSS, "text/css; charset=utf-8");
-      case "/lab/events":
-        return new Response(events.subscribe(config), {
-          headers: {
-            "content-type": "text/event-stream",
-            "cache-control": "no-store",
-          },
-        });
+      case "/lab/events": {
+        const headers = {
+          "content-type": "text/event-stream",
+          "cache-control": "no-store",
+        };
+        if (request.method === "HEAD") return new Response(null, { headers });
+        if (events.subscribers >= MAX_PAGES) {
+          return text(
+            503,
+            `${MAX_PAGES} lab pages are open already; close one`,
+          );
+        }
+        return new Response(events.subscribe(config), { headers });
+      }
       case "/lab/capture.pcap":
         if (pcap === undefined) {
           return text(404, `no packets: ${view.reason}`);
@@ -316,14 +336,39 @@ function refusal(request: Request, peer: Deno.NetAddr): string | undefined {
   return undefined;
 }
 
+/** `localhost`, or a loopback address (`[::1]` as URLs write it). */
+function loopbackName(hostname: string): boolean {
+  const name = hostname.replace(/^\[(.*)\]$/, "$1");
+  return name === "localhost" || isLoopback(name);
+}
+
+/** The body as text, read no further than `MAX_BODY` bytes. */
+async function readBody(request: Request): Promise<string | undefined> {
+  if (request.body === null) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.length;
+    if (size > MAX_BODY) return undefined;
+    chunks.push(chunk);
+  }
+  const joined = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return new TextDecoder().decode(joined);
+}
+
 async function readFree(
   request: Request,
   targets: ReplayTargets,
 ): Promise<string | { transport: "tcp" | "udp" | "quic"; text: string }> {
   let body: unknown;
+  const raw = await readBody(request);
+  if (raw === undefined) return `the body is over ${MAX_BODY} bytes`;
   try {
-    const raw = await request.text();
-    if (raw.length > 4096) return "the body is too long";
     body = JSON.parse(raw);
   } catch {
     return 'send JSON: {"transport": "tcp", "text": "hello"}';
