@@ -462,3 +462,35 @@ console.log(metrics.split("\\n").find((line) => line.startsWith("echolab_control
     ]);
   },
 });
+
+Deno.test("control: without a token, a request for another name than loopback's is refused (DNS rebinding)", async () => {
+  await using server = new MainProcess([
+    "tcp",
+    "--port",
+    "0",
+    "--http-port",
+    "0",
+    "--control",
+  ]);
+  const port = await server.httpPort();
+  const ask = async (host: string) => {
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(
+      new TextEncoder().encode(
+        `GET /control/faults HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      ),
+    );
+    const answer = await new Response(conn.readable).text();
+    return [answer.split("\r\n")[0], answer.split("\r\n\r\n")[1]];
+  };
+  deepStrictEqual(await ask(`rebound.example:${port}`), [
+    "HTTP/1.1 403 Forbidden",
+    "forbidden: without a control token only requests to a loopback address or localhost may call, not rebound.example",
+  ]);
+  deepStrictEqual(await ask(`localhost:${port}`), [
+    "HTTP/1.1 200 OK",
+    '{"tcp":{}}',
+  ]);
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});

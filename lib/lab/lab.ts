@@ -10,7 +10,7 @@
 import { getLogger } from "@logtape/logtape";
 import { formatAddress } from "../serving/address.ts";
 import { errorMessage } from "../serving/errors.ts";
-import { isLoopback } from "../serving/loopback.ts";
+import { isLoopback, isLoopbackName } from "../serving/loopback.ts";
 import { type AnyEchoServer, echoKind } from "../serving/server.ts";
 import type { StatsSnapshot } from "../serving/server_stats.ts";
 import { DEFAULT_BUFFER_SIZE } from "../serving/defaults.ts";
@@ -217,7 +217,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     const path = url.pathname;
     // A page on loopback answers loopback names only: another site whose
     // name was made to point at 127.0.0.1 (DNS rebinding) gets nothing.
-    if (isLoopback(peer.hostname) && !loopbackName(url.hostname)) {
+    if (isLoopback(peer.hostname) && !isLoopbackName(url.hostname)) {
       return text(
         403,
         `the lab answers loopback addresses and localhost only, not ${url.hostname}`,
@@ -334,12 +334,6 @@ function refusal(request: Request, peer: Deno.NetAddr): string | undefined {
     return `lab replays come from the lab page, not ${origin}`;
   }
   return undefined;
-}
-
-/** `localhost`, or a loopback address (`[::1]` as URLs write it). */
-function loopbackName(hostname: string): boolean {
-  const name = hostname.replace(/^\[(.*)\]$/, "$1");
-  return name === "localhost" || isLoopback(name);
 }
 
 /** The body as text, read no further than `MAX_BODY` bytes. */

@@ -10,7 +10,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { formatAddress } from "../serving/address.ts";
-import { isLoopback } from "../serving/loopback.ts";
+import { isLoopback, isLoopbackName } from "../serving/loopback.ts";
 import { type AnyEchoServer, echoKind } from "../serving/server.ts";
 import type { AddressFilter } from "../serving/stages.ts";
 import { ThrottledReporter } from "../serving/throttled_reporter.ts";
@@ -197,7 +197,19 @@ export class Control {
         }),
       };
     }
-    if (isLoopback(peer.hostname)) return undefined;
+    if (isLoopback(peer.hostname)) {
+      // Asked by a browser for another site's name that points here (DNS
+      // rebinding): that site's page must not steer the server.
+      const name = new URL(request.url).hostname;
+      if (isLoopbackName(name)) return undefined;
+      return {
+        reason: "not a loopback name",
+        response: text(
+          403,
+          `forbidden: without a control token only requests to a loopback address or localhost may call, not ${name}`,
+        ),
+      };
+    }
     return {
       reason: "not a loopback peer",
       response: text(
