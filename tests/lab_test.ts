@@ -138,7 +138,7 @@ async function checkTcpSession(
     await browser.waitUntil(
       `document.querySelectorAll(".note").length === 2 && document.querySelectorAll(".note")[1].textContent`,
     ),
-    "TCP: hello, world, then wait for the timeout: 2 replies",
+    'TCP: hello, world, then wait for the timeout: 2 replies: "received msg: hello", "received msg: world"',
   );
   const [session] = await rows(browser, '.session[data-transport="tcp"]');
   const labels = session!.map((row) =>
@@ -324,7 +324,7 @@ Deno.test({
     strictEqual(closedUdpWords[0], 'to-server udp len 5 "hello"');
     match(
       closedUdpWords[1]!,
-      /^to-client icmp port unreachable \(udp 127\.0\.0\.1:\d+ > 127\.0\.0\.1:\d+\)$/,
+      /^to-client icmp port unreachable \(udp :\d+ > :\d+\)$/,
     );
     strictEqual(closedUdp![1]!.key, "icmp");
 

@@ -123,7 +123,8 @@ function describe(
   const at = packet.time;
   if (packet.protocol === "icmp") {
     const error = packet.icmp;
-    const { text } = describer.describe(packet, 40);
+    // The quoted datagram's ports only: the lanes name the hosts.
+    const { text } = describer.describe(packet, 40, true);
     return [{
       type: "packet",
       at,

@@ -14,10 +14,10 @@ export const PAGE_SCRIPT = String.raw`"use strict";
   var LIMIT = 2000;
   var ROW = 26;
   var TOP = 46;
-  var WIDTH = 950;
+  var WIDTH = 930;
   var TIME_X = 4;
-  var CLIENT_X = 160;
-  var SERVER_X = 590;
+  var CLIENT_X = 162;
+  var SERVER_X = 575;
   var SVG = "http://www.w3.org/2000/svg";
 
   var EXPLAIN = {
@@ -448,7 +448,14 @@ export const PAGE_SCRIPT = String.raw`"use strict";
         if (changes.client) out.push("<text class='state' data-side='client' x='" + (CLIENT_X - 6) + "' y='" + (y + 7) + "' text-anchor='end'>" + esc(changes.client) + "</text>");
         if (changes.server) out.push("<text class='state' data-side='server' x='" + (SERVER_X + 6) + "' y='" + (y + 7) + "'>" + esc(changes.server) + "</text>");
       } else {
-        var text = event.text.length > 48 ? event.text.slice(0, 47) + "\u2026" : event.text;
+        // The lane names the client: its address is left out of the box.
+        var text = event.text.split(" from " + session.client).join("")
+          .split(" to " + session.client).join("")
+          .split(" for " + session.client).join("")
+          .split(" by " + session.client).join("")
+          .split(" with " + session.client).join("")
+          .split(" " + session.client).join("");
+        if (text.length > 46) text = text.slice(0, 45) + "\u2026";
         out.push("<circle class='event-box' cx='" + SERVER_X + "' cy='" + (y - 3) + "' r='5'/>");
         out.push("<rect class='event-box' x='" + (SERVER_X + 10) + "' y='" + (y - 15) + "' width='" + (text.length * 7.3 + 12) + "' height='19' rx='4'/>");
         out.push("<text class='label' x='" + (SERVER_X + 16) + "' y='" + y + "'>" + esc(text) + "</text>");

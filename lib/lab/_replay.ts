@@ -175,7 +175,9 @@ async function run(
     });
     const got = replies.length === 0
       ? "no reply"
-      : `${replies.length} ${replies.length === 1 ? "reply" : "replies"}`;
+      : `${replies.length} ${replies.length === 1 ? "reply" : "replies"}: ${
+        replies.map((reply) => JSON.stringify(reply)).join(", ")
+      }`;
     const unmatched = summary.unexpected + summary.late;
     return options.transport === "udp" && summary.lost > 0 && unmatched > 0
       ? `${got} that echoes the whole message; ${unmatched} cut short by the server's buffer`
