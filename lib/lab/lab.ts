@@ -13,7 +13,7 @@ import { errorMessage } from "../serving/errors.ts";
 import { isLoopback, isLoopbackName } from "../serving/loopback.ts";
 import { type AnyEchoServer, echoKind } from "../serving/server.ts";
 import type { StatsSnapshot } from "../serving/server_stats.ts";
-import { DEFAULT_BUFFER_SIZE } from "../serving/defaults.ts";
+import { DEFAULT_BUFFER_SIZE, DEFAULT_TIMEOUT } from "../serving/defaults.ts";
 import type { LabEvents } from "./lab_events.ts";
 import { PAGE_CSS, PAGE_HTML } from "./_page.ts";
 import { PAGE_SCRIPT } from "./_page_script.ts";
@@ -151,7 +151,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       ? String(quic.cert)
       : undefined,
     bufferSize: options.bufferSize ?? DEFAULT_BUFFER_SIZE,
-    timeout: options.timeout ?? 10_000,
+    timeout: options.timeout ?? DEFAULT_TIMEOUT,
   };
   const address = (port: number | undefined) =>
     port === undefined ? undefined : formatAddress({ hostname, port });
