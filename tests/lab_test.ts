@@ -848,3 +848,27 @@ Deno.test({
     );
   },
 });
+
+Deno.test("lab: without lab or --lab, the HTTP port has no /lab", async () => {
+  await using server = new MainProcess([
+    "all",
+    "--tcp-port",
+    "0",
+    "--udp-port",
+    "0",
+    "--quic-port",
+    "0",
+    "--http-port",
+    "0",
+  ]);
+  const port = await server.httpPort();
+  for (const path of ["/lab", "/lab/events", "/lab/lab.js"]) {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`);
+    deepStrictEqual([response.status, await response.text()], [
+      404,
+      "not found",
+    ]);
+  }
+  server.kill("SIGTERM");
+  strictEqual((await server.finished()).code, 0);
+});
