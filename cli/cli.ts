@@ -208,6 +208,10 @@ async function serve(
       return await fail(error.message);
     }
   }
+  // The lab writes the trace: the servers' events and its packets, in order.
+  using _labLog = labEvents === undefined
+    ? undefined
+    : (await import("./lab_log.ts")).logLabEvents(labEvents);
   let lab: Lab | undefined;
   if (labEvents !== undefined) {
     const { startLab } = await import("../lib/lab/mod.ts");

@@ -360,7 +360,9 @@ export interface LoggingOptions {
    */
   trace?: boolean;
   /**
-   * Also send the `echolab.trace` records here (the lab's events).
+   * Send the `echolab.trace` records here instead (the lab's events): the
+   * lab writes them back, with its packets, in time order, as
+   * `echolab.lab.trace`.
    *
    * @default {undefined}
    */
@@ -425,7 +427,13 @@ export async function configureLogging(
       {
         category: ["echolab", "trace"],
         lowestLevel: options.trace ? "info" : null,
-        sinks: options.traceSink === undefined ? ["main"] : ["main", "lab"],
+        sinks: options.traceSink === undefined ? ["main"] : ["lab"],
+        parentSinks: "override",
+      },
+      {
+        category: ["echolab", "lab", "trace"],
+        lowestLevel: options.traceSink === undefined ? null : "info",
+        sinks: ["main"],
         parentSinks: "override",
       },
       {

@@ -149,3 +149,18 @@ Deno.test("lab page: its script parses as JavaScript, with nothing loaded from e
     !/https?:\/\//.test(PAGE_SCRIPT.replace("http://www.w3.org/2000/svg", "")),
   );
 });
+
+Deno.test("lab events: a follower gets each event as it is released, until it stops", () => {
+  const events = new LabEvents({ hold: 0 });
+  const seen: string[] = [];
+  {
+    using _follow = events.follow((event) => {
+      if (event.type === "note") seen.push(`${event.id} ${event.text}`);
+    });
+    events.add({ type: "note", text: "one", at: 1 });
+    events.add({ type: "note", text: "two", at: 2 });
+  }
+  events.add({ type: "note", text: "three", at: 3 });
+  deepStrictEqual(seen, ["1 one", "2 two"]);
+  events.close();
+});

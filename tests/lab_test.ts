@@ -182,6 +182,24 @@ async function checkTcpSession(
   );
   strictEqual(closer.first, "server");
   match(closer.text, /^The server closed first/);
+  // The terminal has the same, as trace lines: packets among the events.
+  await lab.waitFor(/echolab\.lab\.trace: .* \[ACK\] seq 42 ack 14$/);
+  const trace = lab.lines
+    .filter((line) => line.includes(" echolab.lab.trace: "))
+    .map((line) =>
+      line.split(" echolab.lab.trace: ")[1]!.replace(/^\+\d+\.\d{6} s /, "")
+    );
+  inOrder(trace, [
+    /^lab Replay: TCP: hello, world, then wait for the timeout$/,
+    /^tcp packet 127\.0\.0\.1:\d+ > 127\.0\.0\.1:\d+ \[SYN\] seq 0 win \d+$/,
+    /^tcp accepted 127\.0\.0\.1:\d+ on 127\.0\.0\.1:\d+$/,
+    /^tcp packet .* \[PSH, ACK\] seq 1 ack 1 len 6 "hello\\n"$/,
+    /^tcp read 6 bytes from /,
+    /^tcp timeout for 127\.0\.0\.1:\d+: idle timeout$/,
+    /^tcp packet .* \[FIN, ACK\] seq 41 ack 13$/,
+    /^tcp closed 127\.0\.0\.1:\d+: server closed first/,
+    /^tcp packet .* \[ACK\] seq 42 ack 14$/,
+  ]);
   // The counters, each a label and its number, as the server counts.
   deepStrictEqual(
     await browser.waitUntil(

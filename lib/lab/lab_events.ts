@@ -153,6 +153,7 @@ export class LabEvents {
   #droppedOld = 0;
   #droppedSlow = 0;
   #subscribers = new Set<Subscriber>();
+  #followers = new Set<(event: LabEvent) => void>();
   #timer: ReturnType<typeof setInterval> | undefined;
 
   /**
@@ -221,6 +222,19 @@ export class LabEvents {
       const event = serverEvent(record);
       if (event !== undefined) this.add(event);
     };
+  }
+
+  /**
+   * Calls `listener` with each event as it is released, in time order (the
+   * program writes them to its log this way, packets among the servers'
+   * events).
+   *
+   * @param listener Called once per event; it must not throw.
+   * @returns Stops the calls when disposed.
+   */
+  follow(listener: (event: LabEvent) => void): Disposable {
+    this.#followers.add(listener);
+    return { [Symbol.dispose]: () => this.#followers.delete(listener) };
   }
 
   /**
@@ -326,6 +340,7 @@ export class LabEvents {
       const released = { id: this.#nextId++, ...event } as LabEvent;
       this.#events.push(released);
       messages.push(message(released));
+      for (const listener of this.#followers) listener(released);
     }
     const over = this.#events.length - this.#limit;
     if (over > 0) {
