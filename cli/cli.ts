@@ -215,12 +215,17 @@ async function serve(
   let lab: Lab | undefined;
   if (labEvents !== undefined) {
     const { startLab } = await import("../lib/lab/mod.ts");
-    lab = await startLab({
-      servers: servers.map(([, server]) => server),
-      events: labEvents,
-      bufferSize: commandLine.bufferSize,
-      timeout: Math.round(commandLine.timeout * 1000),
-    });
+    try {
+      lab = await startLab({
+        servers: servers.map(([, server]) => server),
+        events: labEvents,
+        bufferSize: commandLine.bufferSize,
+        timeout: Math.round(commandLine.timeout * 1000),
+      });
+    } catch (error) {
+      // A capture it cannot run is not an error: this is anything else.
+      return await fail(`Cannot start the lab: ${errorMessage(error)}`);
+    }
   }
   let ops: OpsServer | undefined;
   if (commandLine.httpPort !== undefined) {
