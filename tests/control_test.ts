@@ -12,7 +12,7 @@ import { serveOps } from "../lib/ops/mod.ts";
 import { serveTcp } from "../tcp.ts";
 import { serveUdp } from "../udp.ts";
 import { freePort, MainProcess, runMain } from "./cli_process.ts";
-import { ping, readToEnd, REPLY } from "./net_client.ts";
+import { getWithHost, ping, readToEnd, REPLY } from "./net_client.ts";
 import { namespaceSkipped, runInNamespace } from "./namespace.ts";
 
 async function call(
@@ -473,16 +473,7 @@ Deno.test("control: without a token, a request for another name than loopback's 
     "--control",
   ]);
   const port = await server.httpPort();
-  const ask = async (host: string) => {
-    using conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    await conn.write(
-      new TextEncoder().encode(
-        `GET /control/faults HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
-      ),
-    );
-    const answer = await new Response(conn.readable).text();
-    return [answer.split("\r\n")[0], answer.split("\r\n\r\n")[1]];
-  };
+  const ask = (host: string) => getWithHost(port, "/control/faults", host);
   deepStrictEqual(await ask(`rebound.example:${port}`), [
     "HTTP/1.1 403 Forbidden",
     "forbidden: without a control token only requests to a loopback address or localhost may call, not rebound.example",

@@ -13,6 +13,7 @@ import { Browser, browserSkipped, keepScreenshot, pngSize } from "./browser.ts";
 import { Firefox, firefoxSkipped } from "./firefox.ts";
 import { freePort, MainProcess, runMain, waitForTcp } from "./cli_process.ts";
 import { ensureCommand } from "./system_package.ts";
+import { getWithHost } from "./net_client.ts";
 import { namespaceSkipped, runInNamespace } from "./namespace.ts";
 
 /** What the tests ask of a browser: Chromium's driver or Firefox's. */
@@ -802,23 +803,17 @@ Deno.test("lab: the buttons' endpoints answer the lab page only, and refuse clea
   );
   await page.body?.cancel();
   // A name that is not loopback's (DNS rebinding) gets nothing.
-  {
-    using conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: Number(new URL(origin).port),
-    });
-    await conn.write(
-      new TextEncoder().encode(
-        "GET /lab/events HTTP/1.1\r\nHost: rebound.example\r\nConnection: close\r\n\r\n",
-      ),
-    );
-    const answer = await new Response(conn.readable).text();
-    match(answer, /^HTTP\/1\.1 403 Forbidden\r\n/);
-    match(
-      answer,
-      /\r\n\r\nthe lab answers loopback addresses and localhost only, not rebound\.example$/,
-    );
-  }
+  deepStrictEqual(
+    await getWithHost(
+      Number(new URL(origin).port),
+      "/lab/events",
+      "rebound.example",
+    ),
+    [
+      "HTTP/1.1 403 Forbidden",
+      "the lab answers loopback addresses and localhost only, not rebound.example",
+    ],
+  );
   // At most 32 pages follow the events at once.
   const pages = await Promise.all(
     Array.from({ length: 32 }, () => fetch(`${origin}/lab/events`)),

@@ -219,3 +219,25 @@ export class ResettableClient {
     await this.#closed;
   }
 }
+
+/**
+ * A GET with a `Host` header of the test's choosing (fetch sets its own),
+ * as a browser sent there by a rebound name would ask: the status line and
+ * the body of the answer.
+ */
+export async function getWithHost(
+  port: number,
+  path: string,
+  host: string,
+): Promise<[status: string, body: string]> {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(
+    conn,
+    encoder.encode(
+      `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    ),
+  );
+  const answer = decoder.decode(await readToEnd(conn));
+  const split = answer.indexOf("\r\n\r\n");
+  return [answer.slice(0, answer.indexOf("\r\n")), answer.slice(split + 4)];
+}
