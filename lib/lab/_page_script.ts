@@ -240,8 +240,7 @@ export const PAGE_SCRIPT = String.raw`"use strict";
       if (word === "closed" && event.who) session.whoClosed = event.who;
       return { cls: "k-event", key: EXPLAIN[word] ? word : "event" };
     }
-    var toServer = event.to === session.server ||
-      (event.protocol === "icmp" && false);
+    var toServer = event.to === session.server;
     if (event.protocol === "icmp") return { cls: "k-icmp", key: "icmp", toServer: false };
     if (event.protocol === "udp") return { cls: "k-udp", key: toServer ? "udp-datagram" : "udp-reply", toServer: toServer };
     if (event.protocol === "quic") {

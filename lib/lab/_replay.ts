@@ -178,12 +178,12 @@ async function run(
       : `${replies.length} ${replies.length === 1 ? "reply" : "replies"}: ${
         replies.map((reply) => JSON.stringify(reply)).join(", ")
       }`;
-    const unmatched = summary.unexpected + summary.late;
-    return options.transport === "udp" && summary.lost > 0 && unmatched > 0
-      ? `${got} that echoes the whole message; ${unmatched} cut short by the server's buffer`
-      : options.transport === "udp" && summary.lost > 0
-      ? `no reply within ${options.wait} ms (UDP does not say why)`
-      : got;
+    if (options.transport !== "udp" || summary.lost === 0) return got;
+    // A lost datagram: nothing says so but the silence.
+    const silence = `within ${options.wait} ms (UDP does not say why)`;
+    return replies.length === 0
+      ? `no reply ${silence}`
+      : `${got}; ${summary.lost} more without a reply ${silence}`;
   } catch (error) {
     return `the client failed: ${errorMessage(error)}`;
   }
