@@ -267,11 +267,12 @@ async function serve(
       }
       logger.info("Open http://{address}/lab", {
         address: formatAddress({
-          hostname:
-            isLoopback(ops.addr.hostname) || ops.addr.hostname === "0.0.0.0" ||
+          // A wildcard is reached through loopback; any other address as
+          // bound (`[::1]` stays IPv6: 127.0.0.1 would not answer).
+          hostname: ops.addr.hostname === "0.0.0.0" ||
               ops.addr.hostname === "::"
-              ? "127.0.0.1"
-              : ops.addr.hostname,
+            ? "127.0.0.1"
+            : ops.addr.hostname,
           port: ops.addr.port,
         }),
       });

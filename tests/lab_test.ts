@@ -885,3 +885,30 @@ Deno.test("lab: without lab or --lab, the HTTP port has no /lab", async () => {
   server.kill("SIGTERM");
   strictEqual((await server.finished()).code, 0);
 });
+
+Deno.test("lab: the Open line names the address the page is on ([::1] as bound)", async () => {
+  await using lab = new MainProcess(
+    [
+      "lab",
+      "--tcp-port",
+      "0",
+      "--udp-port",
+      "0",
+      "--quic-port",
+      "0",
+      "--http-host",
+      "::1",
+      "--http-port",
+      "0",
+    ],
+    "127.0.0.1,[::1]",
+  );
+  const line = await lab.waitFor(/Open http/);
+  const url = line.match(/Open (http:\/\/\[::1\]:\d+\/lab)$/)?.[1];
+  ok(url !== undefined, line);
+  const page = await fetch(url);
+  strictEqual(page.status, 200);
+  await page.body?.cancel();
+  lab.kill("SIGTERM");
+  strictEqual((await lab.finished()).code, 0);
+});
