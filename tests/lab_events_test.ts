@@ -10,6 +10,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { configure, reset } from "@logtape/logtape";
 import { LabEvents } from "../lib/lab/mod.ts";
 import { PAGE_SCRIPT } from "../lib/lab/_page_script.ts";
+import { PCAP_BYTES, PCAP_PACKETS, PcapRing } from "../lib/lab/_lab_capture.ts";
 import { serveUdp } from "../udp.ts";
 
 /** Reads `stream` until its text holds `count` lab events. */
@@ -163,4 +164,27 @@ Deno.test("lab events: a follower gets each event as it is released, until it st
   events.add({ type: "note", text: "three", at: 3 });
   deepStrictEqual(seen, ["1 one", "2 two"]);
   events.close();
+});
+
+Deno.test("lab pcap: the download keeps the last 20,000 packets, and at most 16 MiB of them", () => {
+  const header = new Uint8Array(24).fill(1);
+  const record = (size: number, mark: number) =>
+    new Uint8Array(size).fill(mark % 256);
+  const byCount = new PcapRing();
+  for (let index = 0; index < PCAP_PACKETS + 5; index++) {
+    byCount.add(record(20, index), header);
+  }
+  const file = byCount.file();
+  strictEqual(file.length, 24 + PCAP_PACKETS * 20);
+  deepStrictEqual(file.subarray(0, 24), header);
+  // The first five went: the oldest kept is the sixth.
+  strictEqual(file[24], 5);
+  const bySize = new PcapRing();
+  const mib = 1024 * 1024;
+  for (let index = 0; index < 20; index++) {
+    bySize.add(record(mib, index), header);
+  }
+  const big = bySize.file();
+  strictEqual(big.length, 24 + PCAP_BYTES);
+  strictEqual(big[24], 20 - PCAP_BYTES / mib);
 });

@@ -827,12 +827,23 @@ Deno.test("lab: the buttons' endpoints answer the lab page only, and refuse clea
   const deleted = await fetch(`${origin}/lab`, { method: "DELETE" });
   strictEqual(deleted.status, 405);
   await deleted.body?.cancel();
-  // The free line went through echolab's client to the TCP server.
-  const tcpPort = await lab.port("tcp");
+  // The free line went through echolab's client to the TCP server, and
+  // its replay has ended.
   await lab.waitFor(
     new RegExp(`closed 127\\.0\\.0\\.1:\\d+: client closed first .*1 lines`),
   );
-  ok(tcpPort > 0);
+  await lab.waitFor(/lab Send over tcp: 1 reply: "received msg: free line"$/);
+  // Four replays at once (each waits out the 1 s idle timeout); not five.
+  for (let index = 0; index < 4; index++) {
+    deepStrictEqual(
+      await post("/lab/replay/tcp-hello", { "x-echolab-lab": "1" }),
+      [202, "replaying tcp-hello"],
+    );
+  }
+  deepStrictEqual(
+    await post("/lab/replay/tcp-hello", { "x-echolab-lab": "1" }),
+    [429, "4 replays are running already; wait for one to end"],
+  );
   lab.kill("SIGTERM");
   strictEqual((await lab.finished()).code, 0);
 });
@@ -911,4 +922,29 @@ Deno.test("lab: the Open line names the address the page is on ([::1] as bound)"
   await page.body?.cancel();
   lab.kill("SIGTERM");
   strictEqual((await lab.finished()).code, 0);
+});
+
+Deno.test("lab: the TCP replay waits for idle timeouts up to 60 s, and closes by itself past that", async () => {
+  for (
+    const [timeout, label] of [
+      ["60", "TCP: hello, world, then wait for the timeout"],
+      ["61", "TCP: hello, world, then close"],
+      ["0", "TCP: hello, world, then close"],
+    ] as const
+  ) {
+    const { lab, origin } = await startLab([], ["--timeout", timeout]);
+    await using _lab = lab;
+    const [config] = await readEvents(origin, (names) => names.length > 0);
+    const scenarios = config!.data.scenarios as {
+      name: string;
+      label: string;
+    }[];
+    strictEqual(
+      scenarios.find((scenario) => scenario.name === "tcp-hello")?.label,
+      label,
+      `--timeout ${timeout}`,
+    );
+    lab.kill("SIGTERM");
+    strictEqual((await lab.finished()).code, 0);
+  }
 });

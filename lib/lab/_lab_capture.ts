@@ -30,9 +30,9 @@ export interface LabPorts {
 }
 
 /** Packets kept for the pcap download, at most. */
-const PCAP_PACKETS = 20_000;
+export const PCAP_PACKETS = 20_000;
 /** Bytes of packets kept for the pcap download, at most. */
-const PCAP_BYTES = 16 * 1024 * 1024;
+export const PCAP_BYTES = 16 * 1024 * 1024;
 
 /** The last packets captured, as a pcap file. */
 export class PcapRing {
