@@ -182,12 +182,12 @@ export function serveOps(options: OpsServerOptions): OpsServer {
     request: Request,
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
   ): Promise<Response> => {
-    const pathname = new URL(request.url).pathname;
+    const path = new URL(request.url).pathname;
     const page = options.pages?.find((page) =>
-      pathname === page.path || pathname.startsWith(`${page.path}/`)
+      path === page.path || path.startsWith(`${page.path}/`)
     );
     if (page !== undefined) return await page.handle(request, info.remoteAddr);
-    if (pathname.startsWith("/control/")) {
+    if (path.startsWith("/control/")) {
       return control === undefined
         ? text(404, "not found")
         : (await control).handle(request, info.remoteAddr);
@@ -198,7 +198,6 @@ export function serveOps(options: OpsServerOptions): OpsServer {
         headers: { "content-type": TEXT, allow: "GET, HEAD" },
       });
     }
-    const path = new URL(request.url).pathname;
     switch (path) {
       case "/healthz":
         return healthy ? text(200, "ok") : text(503, "unhealthy");
